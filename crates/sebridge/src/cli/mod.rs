@@ -1,0 +1,145 @@
+//! Command-line interface: one module per subcommand.
+
+mod demo;
+mod events;
+mod run;
+mod tenants;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sebridge::config::Config;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code for configuration and usage errors.
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sebridge",
+    version,
+    about = "Cisco Secure Endpoint events to your SIEM, ServiceNow and Cisco XDR"
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "SEBRIDGE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// Log filter (tracing syntax, e.g. "info" or "sebridge=debug"); default depends on the command.
+    #[arg(long, global = true, env = "SEBRIDGE_LOG")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConfigArg {
+    /// Configuration file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        default_value = "sebridge.toml",
+        env = "SEBRIDGE_CONFIG"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a configuration file and report every problem (exit code 2 when invalid).
+    Validate(ConfigArg),
+    /// Run the pipeline: sources -> journal -> sinks.
+    Run(run::RunArgs),
+    /// Run the whole flow on this machine against the bundled simulator.
+    Demo(demo::DemoArgs),
+    /// Manage tenants (customer organisations) and their encrypted API credentials.
+    Tenants(tenants::TenantsArgs),
+    /// List a tenant's event types (GET /v1/event_types).
+    EventTypes(events::EventTypesArgs),
+    /// One-off query of a tenant's events (GET /v1/events), printed as a table or JSON.
+    Events(events::EventsArgs),
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let default = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(cli.log.as_deref().unwrap_or(default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(a) => Ok(ExitCode::from(
+            u8::try_from(sebridge::config::validate_command(&a.config)).unwrap_or(EXIT_CONFIG),
+        )),
+        Command::Run(a) => run::run(a).await,
+        Command::Demo(a) => demo::run(a).await,
+        Command::Tenants(a) => tenants::run(a).await,
+        Command::EventTypes(a) => events::event_types(a).await,
+        Command::Events(a) => events::events(a).await,
+    }
+}
+
+/// Loads a config; on failure prints every problem and returns the exit code to use.
+pub fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Finds one tenant (config or registry) and builds its API client.
+pub async fn tenant_client(config: &Config, name: &str) -> anyhow::Result<secure_endpoint::Client> {
+    let store = sebridge::topology::open_store(config).await?;
+    let tenants = sebridge::tenants::resolve_all(config, &store).await?;
+    store.close().await;
+    let tenant = tenants.iter().find(|t| t.name == name).with_context(|| {
+        let known: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+        format!("no tenant named {name:?} (known: {})", known.join(", "))
+    })?;
+    let http = secure_endpoint::default_http_client(std::time::Duration::from_secs(30))?;
+    Ok(sebridge::topology::api_client(tenant, &http)?)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,141 @@
+//! Live status of every component, for `/status`, the demo summary, `--until-idle` and logs.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
+
+/// What a source is doing for one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    Starting,
+    CatchingUp,
+    /// Caught up; waiting for the next poll.
+    Idle,
+    /// A transient error; retrying after a delay.
+    Backoff,
+    /// An error a retry cannot fix (bad credentials, bad request); retried slowly.
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantStatus {
+    pub tenant: String,
+    pub source: String,
+    pub state: TenantState,
+    pub events_ingested: u64,
+    pub duplicates: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success: Option<OffsetDateTime>,
+    pub rate_limit_remaining: Option<u64>,
+    /// Epoch seconds of the newest committed event second.
+    pub cursor_time: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SinkStatus {
+    pub sink: String,
+    pub kind: String,
+    pub position: i64,
+    pub events_written: u64,
+    pub healthy: bool,
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tenants: BTreeMap<(String, String), TenantStatus>,
+    sinks: BTreeMap<String, SinkStatus>,
+}
+
+/// Shared status board. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct StatusBoard {
+    inner: Arc<RwLock<Inner>>,
+}
+
+/// A JSON-friendly snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    pub journal_head: i64,
+    pub tenants: Vec<TenantStatus>,
+    pub sinks: Vec<SinkStatus>,
+}
+
+impl StatusBoard {
+    fn write<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // A poisoned lock only means a panic elsewhere mid-update of counters: keep going.
+        let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Inner) -> R) -> R {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    pub fn register_tenant(&self, tenant: &str, source: &str) {
+        self.write(|i| {
+            i.tenants
+                .entry((tenant.to_string(), source.to_string()))
+                .or_insert_with(|| TenantStatus {
+                    tenant: tenant.to_string(),
+                    source: source.to_string(),
+                    state: TenantState::Starting,
+                    events_ingested: 0,
+                    duplicates: 0,
+                    requests: 0,
+                    errors: 0,
+                    last_error: None,
+                    last_success: None,
+                    rate_limit_remaining: None,
+                    cursor_time: None,
+                });
+        })
+    }
+
+    /// Applies `f` to one tenant's status (no-op if unknown).
+    pub fn update_tenant(&self, tenant: &str, source: &str, f: impl FnOnce(&mut TenantStatus)) {
+        self.write(|i| {
+            if let Some(t) = i.tenants.get_mut(&(tenant.to_string(), source.to_string())) {
+                f(t)
+            }
+        })
+    }
+
+    pub fn register_sink(&self, sink: &str, kind: &str, position: i64) {
+        self.write(|i| {
+            i.sinks.insert(
+                sink.to_string(),
+                SinkStatus {
+                    sink: sink.to_string(),
+                    kind: kind.to_string(),
+                    position,
+                    events_written: 0,
+                    healthy: true,
+                    last_error: None,
+                },
+            );
+        })
+    }
+
+    pub fn update_sink(&self, sink: &str, f: impl FnOnce(&mut SinkStatus)) {
+        self.write(|i| {
+            if let Some(s) = i.sinks.get_mut(sink) {
+                f(s)
+            }
+        })
+    }
+
+    pub fn snapshot(&self, journal_head: i64) -> Snapshot {
+        self.read(|i| Snapshot {
+            journal_head,
+            tenants: i.tenants.values().cloned().collect(),
+            sinks: i.sinks.values().cloned().collect(),
+        })
+    }
+}

@@ -1,0 +1,417 @@
+//! SQLite backend: WAL, one writer connection (SQLite serialises writers anyway, and a single
+//! connection keeps sequence numbers in commit order), a small pool of readers.
+
+use super::{
+    now_millis, AppendOutcome, Cursor, DeadLetter, JournalEntry, Position, RegisteredTenant,
+    StoreError,
+};
+use secure_endpoint::Event;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+
+/// Rows per INSERT statement: 7 parameters a row stays far below SQLite's variable limit,
+/// and one statement per chunk avoids a round trip to the database thread per event.
+const INSERT_CHUNK: usize = 200;
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// u64 ids are stored bit-for-bit in SQLite's signed 64-bit integers.
+fn id_to_db(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn id_from_db(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit survives power loss, which is what lets a source ack/advance
+            // right after it.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory");
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_err)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    pub async fn append(
+        &self,
+        tenant: &str,
+        source: &str,
+        events: &[Event],
+        cursor: Option<&Cursor>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let received_at = now_millis();
+        let mut tx = self.writer.begin().await?;
+        let mut inserted = 0u64;
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR IGNORE INTO journal (tenant, event_id, event_type_id, event_time, received_at, source, raw) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(tenant)
+                    .push_bind(id_to_db(e.id))
+                    .push_bind(id_to_db(e.event_type_id))
+                    .push_bind(e.timestamp)
+                    .push_bind(received_at)
+                    .push_bind(source)
+                    .push_bind(e.raw());
+            });
+            inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        if let Some(c) = cursor {
+            let seen = serde_json::to_string(&c.seen_ids).map_err(|e| StoreError::Corrupt {
+                what: "cursor",
+                detail: e.to_string(),
+            })?;
+            sqlx::query(
+                "INSERT INTO cursors (tenant, source, cursor_time, seen_ids, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (tenant, source) DO UPDATE SET cursor_time = excluded.cursor_time,
+                 seen_ids = excluded.seen_ids, updated_at = excluded.updated_at",
+            )
+            .bind(tenant)
+            .bind(source)
+            .bind(c.time)
+            .bind(seen)
+            .bind(received_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(AppendOutcome {
+            inserted,
+            duplicates: events.len() as u64 - inserted,
+            head: head.unwrap_or(0),
+        })
+    }
+
+    pub async fn read_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, tenant, event_id, event_type_id, event_time, received_at, source, raw
+             FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(JournalEntry {
+                    seq: r.try_get(0)?,
+                    tenant: r.try_get(1)?,
+                    event_id: id_from_db(r.try_get(2)?),
+                    event_type_id: id_from_db(r.try_get(3)?),
+                    event_time: r.try_get(4)?,
+                    received_at: r.try_get(5)?,
+                    source: r.try_get(6)?,
+                    raw: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn cursor(&self, tenant: &str, source: &str) -> Result<Option<Cursor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT cursor_time, seen_ids FROM cursors WHERE tenant = ? AND source = ?",
+        )
+        .bind(tenant)
+        .bind(source)
+        .fetch_optional(&self.writer)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let seen: String = row.try_get(1)?;
+        let seen_ids = serde_json::from_str(&seen).map_err(|e| StoreError::Corrupt {
+            what: "cursor",
+            detail: format!("tenant {tenant}, source {source}: {e}"),
+        })?;
+        Ok(Some(Cursor {
+            time: row.try_get(0)?,
+            seen_ids,
+        }))
+    }
+
+    pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
+        let row = sqlx::query("SELECT seq, state FROM positions WHERE consumer = ?")
+            .bind(consumer)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.map(|r| {
+            Ok(Position {
+                seq: r.try_get(0)?,
+                state: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn commit_position(&self, consumer: &str, p: &Position) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO positions (consumer, seq, state, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, state = excluded.state,
+             updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(p.seq)
+        .bind(p.state.as_deref())
+        .bind(now_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn positions(&self) -> Result<Vec<(String, Position)>, StoreError> {
+        let rows = sqlx::query("SELECT consumer, seq, state FROM positions ORDER BY consumer")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    Position {
+                        seq: r.try_get(1)?,
+                        state: r.try_get(2)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn dead_letter(
+        &self,
+        tenant: &str,
+        source: &str,
+        reason: &str,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dead_letters (tenant, source, reason, raw, received_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(source)
+        .bind(reason)
+        .bind(raw)
+        .bind(now_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, source, reason, raw, received_at FROM dead_letters ORDER BY id DESC LIMIT ?",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DeadLetter {
+                    id: r.try_get(0)?,
+                    tenant: r.try_get(1)?,
+                    source: r.try_get(2)?,
+                    reason: r.try_get(3)?,
+                    raw: r.try_get(4)?,
+                    received_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT tenant, COUNT(*) FROM journal GROUP BY tenant ORDER BY tenant")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Inserts a tenant; false when the name is taken.
+    pub async fn register_tenant(&self, t: &RegisteredTenant) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO tenant_registry (name, region, base_url, client_id, api_key, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.name)
+        .bind(t.region.as_deref())
+        .bind(t.base_url.as_deref())
+        .bind(&t.client_id)
+        .bind(&t.sealed_api_key)
+        .bind(t.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn registered_tenants(&self) -> Result<Vec<RegisteredTenant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, region, base_url, client_id, api_key, created_at FROM tenant_registry ORDER BY name",
+        )
+        .fetch_all(&self.writer)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RegisteredTenant {
+                    name: r.try_get(0)?,
+                    region: r.try_get(1)?,
+                    base_url: r.try_get(2)?,
+                    client_id: r.try_get(3)?,
+                    sealed_api_key: r.try_get(4)?,
+                    created_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM tenant_registry WHERE name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: u64, ts: i64) -> Event {
+        Event::from_json(&format!(
+            r#"{{"id":{id},"event_type_id":1090519054,"timestamp":{ts},"timestamp_nanoseconds":0}}"#
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn append_dedups_and_commits_cursor_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open_sqlite(&dir.path().join("j.db"))
+            .await
+            .unwrap();
+        let big = 6_533_241_145_273_614_339u64;
+        let c1 = Cursor {
+            time: 10,
+            seen_ids: vec![big],
+        };
+        let out = store
+            .append("acme", "poll", &[ev(1, 9), ev(big, 10)], Some(&c1))
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates, out.head), (2, 0, 2));
+        // Same events again, one new, another tenant with the same id.
+        let out = store
+            .append("acme", "poll", &[ev(big, 10), ev(3, 11)], None)
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 1));
+        store
+            .append("globex", "poll", &[ev(big, 10)], None)
+            .await
+            .unwrap();
+        let rows = store.read_after(0, 10).await.unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[1].event_id, big);
+        // Increasing, not dense: an ignored duplicate may burn a sequence number.
+        assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(store.cursor("acme", "poll").await.unwrap(), Some(c1));
+        assert_eq!(store.head(), rows[3].seq);
+        // Derived ids (bit 63 set) round-trip too.
+        let derived = u64::MAX - 5;
+        store
+            .append("acme", "poll", &[ev(derived, 12)], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.read_after(rows[3].seq, 10).await.unwrap()[0].event_id,
+            derived
+        );
+        assert_eq!(store.count().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn positions_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        {
+            let store = crate::store::Store::open_sqlite(&path).await.unwrap();
+            store
+                .append("a", "poll", &[ev(1, 1), ev(2, 2)], None)
+                .await
+                .unwrap();
+            store
+                .commit_position(
+                    "file",
+                    &Position {
+                        seq: 2,
+                        state: Some("{\"len\":10}".into()),
+                    },
+                )
+                .await
+                .unwrap();
+            store.close().await;
+        }
+        let store = crate::store::Store::open_sqlite(&path).await.unwrap();
+        assert_eq!(store.head(), 2);
+        let p = store.position("file").await.unwrap().unwrap();
+        assert_eq!(p.seq, 2);
+        assert_eq!(p.state.as_deref(), Some("{\"len\":10}"));
+    }
+}
