@@ -31,6 +31,57 @@ pub enum TopologyError {
     },
     #[error("no enabled tenant to read from")]
     NoTenants,
+    #[error(
+        "another sebridge process is using the store {0} (it holds the lock file); stop it first"
+    )]
+    Locked(String),
+    #[error("cannot lock the store ({path}): {source}")]
+    Lock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An exclusive lock on the store, held while consumers (sinks, incident engine) advance
+/// their positions: two `run`s on one store would deliver everything twice, and `replay`
+/// must not rewind a position under a running process. Released on drop.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
+/// Takes the store's lock, or says who holds it.
+pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
+    let StoreConfig::Sqlite { path } = &config.store else {
+        return Ok(None);
+    };
+    let mut lock_path = path.clone().into_os_string();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let shown = lock_path.display().to_string();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| TopologyError::Lock {
+            path: shown.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(StoreLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(TopologyError::Locked(path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(TopologyError::Lock {
+            path: shown,
+            source,
+        }),
+    }
 }
 
 /// Opens the store the config names.
@@ -60,6 +111,7 @@ pub struct Topology {
     sources: JoinSet<()>,
     sinks: JoinSet<()>,
     server: Option<tokio::task::JoinHandle<()>>,
+    lock: Option<StoreLock>,
 }
 
 /// How a run ended.
@@ -78,8 +130,11 @@ impl Topology {
         config: &Config,
         listen: Option<SocketAddr>,
     ) -> Result<Topology, TopologyError> {
+        let lock = lock_store(config)?;
         let store = open_store(config).await?;
-        Self::start_with_store(config, store, listen).await
+        let mut topology = Self::start_with_store(config, store, listen).await?;
+        topology.lock = lock;
+        Ok(topology)
     }
 
     pub async fn start_with_store(
@@ -179,6 +234,7 @@ impl Topology {
             sources,
             sinks,
             server: server_task,
+            lock: None,
         })
     }
 
@@ -238,6 +294,7 @@ impl Topology {
             .map(|t| (t.tenant, t.last_error.unwrap_or_default()))
             .collect();
         self.store.close().await;
+        drop(self.lock.take());
         RunReport {
             failed_tenants,
             journal_head: head,

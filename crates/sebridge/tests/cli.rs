@@ -584,3 +584,192 @@ async fn event_types_and_events_queries() {
         text(&unknown)
     );
 }
+
+fn cmd(args: &[&str], cfg: &Path) -> Output {
+    let mut c = sebridge();
+    c.arg(args[0]).arg("-c").arg(cfg).args(&args[1..]);
+    run_with_timeout(c, Duration::from_secs(120))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_fetches_history_the_lookback_missed_and_run_delivers_it_once() {
+    let e = env(
+        SimConfig {
+            tenants: 2,
+            rate: 0.0,
+            history: 600,
+            history_span: Duration::from_secs(4 * 3600),
+            seed: 16,
+            ..SimConfig::default()
+        },
+        100,
+    )
+    .await;
+    let cfg = e.dir.path().join("sebridge.toml");
+    // The live source only looks back 30 minutes.
+    let body = std::fs::read_to_string(&cfg).unwrap();
+    let body: String = body
+        .lines()
+        .filter(|l| !l.starts_with("since") && !l.starts_with("lookback"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &cfg,
+        body.replace("type = \"poll\"", "type = \"poll\"\nlookback = \"30m\"")
+            .replace("type = \"file\"", "type = \"file\"\nwrap = true"),
+    )
+    .unwrap();
+    let out = cmd(&["run", "--until-idle", "1"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+    let partial = line_count(&sink_path(&e.config));
+    assert!(partial > 0 && partial < 1200, "{partial}");
+    let bf = cmd(&["backfill", "--tenant", "tenant-1", "--since", "5h"], &cfg);
+    assert!(bf.status.success(), "{}", text(&bf));
+    assert!(
+        text(&bf).contains("backfill of tenant-1 done"),
+        "{}",
+        text(&bf)
+    );
+    let out = cmd(&["run", "--until-idle", "1"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_exactly_once(&e.sim, &sink_path(&e.config), &["tenant-1"]);
+    // tenant-2 was not backfilled: only its last 30 minutes.
+    assert!(
+        e.sim.event_count("tenant-2").unwrap()
+            > wrapped_lines(&sink_path(&e.config))
+                .iter()
+                .filter(|(t, _)| t == "tenant-2")
+                .count()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_delivers_again_and_is_refused_while_a_pipeline_runs() {
+    let e = env(
+        SimConfig {
+            tenants: 1,
+            rate: 0.0,
+            history: 120,
+            seed: 17,
+            ..SimConfig::default()
+        },
+        100,
+    )
+    .await;
+    let cfg = e.dir.path().join("sebridge.toml");
+    let out = cmd(&["run", "--until-idle", "1"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+    let path = sink_path(&e.config);
+    assert_eq!(line_count(&path), 120);
+
+    let mut running = sebridge()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let refused = cmd(&["replay", "--consumer", "file", "--from-start"], &cfg);
+    signal(&running, "-TERM");
+    running.wait().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("another sebridge process"),
+        "{}",
+        text(&refused)
+    );
+    // A second `run` is refused the same way (it would deliver everything twice).
+
+    let unknown = cmd(&["replay", "--consumer", "nope", "--from-start"], &cfg);
+    assert!(
+        !unknown.status.success() && text(&unknown).contains("no consumer named"),
+        "{}",
+        text(&unknown)
+    );
+
+    let ok = cmd(&["replay", "--consumer", "file", "--from-start"], &cfg);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let out = cmd(&["run", "--until-idle", "1"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+    // Every event again, appended after what was there.
+    let body = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 240);
+    assert_eq!(lines[..120], lines[120..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_on_one_store_are_refused() {
+    let e = env(
+        SimConfig {
+            tenants: 1,
+            rate: 0.0,
+            history: 10,
+            seed: 18,
+            ..SimConfig::default()
+        },
+        100,
+    )
+    .await;
+    let cfg = e.dir.path().join("sebridge.toml");
+    let mut first = sebridge()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let second = cmd(&["run", "--until-idle", "1"], &cfg);
+    signal(&first, "-TERM");
+    assert!(first.wait().unwrap().success());
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        text(&second).contains("another sebridge process is using the store"),
+        "{}",
+        text(&second)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_that_are_not_events_are_dead_lettered_with_the_reason() {
+    let e = env(
+        SimConfig {
+            tenants: 1,
+            rate: 0.0,
+            history: 20,
+            seed: 19,
+            ..SimConfig::default()
+        },
+        100,
+    )
+    .await;
+    let cfg = e.dir.path().join("sebridge.toml");
+    // An item without event_type_id among valid events.
+    let ts = now() - 60;
+    e.sim
+        .insert_raw_events(
+            "tenant-1",
+            vec![format!(
+                r#"{{"id":42,"timestamp":{ts},"date":"x","event_type":"Mystery"}}"#
+            )],
+        )
+        .unwrap();
+    let out = cmd(&["run", "--until-idle", "1"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        line_count(&sink_path(&e.config)),
+        20,
+        "the valid events are delivered"
+    );
+    let dl = cmd(&["dead-letters", "--json"], &cfg);
+    assert!(dl.status.success(), "{}", text(&dl));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&dl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["reason"], "event has no event_type_id");
+    assert!(rows[0]["raw"].as_str().unwrap().contains("Mystery"));
+}

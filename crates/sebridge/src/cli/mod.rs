@@ -1,7 +1,9 @@
 //! Command-line interface: one module per subcommand.
 
+mod backfill;
 mod demo;
 mod events;
+mod replay;
 mod run;
 mod tenants;
 
@@ -69,6 +71,12 @@ pub enum Command {
     EventTypes(events::EventTypesArgs),
     /// One-off query of a tenant's events (GET /v1/events), printed as a table or JSON.
     Events(events::EventsArgs),
+    /// Read a tenant's history from a given time into the journal (resumable).
+    Backfill(backfill::BackfillArgs),
+    /// Rewind a sink's position so events are delivered again (the pipeline must be stopped).
+    Replay(replay::ReplayArgs),
+    /// Show messages that could not be read as events, with the reason.
+    DeadLetters(replay::DeadLettersArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -97,6 +105,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenants(a) => tenants::run(a).await,
         Command::EventTypes(a) => events::event_types(a).await,
         Command::Events(a) => events::events(a).await,
+        Command::Backfill(a) => backfill::run(a).await,
+        Command::Replay(a) => replay::replay(a).await,
+        Command::DeadLetters(a) => replay::dead_letters(a).await,
     }
 }
 

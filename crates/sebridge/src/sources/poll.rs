@@ -121,6 +121,55 @@ impl PollSource {
     }
 }
 
+/// Reads one tenant's events from `since` to now into the journal, once, under its own
+/// cursor (`source`), leaving the poll source's cursor alone. Duplicates of events the poll
+/// source already has fold in the journal. Resumable: a second call continues where an
+/// interrupted one stopped, unless `restart` is set.
+pub async fn backfill(
+    tenant: Tenant,
+    config: PollSourceConfig,
+    source: &str,
+    store: Store,
+    status: StatusBoard,
+    restart: bool,
+    shutdown: &CancellationToken,
+) -> Result<PollOutcome, PollError> {
+    if restart {
+        store.delete_cursor(&tenant.name, source).await?;
+    }
+    status.register_tenant(&tenant.name, source);
+    let mut poller = TenantPoller {
+        source: source.to_string(),
+        config,
+        tenant,
+        store,
+        status,
+        pacer: Pacer::default(),
+        event_type_ids: None,
+    };
+    let mut failures = 0u32;
+    loop {
+        match poller.poll_once(shutdown).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) if e.is_permanent() || matches!(e, PollError::Shutdown) => return Err(e),
+            Err(e) => {
+                // Transient: keep going (the cursor holds what is done), but not forever.
+                failures += 1;
+                if failures > 8 {
+                    return Err(e);
+                }
+                let wait = match &e {
+                    PollError::Api(api) => api.retry_after(),
+                    _ => None,
+                }
+                .unwrap_or_else(|| jitter(Duration::from_secs(1) * (1 << failures.min(6))));
+                warn!(tenant = %poller.tenant.name, error = %e, retry_in = ?wait, "backfill interrupted; resuming");
+                sleep_or_cancel(wait, shutdown).await?;
+            }
+        }
+    }
+}
+
 /// Spaces requests by the API's own rate-limit headers, so steady state never sees a 429.
 #[derive(Default)]
 struct Pacer {

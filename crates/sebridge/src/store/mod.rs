@@ -156,6 +156,15 @@ impl Store {
         self.inner.cursor(tenant, source).await
     }
 
+    pub async fn delete_cursor(&self, tenant: &str, source: &str) -> Result<(), StoreError> {
+        self.inner.delete_cursor(tenant, source).await
+    }
+
+    /// The first sequence number received at or after `millis` (epoch ms), if any.
+    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
+        self.inner.first_seq_received_since(millis).await
+    }
+
     pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
         self.inner.position(consumer).await
     }

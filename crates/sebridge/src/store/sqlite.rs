@@ -180,6 +180,25 @@ impl SqliteStore {
         }))
     }
 
+    pub async fn delete_cursor(&self, tenant: &str, source: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM cursors WHERE tenant = ? AND source = ?")
+            .bind(tenant)
+            .bind(source)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
+        // received_at grows with seq (one writer), so the first match in seq order is the answer.
+        Ok(
+            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE received_at >= ?")
+                .bind(millis)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
     pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
         let row = sqlx::query("SELECT seq, state FROM positions WHERE consumer = ?")
             .bind(consumer)
