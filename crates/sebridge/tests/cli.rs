@@ -75,7 +75,7 @@ async fn sigkill_mid_run_then_restart_delivers_every_event_exactly_once() {
         SimConfig {
             tenants: 3,
             rate: 0.0,
-            history: 4000,
+            history: 10_000,
             seed: 11,
             ..SimConfig::default()
         },
@@ -93,8 +93,14 @@ async fn sigkill_mid_run_then_restart_delivers_every_event_exactly_once() {
         );
     std::fs::write(&cfg, body).unwrap();
     let out = sink_path(&e.config);
-    let total = 12_000;
-    for kill_at in [1_500usize, 6_000] {
+    let total = 30_000;
+    // Kill once early, and once shortly after the restarted process made progress.
+    for round in 0..2 {
+        let kill_at = if round == 0 {
+            1_500
+        } else {
+            line_count(&out) + 300
+        };
         let child = sebridge()
             .args(["run", "-c"])
             .arg(&cfg)

@@ -147,6 +147,10 @@ pub struct PollSourceConfig {
     pub concurrency: usize,
     /// Per-request timeout (default 30s, > 0).
     pub request_timeout: Duration,
+    /// Re-read window for late arrivals (default 60s; 0 = off): each poll reads again the
+    /// events of the last `overlap` before the cursor, so an event that reached the API
+    /// after the cursor passed its second is still journaled.
+    pub overlap: Duration,
     /// Optional filter by event type; empty = all.
     pub event_types: Vec<EventTypeRef>,
     /// Optional filter by group GUID; empty = all.
@@ -210,6 +214,8 @@ pub mod defaults {
     pub const POLL_PAGE_SIZE_MAX: u32 = 500;
     pub const POLL_CONCURRENCY: usize = 32;
     pub const POLL_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Late arrivals of up to a minute are caught; in steady state this costs no request.
+    pub const POLL_OVERLAP: Duration = Duration::from_secs(60);
     pub const SINK_WRAP: bool = false;
     pub const SINK_BATCH_SIZE: usize = 1000;
 }

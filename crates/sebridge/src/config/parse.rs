@@ -34,6 +34,7 @@ const POLL_KEYS: &[&str] = &[
     "page_size",
     "concurrency",
     "request_timeout",
+    "overlap",
     "event_types",
     "groups",
     "tenants",
@@ -638,6 +639,12 @@ fn poll_source(
         "request_timeout",
         defaults::POLL_REQUEST_TIMEOUT,
     );
+    let overlap = present_or(
+        r.duration(s, "overlap", true),
+        s,
+        "overlap",
+        defaults::POLL_OVERLAP,
+    );
     let event_types = event_types(r, s);
     let groups = groups(r, s);
     let tenants = source_tenants(r, s, declared_tenants);
@@ -648,6 +655,7 @@ fn poll_source(
         page_size: page_size?,
         concurrency: concurrency?,
         request_timeout: request_timeout?,
+        overlap: overlap?,
         event_types: event_types?,
         groups: groups?,
         tenants: tenants?,

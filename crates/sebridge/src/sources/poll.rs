@@ -450,7 +450,149 @@ impl TenantPoller {
         offset: u64,
         shutdown: &CancellationToken,
     ) -> Result<EventsPage, PollError> {
-        let query = EventsQuery {
+        let query = self.query(start, offset, shutdown).await?;
+        let client = self.tenant.client.clone();
+        Ok(self
+            .with_retries(shutdown, || client.events(&query))
+            .await?
+            .data)
+    }
+
+    /// Re-reads the `overlap` window before the cursor, newest first following `next`
+    /// links, and journals what is new (late arrivals). Used after a catch-up of more than a
+    /// page; in steady state the window rides along in the poll's single request.
+    async fn sweep(&mut self, shutdown: &CancellationToken) -> Result<PollOutcome, PollError> {
+        let tenant = self.tenant.name.clone();
+        let Some(cursor) = self.store.cursor(&tenant, &self.source).await? else {
+            return Ok(PollOutcome::default());
+        };
+        let start = cursor.time.saturating_sub(self.overlap_secs());
+        let query = self.query(start, 0, shutdown).await?;
+        let client = self.tenant.client.clone();
+        let mut page = self
+            .with_retries(shutdown, || client.events(&query))
+            .await?
+            .data;
+        let mut outcome = PollOutcome::default();
+        loop {
+            outcome.requests += 1;
+            self.dead_letter(&page.rejected).await?;
+            let events = std::mem::take(&mut page.events);
+            self.commit(&events, None, &mut outcome).await?;
+            let Some(next) = page.next.take() else {
+                return Ok(outcome);
+            };
+            page = self
+                .with_retries(shutdown, || client.events_next(&next))
+                .await?
+                .data;
+        }
+    }
+
+    fn overlap_secs(&self) -> i64 {
+        i64::try_from(self.config.overlap.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Keeps items that are not events, with the reason (idempotent: a re-read item is not
+    /// recorded twice).
+    async fn dead_letter(
+        &self,
+        rejected: &[secure_endpoint::RejectedEvent],
+    ) -> Result<(), PollError> {
+        for r in rejected {
+            warn!(tenant = %self.tenant.name, reason = %r.reason, "an item of the events page is not a valid event; dead-lettered");
+            self.store
+                .dead_letter(&self.tenant.name, &self.source, &r.reason, &r.raw)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Journals `events` (oldest first) and, in the same transaction, the cursor.
+    async fn commit(
+        &mut self,
+        events: &[Event],
+        cursor: Option<&Cursor>,
+        outcome: &mut PollOutcome,
+    ) -> Result<(), PollError> {
+        if events.is_empty() && cursor.is_none() {
+            return Ok(());
+        }
+        let tenant = self.tenant.name.clone();
+        let appended = self
+            .store
+            .append(&tenant, &self.source, events, cursor)
+            .await?;
+        outcome.inserted += appended.inserted;
+        outcome.duplicates += appended.duplicates;
+        metrics::counter!("sebridge_events_ingested_total", "tenant" => tenant.clone(), "source" => self.source.clone()).increment(appended.inserted);
+        let cursor_time = cursor.map(|c| c.time);
+        self.status.update_tenant(&tenant, &self.source, |s| {
+            s.events_ingested += appended.inserted;
+            s.duplicates += appended.duplicates;
+            if cursor_time.is_some() {
+                s.cursor_time = cursor_time;
+            }
+        });
+        if appended.inserted > 0 {
+            info!(tenant = %tenant, source = %self.source, inserted = appended.inserted,
+                duplicates = appended.duplicates, "journaled events");
+        }
+        Ok(())
+    }
+
+    /// Reads everything newer than the cursor, committing page by page; returns once caught
+    /// up. With `overlap`, the first request starts that much before the cursor: in steady
+    /// state it holds the re-read window and everything new in one page (late arrivals are
+    /// journaled, the rest folds in the journal). Otherwise the new events are read tail
+    /// first ([`Self::walk`]) and the window is swept afterwards.
+    pub async fn poll_once(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<PollOutcome, PollError> {
+        let stored = self.store.cursor(&self.tenant.name, &self.source).await?;
+        let overlap = self.overlap_secs();
+        let cursor = match stored {
+            Some(c) if overlap > 0 => c,
+            Some(c) => return self.walk(c, shutdown).await,
+            None => {
+                let start = Cursor {
+                    time: self.start_time(),
+                    seen_ids: Vec::new(),
+                };
+                return self.walk(start, shutdown).await;
+            }
+        };
+        let mut outcome = PollOutcome {
+            requests: 1,
+            ..PollOutcome::default()
+        };
+        let page = self
+            .fetch(cursor.time.saturating_sub(overlap), 0, shutdown)
+            .await?;
+        let count = (page.events.len() + page.rejected.len()) as u64;
+        if page.next.is_none() || page.total.is_some_and(|t| count >= t) {
+            self.dead_letter(&page.rejected).await?;
+            let plan = plan_page(&cursor, page.events);
+            let next = (plan.next_cursor != cursor).then_some(&plan.next_cursor);
+            self.commit(&plan.fresh, next, &mut outcome).await?;
+            return Ok(outcome);
+        }
+        let walked = self.walk(cursor, shutdown).await?;
+        let swept = self.sweep(shutdown).await?;
+        outcome.requests += walked.requests + swept.requests;
+        outcome.inserted += walked.inserted + swept.inserted;
+        outcome.duplicates += walked.duplicates + swept.duplicates;
+        Ok(outcome)
+    }
+
+    async fn query(
+        &mut self,
+        start: i64,
+        offset: u64,
+        shutdown: &CancellationToken,
+    ) -> Result<EventsQuery, PollError> {
+        Ok(EventsQuery {
             event_types: self.resolve_event_types(shutdown).await?,
             group_guids: self.config.groups.clone(),
             start_date: Some(
@@ -459,27 +601,15 @@ impl TenantPoller {
             offset: (offset > 0).then_some(offset),
             limit: Some(self.config.page_size),
             ..EventsQuery::default()
-        };
-        let client = self.tenant.client.clone();
-        Ok(self
-            .with_retries(shutdown, || client.events(&query))
-            .await?
-            .data)
+        })
     }
 
-    /// Reads everything newer than the cursor, committing page by page. Returns once caught up.
-    pub async fn poll_once(
+    /// The tail-first walk from the cursor (see the module comment).
+    async fn walk(
         &mut self,
+        mut cursor: Cursor,
         shutdown: &CancellationToken,
     ) -> Result<PollOutcome, PollError> {
-        let tenant = self.tenant.name.clone();
-        let mut cursor = match self.store.cursor(&tenant, &self.source).await? {
-            Some(c) => c,
-            None => Cursor {
-                time: self.start_time(),
-                seen_ids: Vec::new(),
-            },
-        };
         let page_size = u64::from(self.config.page_size);
         let mut outcome = PollOutcome::default();
         // Estimated length of the list for `start_date = cursor.time`, once known.
@@ -520,41 +650,10 @@ impl TenantPoller {
                 total_estimate = Some(total);
                 continue;
             }
-            for r in &page.rejected {
-                warn!(tenant = %tenant, reason = %r.reason, "an item of the events page is not a valid event; dead-lettered");
-                self.store
-                    .dead_letter(&tenant, &self.source, &r.reason, &r.raw)
-                    .await?;
-            }
-            let seen: HashSet<u64> = cursor.seen_ids.iter().copied().collect();
-            let newest = page
-                .events
-                .iter()
-                .map(|e| e.timestamp)
-                .max()
-                .unwrap_or(cursor.time)
-                .max(cursor.time);
-            let mut next_seen: Vec<u64> = page
-                .events
-                .iter()
-                .filter(|e| e.timestamp == newest)
-                .map(|e| e.id)
-                .collect();
-            if newest == cursor.time {
-                next_seen.extend(cursor.seen_ids.iter().copied());
-            }
-            next_seen.sort_unstable();
-            next_seen.dedup();
-            let at_newest = page.events.iter().filter(|e| e.timestamp == newest).count() as u64;
-            // Oldest first, so sinks see events in time order; API order kept within a tie.
-            let mut fresh: Vec<Event> = page
-                .events
-                .into_iter()
-                .rev()
-                .filter(|e| !(e.timestamp == cursor.time && seen.contains(&e.id)))
-                .collect();
-            fresh.sort_by_key(|e| (e.timestamp, e.timestamp_nanoseconds));
-            if fresh.is_empty() && page.rejected.is_empty() && offset > 0 {
+            self.dead_letter(&page.rejected).await?;
+            let no_rejects = page.rejected.is_empty();
+            let plan = plan_page(&cursor, page.events);
+            if plan.fresh.is_empty() && no_rejects && offset > 0 {
                 // A whole page of the cursor's second, all committed before: that second holds
                 // more events than were skipped. Skip this page too.
                 unanchored += 1;
@@ -565,45 +664,74 @@ impl TenantPoller {
                 total_estimate = Some(total);
                 continue;
             }
-            let next_cursor = Cursor {
-                time: newest,
-                seen_ids: next_seen,
-            };
-            if fresh.is_empty() && next_cursor == cursor && offset == 0 {
+            if plan.fresh.is_empty() && plan.next_cursor == cursor && offset == 0 {
                 // Nothing new: no need to write (and fsync) an unchanged cursor.
                 return Ok(outcome);
             }
-            let appended = self
-                .store
-                .append(&tenant, &self.source, &fresh, Some(&next_cursor))
+            self.commit(&plan.fresh, Some(&plan.next_cursor), &mut outcome)
                 .await?;
-            outcome.inserted += appended.inserted;
-            outcome.duplicates += appended.duplicates;
-            metrics::counter!("sebridge_events_ingested_total", "tenant" => tenant.clone(), "source" => self.source.clone()).increment(appended.inserted);
-            self.status.update_tenant(&tenant, &self.source, |s| {
-                s.events_ingested += appended.inserted;
-                s.duplicates += appended.duplicates;
-                s.cursor_time = Some(newest);
-            });
-            if appended.inserted > 0 {
-                info!(tenant = %tenant, source = %self.source, inserted = appended.inserted,
-                    duplicates = appended.duplicates, remaining = offset, "journaled events");
-            }
             if offset == 0 {
                 return Ok(outcome);
             }
             // The next page is the one just newer than this one. For the new cursor, the list
             // shrinks to this page's offset plus the events of the cursor's second in the page.
-            if newest == cursor.time {
+            if plan.next_cursor.time == cursor.time {
                 total_estimate = Some(total);
                 skip = total - offset;
             } else {
-                total_estimate = Some(offset + at_newest);
-                skip = at_newest;
+                total_estimate = Some(offset + plan.at_newest);
+                skip = plan.at_newest;
             }
             unanchored = 0;
-            cursor = next_cursor;
+            cursor = plan.next_cursor;
         }
+    }
+}
+
+/// What a page means for the cursor.
+#[derive(Debug)]
+struct PagePlan {
+    /// Events to journal, oldest first (API order kept within a tie): all but those of the
+    /// cursor's own second already seen.
+    fresh: Vec<Event>,
+    /// The newest second of the page (never behind the cursor) with the ids seen in it.
+    next_cursor: Cursor,
+    /// Events of the page in that newest second.
+    at_newest: u64,
+}
+
+fn plan_page(cursor: &Cursor, events: Vec<Event>) -> PagePlan {
+    let seen: HashSet<u64> = cursor.seen_ids.iter().copied().collect();
+    let newest = events
+        .iter()
+        .map(|e| e.timestamp)
+        .max()
+        .unwrap_or(cursor.time)
+        .max(cursor.time);
+    let mut next_seen: Vec<u64> = events
+        .iter()
+        .filter(|e| e.timestamp == newest)
+        .map(|e| e.id)
+        .collect();
+    if newest == cursor.time {
+        next_seen.extend(cursor.seen_ids.iter().copied());
+    }
+    next_seen.sort_unstable();
+    next_seen.dedup();
+    let at_newest = events.iter().filter(|e| e.timestamp == newest).count() as u64;
+    let mut fresh: Vec<Event> = events
+        .into_iter()
+        .rev()
+        .filter(|e| !(e.timestamp == cursor.time && seen.contains(&e.id)))
+        .collect();
+    fresh.sort_by_key(|e| (e.timestamp, e.timestamp_nanoseconds));
+    PagePlan {
+        fresh,
+        next_cursor: Cursor {
+            time: newest,
+            seen_ids: next_seen,
+        },
+        at_newest,
     }
 }
 
@@ -635,6 +763,65 @@ mod tests {
             reset_at: Some(now + Duration::from_secs(100)),
         }));
         assert!(p.delay(now) >= Duration::from_secs(100));
+    }
+
+    fn ev(id: u64, ts: i64, nanos: u32) -> Event {
+        Event::from_json(&format!(
+            r#"{{"id":{id},"event_type_id":1,"timestamp":{ts},"timestamp_nanoseconds":{nanos}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_skips_seen_ids_of_the_cursor_second_only() {
+        let cursor = Cursor {
+            time: 100,
+            seen_ids: vec![7, 8],
+        };
+        // Newest first, as the API sends them; id 7 at another second is not "seen".
+        let page = vec![
+            ev(9, 101, 5),
+            ev(11, 101, 1),
+            ev(8, 100, 3),
+            ev(10, 100, 2),
+            ev(7, 99, 0),
+        ];
+        let plan = plan_page(&cursor, page);
+        let ids: Vec<u64> = plan.fresh.iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            vec![7, 10, 11, 9],
+            "oldest first, seen (100, 8) dropped"
+        );
+        assert_eq!(
+            plan.next_cursor,
+            Cursor {
+                time: 101,
+                seen_ids: vec![9, 11]
+            }
+        );
+        assert_eq!(plan.at_newest, 2);
+    }
+
+    #[test]
+    fn plan_within_the_cursor_second_accumulates_seen_ids() {
+        let cursor = Cursor {
+            time: 100,
+            seen_ids: vec![1],
+        };
+        let plan = plan_page(&cursor, vec![ev(2, 100, 9), ev(1, 100, 1)]);
+        assert_eq!(plan.fresh.len(), 1);
+        assert_eq!(
+            plan.next_cursor,
+            Cursor {
+                time: 100,
+                seen_ids: vec![1, 2]
+            }
+        );
+        // An empty page keeps the cursor.
+        let plan = plan_page(&cursor, vec![]);
+        assert!(plan.fresh.is_empty());
+        assert_eq!(plan.next_cursor, cursor);
     }
 
     #[test]

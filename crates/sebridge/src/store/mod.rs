@@ -223,6 +223,15 @@ impl Store {
     }
 }
 
+/// Hex SHA-256 of a dead letter's text: the same item read again is recorded once.
+pub(crate) fn fingerprint(raw: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(raw.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn now_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -252,14 +252,17 @@ impl SqliteStore {
         reason: &str,
         raw: &str,
     ) -> Result<(), StoreError> {
+        let fingerprint = super::fingerprint(raw);
         sqlx::query(
-            "INSERT INTO dead_letters (tenant, source, reason, raw, received_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO dead_letters (tenant, source, reason, raw, received_at, fingerprint)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant)
         .bind(source)
         .bind(reason)
         .bind(raw)
         .bind(now_millis())
+        .bind(fingerprint)
         .execute(&self.writer)
         .await?;
         Ok(())

@@ -95,12 +95,26 @@ pub fn assert_exactly_once(sim: &SimHandle, path: &Path, tenants: &[&str]) {
         for (_, raw) in lines.iter().filter(|(t, _)| t == tenant) {
             *got.entry(raw.clone()).or_default() += 1;
         }
+        let missing_events: Vec<String> = expected
+            .keys()
+            .filter(|k| !got.contains_key(*k))
+            .take(5)
+            .map(|k| {
+                let v: Value = serde_json::from_str(k).unwrap_or_default();
+                format!(
+                    "(id {}, ts {}.{:09})",
+                    v["id"],
+                    v["timestamp"],
+                    v["timestamp_nanoseconds"].as_u64().unwrap_or(0)
+                )
+            })
+            .collect();
         let missing = expected.keys().filter(|k| !got.contains_key(*k)).count();
         let dupes = got.values().filter(|&&n| n > 1).count();
         let extra = got.keys().filter(|k| !expected.contains_key(*k)).count();
         assert!(
             missing == 0 && dupes == 0 && extra == 0,
-            "tenant {tenant}: {} expected, {} lines; {missing} missing, {dupes} duplicated, {extra} unexpected",
+            "tenant {tenant}: {} expected, {} lines; {missing} missing, {dupes} duplicated, {extra} unexpected; e.g. {missing_events:?}",
             expected.len(),
             got.values().sum::<usize>()
         );
