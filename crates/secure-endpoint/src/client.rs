@@ -137,16 +137,31 @@ impl EventsPage {
     /// Reads an events response body. `data` is normally an array; a single object (as in
     /// Elastic's test captures) is read as a one-event page.
     pub fn from_body(body: &[u8]) -> Result<EventsPage, String> {
-        let env: Envelope<'_> =
-            serde_json::from_slice(body).map_err(|e| format!("not a JSON envelope: {e}"))?;
-        let data = env
-            .data
-            .ok_or_else(|| "envelope has no `data`".to_string())?;
-        let items: Vec<&RawValue> = match data.get().trim_start().as_bytes().first() {
-            Some(b'[') => serde_json::from_str(data.get())
-                .map_err(|e| format!("`data` is not an array of JSON values: {e}"))?,
-            Some(b'{') => vec![data],
-            _ => return Err("`data` is neither an array nor an object".into()),
+        // Fast path, the API's shape: `data` read straight into one raw slice per event (a
+        // second pass over the page would cost about as much as the typed parse).
+        #[derive(serde::Deserialize)]
+        struct ArrayEnvelope<'a> {
+            #[serde(default)]
+            metadata: Metadata,
+            #[serde(borrow)]
+            data: Vec<&'a RawValue>,
+        }
+        let (metadata, items) = match serde_json::from_slice::<ArrayEnvelope<'_>>(body) {
+            Ok(env) => (env.metadata, env.data),
+            Err(_) => {
+                let env: Envelope<'_> = serde_json::from_slice(body)
+                    .map_err(|e| format!("not a JSON envelope: {e}"))?;
+                let data = env
+                    .data
+                    .ok_or_else(|| "envelope has no `data`".to_string())?;
+                let items: Vec<&RawValue> = match data.get().trim_start().as_bytes().first() {
+                    Some(b'[') => serde_json::from_str(data.get())
+                        .map_err(|e| format!("`data` is not an array of JSON values: {e}"))?,
+                    Some(b'{') => vec![data],
+                    _ => return Err("`data` is neither an array nor an object".into()),
+                };
+                (env.metadata, items)
+            }
         };
         let mut events = Vec::with_capacity(items.len());
         let mut rejected = Vec::new();
@@ -159,15 +174,15 @@ impl EventsPage {
                 }),
             }
         }
-        let results = env.metadata.results.unwrap_or_default();
+        let results = metadata.results.unwrap_or_default();
         Ok(EventsPage {
             events,
             rejected,
             total: results.total,
             index: results.index,
             items_per_page: results.items_per_page,
-            next: env.metadata.links.next,
-            prev: env.metadata.links.prev,
+            next: metadata.links.next,
+            prev: metadata.links.prev,
         })
     }
 }

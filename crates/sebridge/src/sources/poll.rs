@@ -510,35 +510,21 @@ impl TenantPoller {
 
     /// Journals `events` (oldest first) and, in the same transaction, the cursor.
     async fn commit(
-        &mut self,
+        &self,
         events: &[Event],
         cursor: Option<&Cursor>,
         outcome: &mut PollOutcome,
     ) -> Result<(), PollError> {
-        if events.is_empty() && cursor.is_none() {
-            return Ok(());
+        commit_to(&self.target(), events, cursor, outcome).await
+    }
+
+    fn target(&self) -> CommitTarget {
+        CommitTarget {
+            store: self.store.clone(),
+            status: self.status.clone(),
+            tenant: self.tenant.name.clone(),
+            source: self.source.clone(),
         }
-        let tenant = self.tenant.name.clone();
-        let appended = self
-            .store
-            .append(&tenant, &self.source, events, cursor)
-            .await?;
-        outcome.inserted += appended.inserted;
-        outcome.duplicates += appended.duplicates;
-        metrics::counter!("sebridge_events_ingested_total", "tenant" => tenant.clone(), "source" => self.source.clone()).increment(appended.inserted);
-        let cursor_time = cursor.map(|c| c.time);
-        self.status.update_tenant(&tenant, &self.source, |s| {
-            s.events_ingested += appended.inserted;
-            s.duplicates += appended.duplicates;
-            if cursor_time.is_some() {
-                s.cursor_time = cursor_time;
-            }
-        });
-        if appended.inserted > 0 {
-            info!(tenant = %tenant, source = %self.source, inserted = appended.inserted,
-                duplicates = appended.duplicates, "journaled events");
-        }
-        Ok(())
     }
 
     /// Reads everything newer than the cursor, committing page by page; returns once caught
@@ -618,14 +604,14 @@ impl TenantPoller {
         // cursor's second), skipped when choosing the next page.
         let mut skip: u64 = 0;
         let mut unanchored = 0u32;
+        // The next page, fetched while the previous one was being committed.
+        let mut prefetched: Option<(i64, u64, Result<EventsPage, PollError>)> = None;
         loop {
-            // The page overlaps the committed block by one event: that event, being the
-            // page's oldest and no newer than the cursor, is what proves the page anchored.
-            let offset = match total_estimate {
-                None => 0,
-                Some(t) => t.saturating_sub(page_size + skip.saturating_sub(1)),
+            let offset = next_offset(total_estimate, skip, page_size);
+            let page = match prefetched.take() {
+                Some((start, at, page)) if start == cursor.time && at == offset => page?,
+                _ => self.fetch(cursor.time, offset, shutdown).await?,
             };
-            let page = self.fetch(cursor.time, offset, shutdown).await?;
             outcome.requests += 1;
             let count = (page.events.len() + page.rejected.len()) as u64;
             let total = match page.total {
@@ -664,13 +650,12 @@ impl TenantPoller {
                 total_estimate = Some(total);
                 continue;
             }
-            if plan.fresh.is_empty() && plan.next_cursor == cursor && offset == 0 {
-                // Nothing new: no need to write (and fsync) an unchanged cursor.
-                return Ok(outcome);
-            }
-            self.commit(&plan.fresh, Some(&plan.next_cursor), &mut outcome)
-                .await?;
             if offset == 0 {
+                if !(plan.fresh.is_empty() && plan.next_cursor == cursor) {
+                    self.commit(&plan.fresh, Some(&plan.next_cursor), &mut outcome)
+                        .await?;
+                }
+                // Otherwise nothing new: no need to write (and fsync) an unchanged cursor.
                 return Ok(outcome);
             }
             // The next page is the one just newer than this one. For the new cursor, the list
@@ -682,10 +667,64 @@ impl TenantPoller {
                 total_estimate = Some(offset + plan.at_newest);
                 skip = plan.at_newest;
             }
+            // Fetch it while this page commits; the cursor still only moves after the commit.
+            let ahead = next_offset(total_estimate, skip, page_size);
+            let target = self.target();
+            let (committed, page) = tokio::join!(
+                commit_to(&target, &plan.fresh, Some(&plan.next_cursor), &mut outcome),
+                self.fetch(plan.next_cursor.time, ahead, shutdown)
+            );
+            committed?;
+            prefetched = Some((plan.next_cursor.time, ahead, page));
             unanchored = 0;
             cursor = plan.next_cursor;
         }
     }
+}
+
+/// The offset of the next page: it overlaps the committed block by one event, which, being
+/// the page's oldest and no newer than the cursor, is what proves the page anchored.
+fn next_offset(total_estimate: Option<u64>, skip: u64, page_size: u64) -> u64 {
+    match total_estimate {
+        None => 0,
+        Some(t) => t.saturating_sub(page_size + skip.saturating_sub(1)),
+    }
+}
+
+/// Where a poller commits; owned, so a commit can run while the poller fetches.
+struct CommitTarget {
+    store: Store,
+    status: StatusBoard,
+    tenant: String,
+    source: String,
+}
+
+async fn commit_to(
+    t: &CommitTarget,
+    events: &[Event],
+    cursor: Option<&Cursor>,
+    outcome: &mut PollOutcome,
+) -> Result<(), PollError> {
+    if events.is_empty() && cursor.is_none() {
+        return Ok(());
+    }
+    let appended = t.store.append(&t.tenant, &t.source, events, cursor).await?;
+    outcome.inserted += appended.inserted;
+    outcome.duplicates += appended.duplicates;
+    metrics::counter!("sebridge_events_ingested_total", "tenant" => t.tenant.clone(), "source" => t.source.clone()).increment(appended.inserted);
+    let cursor_time = cursor.map(|c| c.time);
+    t.status.update_tenant(&t.tenant, &t.source, |s| {
+        s.events_ingested += appended.inserted;
+        s.duplicates += appended.duplicates;
+        if cursor_time.is_some() {
+            s.cursor_time = cursor_time;
+        }
+    });
+    if appended.inserted > 0 {
+        info!(tenant = %t.tenant, source = %t.source, inserted = appended.inserted,
+            duplicates = appended.duplicates, "journaled events");
+    }
+    Ok(())
 }
 
 /// What a page means for the cursor.

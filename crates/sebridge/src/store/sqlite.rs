@@ -19,6 +19,48 @@ const INSERT_CHUNK: usize = 200;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    checkpointer: Checkpointer,
+}
+
+/// Copies the WAL into the database file from a connection of its own, in the background.
+/// SQLite's auto-checkpoint would run inside whichever COMMIT crosses the threshold —
+/// usually a source's append, which then waits for megabytes of copying and an fsync.
+#[derive(Clone, Debug)]
+struct Checkpointer {
+    pool: SqlitePool,
+    stop: tokio_util::sync::CancellationToken,
+    // Stops the task when the last clone of the store is dropped without `close`.
+    _guard: std::sync::Arc<tokio_util::sync::DropGuard>,
+}
+
+/// How often the background checkpoint runs (a no-op when the WAL is already copied).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Checkpointer {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (p, s) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                    _ = s.cancelled() => return,
+                }
+                // PASSIVE: copies what it can without blocking writers or readers.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&p)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        });
+        Checkpointer {
+            pool,
+            _guard: std::sync::Arc::new(stop.clone().drop_guard()),
+            stop,
+        }
+    }
 }
 
 /// u64 ids are stored bit-for-bit in SQLite's signed 64-bit integers.
@@ -46,7 +88,9 @@ impl SqliteStore {
             // right after it.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoints run in the background instead (see `Checkpointer`).
+            .pragma("wal_autocheckpoint", "0");
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -57,16 +101,28 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let checkpoint_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await
             .map_err(open_err)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            checkpointer: Checkpointer::start(checkpoint_pool),
+        })
     }
 
     pub async fn close(&self) {
+        self.checkpointer.stop.cancel();
+        self.checkpointer.pool.close().await;
         self.reader.close().await;
+        // The last connection to close checkpoints what is left and removes the WAL.
         self.writer.close().await;
     }
 
