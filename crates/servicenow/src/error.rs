@@ -161,7 +161,8 @@ mod tests {
 
     #[test]
     fn reads_the_envelope() {
-        let body = br#"{"error":{"message":"Invalid table incidnt","detail":null},"status":"failure"}"#;
+        let body =
+            br#"{"error":{"message":"Invalid table incidnt","detail":null},"status":"failure"}"#;
         assert_eq!(error_details(body), "Invalid table incidnt");
         let body = br#"{"error":{"message":"Operation Failed","detail":"ACL Exception Update Failed due to security constraints"},"status":"failure"}"#;
         assert_eq!(

@@ -33,8 +33,8 @@ mod config_writer;
 mod event_types;
 mod events;
 mod faults;
-mod ratelimit;
 mod integrations;
+mod ratelimit;
 mod sim;
 mod snow;
 mod stats;
@@ -50,14 +50,14 @@ use serde::{Deserialize, Serialize};
 
 pub use event_types::{event_type, EventType, EVENT_TYPES};
 pub use faults::Faults;
-pub use sim::{start, SimHandle};
-pub use stats::{SimStats, TenantStats};
 pub use integrations::IntegrationInfo;
+pub use sim::{start, SimHandle};
 pub use snow::{
     sign as snow_sign, JournalEntry, SnowFaults, SnowInfo, SnowRecord, SnowWebhook,
     WebhookDelivery, SIGNATURE_HEADER as SNOW_SIGNATURE_HEADER,
     TIMESTAMP_HEADER as SNOW_TIMESTAMP_HEADER,
 };
+pub use stats::{SimStats, TenantStats};
 pub use util::parse_duration;
 pub use xdr::XdrInfo;
 

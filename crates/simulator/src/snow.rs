@@ -309,7 +309,10 @@ pub(crate) fn router() -> Router<Arc<SimInner>> {
     Router::new()
         .route("/oauth_token.do", post(oauth_token))
         .route("/api/now/table/{table}", get(list).post(create))
-        .route("/api/now/{version}/table/{table}", get(list_v).post(create_v))
+        .route(
+            "/api/now/{version}/table/{table}",
+            get(list_v).post(create_v),
+        )
         .route(
             "/api/now/table/{table}/{sys_id}",
             get(get_one).patch(update).put(update),
@@ -359,7 +362,11 @@ fn unauthenticated() -> Response {
     )
 }
 
-async fn oauth_token(State(sim): State<Arc<SimInner>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn oauth_token(
+    State(sim): State<Arc<SimInner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let s = &sim.snow;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -401,9 +408,10 @@ async fn oauth_token(State(sim): State<Arc<SimInner>>, headers: HeaderMap, body:
     };
     let ttl = Duration::from_secs(1800);
     s.tokens.lock().insert(access.clone(), Instant::now() + ttl);
-    s.refresh_tokens
-        .lock()
-        .insert(refresh.clone(), Instant::now() + Duration::from_secs(8_640_000));
+    s.refresh_tokens.lock().insert(
+        refresh.clone(),
+        Instant::now() + Duration::from_secs(8_640_000),
+    );
     json_response(
         StatusCode::OK,
         serde_json::json!({
@@ -1154,7 +1162,13 @@ pub(crate) fn analyst_close(sim: &Arc<SimInner>, c: &CloseBody) -> Option<SnowRe
         .iter()
         .find(|r| r.get("number") == c.number)
         .map(|r| r.table.clone())?;
-    update_record(sim, &table, |r| r.get("number") == c.number, &input, "analyst")
+    update_record(
+        sim,
+        &table,
+        |r| r.get("number") == c.number,
+        &input,
+        "analyst",
+    )
 }
 
 async fn admin_close(State(sim): State<Arc<SimInner>>, body: Bytes) -> Response {
@@ -1239,8 +1253,14 @@ mod tests {
         ]);
         assert!(matches("stateIN6,7,8", &r));
         assert!(!matches("stateIN1,2", &r));
-        assert!(matches("correlation_id=sebridge:acme:amp-event:1^state=6", &r));
-        assert!(matches("correlation_idSTARTSWITHsebridge:^stateNOT IN1,2", &r));
+        assert!(matches(
+            "correlation_id=sebridge:acme:amp-event:1^state=6",
+            &r
+        ));
+        assert!(matches(
+            "correlation_idSTARTSWITHsebridge:^stateNOT IN1,2",
+            &r
+        ));
         assert!(matches("sys_idINx,abc", &r));
         assert!(matches("sys_updated_on>2024-05-01 09:00:00", &r));
         assert!(!matches("state=1^ORstate=2", &r));

@@ -131,7 +131,9 @@ impl XdrState {
         let map = self.incidents.lock();
         let mut v: Vec<&(u64, Map<String, Value>)> = map.values().collect();
         v.sort_by_key(|(o, _)| *o);
-        v.into_iter().map(|(_, m)| Value::Object(m.clone())).collect()
+        v.into_iter()
+            .map(|(_, m)| Value::Object(m.clone()))
+            .collect()
     }
 
     /// Lifetime of tokens issued from now on.
@@ -301,7 +303,13 @@ fn validate(m: &Map<String, Value>) -> Map<String, Value> {
             }
         }
     }
-    for key in ["external_ids", "categories", "assignees", "tactics", "techniques"] {
+    for key in [
+        "external_ids",
+        "categories",
+        "assignees",
+        "tactics",
+        "techniques",
+    ] {
         if let Some(v) = m.get(key) {
             if !v
                 .as_array()
@@ -372,11 +380,7 @@ fn stamp_status(m: &mut Map<String, Value>, before: Option<&Value>) {
     }
 }
 
-async fn create(
-    State(sim): State<Arc<SimInner>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn create(State(sim): State<Arc<SimInner>>, headers: HeaderMap, body: Bytes) -> Response {
     let x = &sim.xdr;
     if let Err(r) = bearer_ok(x, &headers) {
         return r;
@@ -388,7 +392,10 @@ async fn create(
     if let Some(t) = m.get("type") {
         if t.as_str() != Some("incident") {
             let mut e = Map::new();
-            e.insert("type".into(), Value::String("(not (= \"incident\"))".into()));
+            e.insert(
+                "type".into(),
+                Value::String("(not (= \"incident\"))".into()),
+            );
             return schema_error(e);
         }
     }
@@ -487,7 +494,13 @@ async fn patch(
 
 fn apply_update(sim: &SimInner, id: &str, mut p: Map<String, Value>) -> Response {
     for k in [
-        "id", "type", "owner", "groups", "created", "modified", "client_id",
+        "id",
+        "type",
+        "owner",
+        "groups",
+        "created",
+        "modified",
+        "client_id",
     ] {
         p.remove(k);
     }
@@ -527,7 +540,10 @@ async fn status(
             e.insert(k.clone(), Value::String("disallowed-key".into()));
         }
         if !p.contains_key("status") {
-            e.insert("status".into(), Value::String("missing-required-key".into()));
+            e.insert(
+                "status".into(),
+                Value::String("missing-required-key".into()),
+            );
         }
         return schema_error(e);
     }
@@ -657,7 +673,9 @@ mod tests {
         bad.insert("title".into(), Value::String("x".repeat(1025)));
         bad.insert("status".into(), Value::String("Done".into()));
         let e = validate(&bad);
-        assert!(e.contains_key("confidence") && e.contains_key("title") && e.contains_key("status"));
+        assert!(
+            e.contains_key("confidence") && e.contains_key("title") && e.contains_key("status")
+        );
     }
 
     #[test]

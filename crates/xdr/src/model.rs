@@ -212,7 +212,10 @@ mod tests {
         n.description = Some("x".repeat(6000));
         n.title = Some("t".into());
         let n = n.truncated();
-        assert_eq!(n.description.as_ref().unwrap().chars().count(), DESCRIPTION_MAX);
+        assert_eq!(
+            n.description.as_ref().unwrap().chars().count(),
+            DESCRIPTION_MAX
+        );
         assert_eq!(n.title.as_deref(), Some("t"));
         let v = serde_json::to_value(&n).unwrap();
         assert_eq!(v["type"], "incident");

@@ -62,9 +62,7 @@ pub(crate) fn router(sim: Arc<SimInner>) -> Router {
     let admin = admin::router()
         .merge(crate::integrations::admin_router())
         .layer(from_fn(loopback_only));
-    api.merge(integrations)
-        .nest("/_sim", admin)
-        .with_state(sim)
+    api.merge(integrations).nest("/_sim", admin).with_state(sim)
 }
 
 async fn not_found(State(sim): State<Arc<SimInner>>, uri: Uri) -> Response {

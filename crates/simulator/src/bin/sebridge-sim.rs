@@ -147,7 +147,8 @@ async fn snow_command(action: SnowAction) -> Result<()> {
         close_code,
         close_notes,
     } = action;
-    let mut body = serde_json::json!({ "number": number, "state": if resolve { "6" } else { "7" } });
+    let mut body =
+        serde_json::json!({ "number": number, "state": if resolve { "6" } else { "7" } });
     if let Some(c) = close_code {
         body["close_code"] = c.into();
     }
