@@ -65,6 +65,14 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// The incident tables share the pools (one writer keeps commit order).
+    pub fn incidents(&self) -> super::incidents::IncidentStore {
+        super::incidents::IncidentStore {
+            writer: self.writer.clone(),
+            reader: self.reader.clone(),
+        }
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
