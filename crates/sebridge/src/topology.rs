@@ -167,8 +167,9 @@ impl Topology {
             };
             sinks.spawn(fut);
         }
-        let (incidents, incident_tasks) =
-            start_incidents(config, &store, &tenants, &status, &shutdown, &mut sinks)?;
+        let (incidents, incident_tasks) = start_incidents(
+            config, &store, &tenants, &status, &shutdown, &mut sinks, listen,
+        )?;
         let mut http_addr = None;
         let mut server_task = None;
         if let Some(addr) = listen.or(config.server.as_ref().map(|s| s.listen)) {
@@ -269,13 +270,14 @@ fn start_incidents(
     status: &StatusBoard,
     shutdown: &CancellationToken,
     sinks: &mut JoinSet<()>,
+    listen: Option<SocketAddr>,
 ) -> Result<(Option<crate::incidents::IncidentService>, JoinSet<()>), TopologyError> {
     let mut tasks = JoinSet::new();
     let Some(cfg) = &config.incidents else {
         return Ok((None, tasks));
     };
     let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
-    if cfg.webhook.is_some() && config.server.is_none() {
+    if cfg.webhook.is_some() && config.server.is_none() && listen.is_none() {
         tracing::warn!("[incidents.webhook] is configured but [server] is not: close notices can only arrive with --listen; the reconciler still polls ServiceNow");
     }
     sinks.spawn(

@@ -1,7 +1,9 @@
 //! Command-line interface: one module per subcommand.
 
 mod demo;
+mod demo_incidents;
 mod events;
+mod incidents;
 mod run;
 mod tenants;
 
@@ -69,6 +71,10 @@ pub enum Command {
     EventTypes(events::EventTypesArgs),
     /// One-off query of a tenant's events (GET /v1/events), printed as a table or JSON.
     Events(events::EventsArgs),
+    /// Incidents opened in ServiceNow / Cisco XDR: list, show, close.
+    Incidents(incidents::IncidentsArgs),
+    /// The audit log of every incident step (who did what, when).
+    Audit(incidents::AuditArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -97,6 +103,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenants(a) => tenants::run(a).await,
         Command::EventTypes(a) => events::event_types(a).await,
         Command::Events(a) => events::events(a).await,
+        Command::Incidents(a) => incidents::run(a).await,
+        Command::Audit(a) => incidents::audit(a).await,
     }
 }
 

@@ -123,14 +123,19 @@ impl IncidentService {
         // A claimed operation is retried by another executor only after its lease: longer
         // than any request can take.
         let lease_ms = 120_000;
-        let mut inflight: JoinSet<()> = JoinSet::new();
+        let mut inflight: JoinSet<Option<Finished>> = JoinSet::new();
+        let mut finished: Vec<Finished> = Vec::new();
         info!(concurrency, "incident executor started");
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             let free = concurrency.saturating_sub(inflight.len());
-            let claimed = match ctx.store.claim_due(now_millis(), lease_ms, free).await {
+            let claimed = match ctx
+                .store
+                .claim_due(now_millis(), lease_ms, free, None)
+                .await
+            {
                 Ok(ops) => ops,
                 Err(e) => {
                     warn!(error = %e, "incident executor cannot read the outbox; retrying");
@@ -140,7 +145,7 @@ impl IncidentService {
             let got = claimed.len();
             for op in claimed {
                 let ctx = ctx.clone();
-                inflight.spawn(async move { execute(ctx, op).await });
+                inflight.spawn(async move { perform(&ctx, op).await });
             }
             if got > 0 && inflight.len() < concurrency {
                 // More may be due right away (other lanes, other incidents).
@@ -154,43 +159,99 @@ impl IncidentService {
             }
             .min(Duration::from_secs(1));
             tokio::select! {
-                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+                Some(r) = inflight.join_next(), if !inflight.is_empty() => {
+                    if let Ok(Some(f)) = r { finished.push(f); }
+                }
                 _ = ctx.notify.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.cancelled() => break,
             }
+            // Everything else that finished meanwhile: recorded in one transaction.
+            while let Some(r) = inflight.try_join_next() {
+                if let Ok(Some(f)) = r {
+                    finished.push(f);
+                }
+            }
+            record(&ctx, &mut finished).await;
         }
-        while inflight.join_next().await.is_some() {}
+        while let Some(r) = inflight.join_next().await {
+            if let Ok(Some(f)) = r {
+                finished.push(f);
+            }
+        }
+        record(&ctx, &mut finished).await;
         info!("incident executor stopped");
     }
 }
 
-/// Performs one operation and records its outcome.
+/// An operation performed, with its tenant and outcome, waiting to be recorded.
+pub type Finished = (OutboxOp, String, OpOutcome);
+
+/// Records finished operations (one transaction), retrying a few times; a result that
+/// cannot be recorded is redone after its lease (operations are idempotent).
+async fn record(ctx: &Ctx, finished: &mut Vec<Finished>) {
+    if finished.is_empty() {
+        return;
+    }
+    let interval_ms = i64::try_from(ctx.config.note_interval.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut tries = 0;
+    loop {
+        match ctx.store.complete_many(finished, interval_ms).await {
+            Ok(()) => break,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                warn!(error = %e, "cannot record outbox outcomes; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => {
+                warn!(error = %e, count = finished.len(), "outbox outcomes not recorded; the operations will be redone");
+                break;
+            }
+        }
+    }
+    if finished
+        .iter()
+        .any(|(_, _, o)| matches!(o, OpOutcome::Done { .. }))
+    {
+        // A finished step may unblock the next one in its lane.
+        ctx.notify.notify_one();
+    }
+    finished.clear();
+}
+
+/// Performs one operation and records its outcome (the CLI's way; the executor batches).
 pub async fn execute(ctx: Arc<Ctx>, op: OutboxOp) {
+    if let Some(f) = perform(&ctx, op).await {
+        record(&ctx, &mut vec![f]).await;
+    }
+}
+
+/// Performs one operation; `None` if its incident cannot be read (retried after the lease).
+pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
     let incident = match ctx.store.get(op.incident_id).await {
         Ok(Some(i)) => i,
         Ok(None) => {
             warn!(op = op.id, "outbox operation for a missing incident");
-            return;
+            return None;
         }
         Err(e) => {
             warn!(error = %e, "cannot read the incident of an outbox operation");
-            return;
+            return None;
         }
     };
     let started = std::time::Instant::now();
     let result = match op.kind.as_str() {
-        "snow_create" => snow_create(&ctx, &incident).await,
-        "xdr_create" => xdr_create(&ctx, &incident).await,
-        "isolate" => isolate(&ctx, &incident).await,
-        "move_group" => move_group(&ctx, &incident).await,
-        "note" => note(&ctx, &incident).await,
-        "snow_update" => snow_update(&ctx, &incident).await,
-        "xdr_update" => xdr_update(&ctx, &incident).await,
-        "xdr_close" => xdr_close(&ctx, &incident).await,
-        "unisolate" => unisolate(&ctx, &incident).await,
-        "restore_group" => restore_group(&ctx, &incident).await,
-        "snow_resolve" => snow_resolve(&ctx, &incident).await,
+        "snow_create" => snow_create(ctx, &incident).await,
+        "xdr_create" => xdr_create(ctx, &incident).await,
+        "isolate" => isolate(ctx, &incident).await,
+        "move_group" => move_group(ctx, &incident).await,
+        "note" => note(ctx, &incident).await,
+        "snow_update" => snow_update(ctx, &incident).await,
+        "xdr_update" => xdr_update(ctx, &incident).await,
+        "xdr_close" => xdr_close(ctx, &incident).await,
+        "unisolate" => unisolate(ctx, &incident).await,
+        "restore_group" => restore_group(ctx, &incident).await,
+        "snow_resolve" => snow_resolve(ctx, &incident).await,
         other => Err(OpError::permanent(format!("unknown operation {other}"))),
     };
     let outcome = match result {
@@ -225,31 +286,7 @@ pub async fn execute(ctx: Arc<Ctx>, op: OutboxOp) {
     debug!(op = op.id, kind = %op.kind, incident = op.incident_id, outcome = label, took = ?started.elapsed(), "outbox operation");
     metrics::counter!("sebridge_incident_ops_total", "kind" => op.kind.clone(), "outcome" => label)
         .increment(1);
-    let interval_ms = i64::try_from(ctx.config.note_interval.as_millis()).unwrap_or(i64::MAX / 2);
-    let mut tries = 0;
-    loop {
-        match ctx
-            .store
-            .complete(&op, &incident.tenant, &outcome, interval_ms)
-            .await
-        {
-            Ok(()) => break,
-            Err(e) if tries < 5 => {
-                tries += 1;
-                warn!(error = %e, "cannot record an outbox outcome; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
-            }
-            Err(e) => {
-                // The lease expires and the operation runs again: idempotent by design.
-                warn!(error = %e, op = op.id, "outbox outcome not recorded; the operation will be retried");
-                break;
-            }
-        }
-    }
-    if matches!(outcome, OpOutcome::Done { .. }) {
-        // A finished step may unblock the next one in its lane.
-        ctx.notify.notify_one();
-    }
+    Some((op, incident.tenant, outcome))
 }
 
 fn snow(ctx: &Ctx) -> Result<&servicenow::Client, OpError> {

@@ -511,6 +511,7 @@ impl IncidentStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
+        incident: Option<i64>,
     ) -> Result<Vec<OutboxOp>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -520,13 +521,19 @@ impl IncidentStore {
             "SELECT {OP_COLUMNS} FROM incident_outbox o
              WHERE o.status = 'pending' AND o.not_before <= ?1
                AND (o.lease_until IS NULL OR o.lease_until < ?1)
+               AND (?3 IS NULL OR o.incident_id = ?3)
                AND NOT EXISTS (SELECT 1 FROM incident_outbox p
                     WHERE p.incident_id = o.incident_id AND p.lane = o.lane
                       AND p.status = 'pending' AND p.id < o.id)
-             ORDER BY o.id LIMIT ?2"
+             ORDER BY CASE o.kind
+                 WHEN 'xdr_close' THEN 0 WHEN 'unisolate' THEN 0 WHEN 'restore_group' THEN 0
+                 WHEN 'snow_resolve' THEN 0 WHEN 'isolate' THEN 1 WHEN 'move_group' THEN 1
+                 WHEN 'snow_create' THEN 2 WHEN 'xdr_create' THEN 2 ELSE 3 END, o.id
+             LIMIT ?2"
         ))
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(incident)
         .fetch_all(&mut *tx)
         .await?;
         let ops: Vec<OutboxOp> = rows.iter().map(row_to_op).collect::<Result<_, _>>()?;
@@ -560,8 +567,37 @@ impl IncidentStore {
         outcome: &OpOutcome,
         note_interval_ms: i64,
     ) -> Result<(), StoreError> {
-        let now = now_millis();
         let mut tx = self.writer.begin().await?;
+        Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::complete`] for many operations in one transaction (one fsync for a burst).
+    pub async fn complete_many(
+        &self,
+        done: &[(OutboxOp, String, OpOutcome)],
+        note_interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for (op, tenant, outcome) in done {
+            Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tx_complete(
+        tx: &mut SqliteConnection,
+        op: &OutboxOp,
+        tenant: &str,
+        outcome: &OpOutcome,
+        note_interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
         match outcome {
             OpOutcome::Done {
                 updates,
@@ -602,7 +638,7 @@ impl IncidentStore {
                     .await?;
                 }
                 Self::tx_audit(
-                    &mut tx,
+                    tx,
                     Some(op.incident_id),
                     Some(tenant),
                     "executor",
@@ -621,7 +657,7 @@ impl IncidentStore {
                     .await?;
                     if waiting > 0 {
                         Self::tx_enqueue(
-                            &mut tx,
+                            tx,
                             op.incident_id,
                             "servicenow",
                             "note",
@@ -645,7 +681,7 @@ impl IncidentStore {
                 // Every step is recorded, but a long outage should not write a line a second.
                 if attempts == 1 || attempts % 10 == 0 {
                     Self::tx_audit(
-                        &mut tx,
+                        tx,
                         Some(op.incident_id),
                         Some(tenant),
                         "executor",
@@ -666,7 +702,7 @@ impl IncidentStore {
                 .execute(&mut *tx)
                 .await?;
                 Self::tx_audit(
-                    &mut tx,
+                    tx,
                     Some(op.incident_id),
                     Some(tenant),
                     "executor",
@@ -676,8 +712,7 @@ impl IncidentStore {
                 .await?;
             }
         }
-        Self::tx_finish_close(&mut tx, op.incident_id, tenant).await?;
-        tx.commit().await?;
+        Self::tx_finish_close(tx, op.incident_id, tenant).await?;
         Ok(())
     }
 
