@@ -28,6 +28,9 @@ fn test_env(name: &str) -> Option<String> {
         "ACME_CLIENT_ID" => Some("acme-client".into()),
         "ACME_API_KEY" => Some("acme-s3cr3t".into()),
         "GLOBEX_API_KEY" => Some("globex-s3cr3t".into()),
+        "SNOW_PASSWORD" | "XDR_CLIENT_PASSWORD" | "SNOW_WEBHOOK_SECRET" => {
+            Some(format!("{name}-0123456789abcdef"))
+        }
         "EMPTY" => Some(String::new()),
         _ => None,
     }
@@ -145,10 +148,15 @@ fn example_toml_without_its_env_vars_names_each_one() {
     let text = std::fs::read_to_string(&path).unwrap();
     let err = Config::from_str_with_env(&text, &path, &|_| None).unwrap_err();
     let shown: Vec<String> = err.iter().map(|e| e.message.clone()).collect();
-    assert_eq!(err.len(), 3, "{shown:#?}");
-    for (e, var) in err
-        .iter()
-        .zip(["ACME_CLIENT_ID", "ACME_API_KEY", "GLOBEX_API_KEY"])
+    assert_eq!(err.len(), 6, "{shown:#?}");
+    for (e, var) in err.iter().zip([
+        "ACME_CLIENT_ID",
+        "ACME_API_KEY",
+        "GLOBEX_API_KEY",
+        "SNOW_PASSWORD",
+        "XDR_CLIENT_PASSWORD",
+        "SNOW_WEBHOOK_SECRET",
+    ])
     {
         assert!(e.message.contains(var), "{}", e.message);
         let line = e.line.unwrap();
