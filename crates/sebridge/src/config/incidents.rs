@@ -941,7 +941,14 @@ type = "stdout"
         let text = format!("{BASE}{extra}");
         Config::from_str_with_env(&text, Path::new("/x/sebridge.toml"), &env).map_err(|e| {
             e.iter()
-                .map(|e| format!("{}:{}: {}", e.line.unwrap_or(0), e.column.unwrap_or(0), e.message))
+                .map(|e| {
+                    format!(
+                        "{}:{}: {}",
+                        e.line.unwrap_or(0),
+                        e.column.unwrap_or(0),
+                        e.message
+                    )
+                })
                 .collect()
         })
     }
@@ -966,7 +973,10 @@ type = "stdout"
                 EventTypeRef::Name("Executed malware".into())
             ]
         );
-        assert_eq!(i.rules[1].event_types.len(), SAMPLE_HIGH_PRIORITY_TYPES.len());
+        assert_eq!(
+            i.rules[1].event_types.len(),
+            SAMPLE_HIGH_PRIORITY_TYPES.len()
+        );
         let s = i.servicenow.expect("servicenow");
         assert_eq!(s.table, "incident");
         assert!(matches!(&s.auth, ServiceNowAuth::Basic { password, .. }
@@ -1043,8 +1053,13 @@ description = "{% if %}"
 
     #[test]
     fn incidents_need_a_destination_and_short_secrets_are_refused() {
-        let e = load("[incidents]\nwindow = \"1h\"\n").unwrap_err().join("\n");
-        assert!(e.contains("needs [incidents.servicenow] or [incidents.xdr]"), "{e}");
+        let e = load("[incidents]\nwindow = \"1h\"\n")
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            e.contains("needs [incidents.servicenow] or [incidents.xdr]"),
+            "{e}"
+        );
         let e = load(
             "[incidents.xdr]\nregion = \"us\"\nbase_url = \"http://x\"\nclient_id = \"c\"\nclient_password = \"p\"\n",
         )

@@ -156,8 +156,7 @@ fn example_toml_without_its_env_vars_names_each_one() {
         "SNOW_PASSWORD",
         "XDR_CLIENT_PASSWORD",
         "SNOW_WEBHOOK_SECRET",
-    ])
-    {
+    ]) {
         assert!(e.message.contains(var), "{}", e.message);
         let line = e.line.unwrap();
         assert!(text.lines().nth(line - 1).unwrap().contains(var));
