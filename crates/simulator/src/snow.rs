@@ -126,6 +126,10 @@ pub struct SnowRecord {
     pub fields: Map<String, Value>,
     /// Work notes and comments, oldest first.
     pub journal: Vec<JournalEntry>,
+    /// When the record was stored, epoch milliseconds (the API's dates have whole
+    /// seconds; benchmarks need better).
+    #[serde(default)]
+    pub created_ms: i64,
 }
 
 impl SnowRecord {
@@ -604,6 +608,7 @@ async fn create(
             table: table.clone(),
             fields,
             journal: Vec::new(),
+            created_ms: (now_ns() / 1_000_000) as i64,
         };
         apply_fields(&mut record, &input, &user, &now);
         let (i, u) = (
@@ -1237,6 +1242,7 @@ mod tests {
             table: "incident".into(),
             fields: m,
             journal: vec![],
+            created_ms: 0,
         }
     }
 

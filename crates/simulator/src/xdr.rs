@@ -563,16 +563,21 @@ async fn by_external_id(
     if let Err(r) = bearer_ok(&sim.xdr, &headers) {
         return r;
     }
-    let found: Vec<Value> = sim
-        .xdr
-        .incidents()
-        .into_iter()
-        .filter(|i| {
-            i.get("external_ids")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|e| e.as_str() == Some(eid.as_str())))
-        })
-        .collect();
+    let found: Vec<Value> = {
+        let map = sim.xdr.incidents.lock();
+        let mut hits: Vec<&(u64, Map<String, Value>)> = map
+            .values()
+            .filter(|(_, i)| {
+                i.get("external_ids")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|e| e.as_str() == Some(eid.as_str())))
+            })
+            .collect();
+        hits.sort_by_key(|(o, _)| *o);
+        hits.into_iter()
+            .map(|(_, m)| Value::Object(m.clone()))
+            .collect()
+    };
     json_response(StatusCode::OK, Value::Array(found).to_string())
 }
 

@@ -122,7 +122,7 @@ impl IncidentService {
         let concurrency = ctx.config.concurrency.max(1);
         // A claimed operation is retried by another executor only after its lease: longer
         // than any request can take.
-        let lease_ms = 120_000;
+        let lease_ms = 60_000;
         let mut inflight: JoinSet<Option<Finished>> = JoinSet::new();
         let mut finished: Vec<Finished> = Vec::new();
         info!(concurrency, "incident executor started");
@@ -151,9 +151,12 @@ impl IncidentService {
                 // More may be due right away (other lanes, other incidents).
                 continue;
             }
+            // Nothing claimable now: sleep until the next due operation, but at least 50 ms
+            // (an operation waiting behind one in flight in its lane is "due" but blocked; the
+            // finishing one wakes us through `notify`).
             let pause = match ctx.store.next_due().await {
                 Ok(Some(t)) => {
-                    Duration::from_millis(u64::try_from((t - now_millis()).max(5)).unwrap_or(5))
+                    Duration::from_millis(u64::try_from((t - now_millis()).max(50)).unwrap_or(50))
                 }
                 _ => Duration::from_secs(1),
             }

@@ -553,7 +553,7 @@ impl IncidentStore {
         let v: Option<i64> = sqlx::query_scalar(
             "SELECT MIN(MAX(not_before, COALESCE(lease_until, 0))) FROM incident_outbox WHERE status = 'pending'",
         )
-        .fetch_one(&self.writer)
+        .fetch_one(&self.reader)
         .await?;
         Ok(v)
     }
@@ -831,7 +831,7 @@ impl IncidentStore {
     pub async fn get(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
         let row = sqlx::query(safe_sql!("SELECT {COLUMNS} FROM incidents WHERE id = ?"))
             .bind(id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref()
             .map(row_to_incident)
@@ -844,7 +844,7 @@ impl IncidentStore {
             "SELECT {COLUMNS} FROM incidents WHERE snow_sys_id = ? ORDER BY id DESC LIMIT 1"
         ))
         .bind(sys_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         row.as_ref()
             .map(row_to_incident)
@@ -857,7 +857,7 @@ impl IncidentStore {
             "SELECT {COLUMNS} FROM incidents WHERE correlation_id = ?"
         ))
         .bind(cid)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         row.as_ref()
             .map(row_to_incident)
@@ -928,7 +928,7 @@ impl IncidentStore {
         .bind(tenant)
         .bind(connector_guid)
         .bind(exclude)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         Ok(v)
     }
@@ -978,7 +978,7 @@ impl IncidentStore {
                 "SELECT COUNT(*), MAX(seq) FROM incident_events WHERE incident_id = ? AND noted = 0",
             )
             .bind(incident_id)
-            .fetch_one(&self.writer)
+            .fetch_one(&self.reader)
             .await?;
             (r.try_get(0)?, r.try_get(1)?)
         };
@@ -989,7 +989,7 @@ impl IncidentStore {
         .bind(incident_id)
         .bind(up_to.unwrap_or(0))
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         let lines = rows
             .into_iter()
