@@ -728,3 +728,149 @@ async fn xdr_tokens_expiring_mid_run_are_renewed_without_losing_an_incident() {
     }
     env.stop().await;
 }
+
+/// A crash right after the side effects happened but before they were recorded: the
+/// operations run again after their lease and adopt what exists instead of repeating it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_calls_but_before_recording_them_makes_no_second_ticket() {
+    let sim = simulator::start(SimConfig {
+        tenants: 1,
+        rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("sebridge.toml");
+    sim.write_config(&path).expect("config");
+    let i = sim.integrations();
+    let mut text = std::fs::read_to_string(&path).expect("config");
+    text.push_str(&format!(
+        r#"
+[incidents.servicenow]
+instance_url = "{base}"
+username = "{u}"
+password = "{p}"
+
+[incidents.xdr]
+base_url = "{base}"
+client_id = "{xid}"
+client_password = "{xpw}"
+
+[incidents.rules.contain]
+event_types = [1090519054]
+isolate = true
+triage_group = "Triage"
+"#,
+        base = i.servicenow.instance_url,
+        u = i.servicenow.username,
+        p = i.servicenow.password,
+        xid = i.xdr.client_id,
+        xpw = i.xdr.client_password,
+    ));
+    std::fs::write(&path, text).expect("config");
+    let config = Config::load(&path).expect("valid");
+    let store = sebridge::store::Store::open_sqlite(&dir.path().join("sebridge.db"))
+        .await
+        .expect("store");
+    let tenants = sebridge::tenants::resolve_all(&config, &store)
+        .await
+        .expect("tenants");
+    let service = sebridge::incidents::IncidentService::new(
+        config.incidents.as_ref().expect("[incidents]"),
+        &store,
+        &tenants,
+    )
+    .expect("service");
+    let t = sim.tenant("tenant-1").expect("tenant");
+    let triage = t
+        .groups
+        .iter()
+        .find(|g| g.name == "Triage")
+        .expect("Triage")
+        .guid
+        .clone();
+    let computer = t
+        .computers
+        .iter()
+        .find(|c| c.group_guid != triage)
+        .expect("computer")
+        .clone();
+    let event = secure_endpoint::Event::from_json(
+        &threat(&computer, 7601, now(), &"4".repeat(64), "High").to_string(),
+    )
+    .expect("event");
+    store
+        .append("tenant-1", "poll", &[event], None)
+        .await
+        .expect("journaled");
+    let batch = store.read_after(0, 10).await.expect("read");
+    let outcome = service.process_batch(&batch).await.expect("engine");
+    assert_eq!(outcome.opened, 1);
+    let inc = store.incidents();
+    let now_ms = sebridge::store::now_millis();
+    // Round 1: every due call is made ... and the process dies before recording any outcome.
+    // Round 2, after the lease: a restarted executor does them again, and records them.
+    // Rounds 3 and 4: the same for the move (it runs after the isolation in its lane).
+    let mut at = now_ms;
+    for expected in [3usize, 1] {
+        let ops = inc.claim_due(at, 60_000, 10, None).await.expect("claim");
+        assert_eq!(ops.len(), expected, "{ops:?}");
+        for op in ops {
+            let _lost = sebridge::incidents::executor::perform(&service.ctx, op).await;
+        }
+        assert!(
+            inc.claim_due(at + 1_000, 60_000, 10, None)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "still leased"
+        );
+        at += 61_000;
+        let again = inc.claim_due(at, 60_000, 10, None).await.expect("claim");
+        assert_eq!(again.len(), expected);
+        let mut finished = Vec::new();
+        for op in again {
+            finished.push(
+                sebridge::incidents::executor::perform(&service.ctx, op)
+                    .await
+                    .expect("performed"),
+            );
+        }
+        inc.complete_many(&finished, 1000).await.expect("recorded");
+        at += 1_000;
+    }
+    assert_eq!(sim.snow_records().len(), 1);
+    assert_eq!(sim.xdr_incidents().len(), 1);
+    assert_eq!(sim.snow_records().len(), 1, "no second ticket");
+    assert_eq!(sim.xdr_incidents().len(), 1, "no second XDR incident");
+    let row = inc.list(None, None, 10).await.expect("list").remove(0);
+    assert!(row.snow_number.is_some() && row.xdr_id.is_some());
+    assert!(row.isolated_by_us, "the isolation is recognised as ours");
+    assert!(row.moved_by_us, "the move is recognised as ours");
+    assert_eq!(
+        row.original_group.as_deref(),
+        Some(computer.group_guid.as_str())
+    );
+    let host = sim
+        .tenant("tenant-1")
+        .expect("tenant")
+        .computers
+        .into_iter()
+        .find(|c| c.guid == computer.guid)
+        .expect("host");
+    assert!(host.isolated && host.group_guid == triage);
+    let mut actions: Vec<String> = inc
+        .audit(Some(row.id), 100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    actions.sort();
+    for a in ["snow_adopted", "xdr_adopted", "isolated", "moved"] {
+        assert!(actions.iter().any(|x| x == a), "{actions:?}");
+    }
+    store.close().await;
+    sim.shutdown().await;
+}
