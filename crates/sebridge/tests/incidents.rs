@@ -24,6 +24,7 @@ struct Knobs {
     reconcile: &'static str,
     note_interval: &'static str,
     rules: &'static str,
+    table: &'static str,
 }
 
 impl Default for Knobs {
@@ -32,6 +33,7 @@ impl Default for Knobs {
             snow_timeout: "5s",
             reconcile: "1h",
             note_interval: "1s",
+            table: "incident",
             rules: r#"
 [incidents.rules.contain]
 event_types = [1090519054]
@@ -67,6 +69,7 @@ concurrency = 8
 
 [incidents.servicenow]
 instance_url = "{base}"
+table = "{table}"
 username = "{user}"
 password = "{pw}"
 request_timeout = "{timeout}"
@@ -90,6 +93,7 @@ bearer_token = "{BEARER}"
         xid = i.xdr.client_id,
         xpw = i.xdr.client_password,
         rules = knobs.rules,
+        table = knobs.table,
     );
     let mut text = std::fs::read_to_string(&path).expect("config");
     text.push_str(&extra);
@@ -873,4 +877,38 @@ triage_group = "Triage"
     }
     store.close().await;
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_incident_response_tickets_close_on_their_own_state_model() {
+    let env = start(Knobs {
+        table: "sn_si_incident",
+        ..Knobs::default()
+    })
+    .await;
+    let (computer, _) = env.computer(0);
+    env.insert(vec![threat(
+        &computer,
+        7701,
+        now(),
+        &"5".repeat(64),
+        "High",
+    )]);
+    let inc = wait_contained(&env).await;
+    let number = inc.snow_number.clone().expect("ticket");
+    assert!(number.starts_with("SIR"), "{number}");
+    // SIR's Closed is 3 (the incident table's 3 is On Hold): the analyst closes, the loop runs.
+    let rec = env.sim.snow_close(&number, None, None).expect("closed");
+    assert_eq!(rec.get("state"), "3");
+    until(Duration::from_secs(20), "incident closed", || async {
+        incidents(&env).await[0].status == "closed"
+    })
+    .await;
+    assert_eq!(env.sim.xdr_incidents()[0]["status"], "Closed");
+    assert!(env
+        .tenant()
+        .computers
+        .iter()
+        .any(|c| c.guid == computer.guid && !c.isolated));
+    env.stop().await;
 }

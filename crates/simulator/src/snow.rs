@@ -96,6 +96,15 @@ const READ_ONLY: &[&str] = &[
     "priority",
 ];
 
+/// States meaning "done": the incident state model (6 Resolved, 7 Closed, 8 Canceled) and
+/// Security Incident Response's (3 Closed, 7 Cancelled).
+fn done_states(table: &str) -> &'static [&'static str] {
+    match table {
+        "sn_si_incident" => &["3", "7"],
+        _ => &["6", "7", "8"],
+    }
+}
+
 fn table_prefix(table: &str) -> Option<&'static str> {
     match table {
         "incident" => Some("INC"),
@@ -749,9 +758,11 @@ fn update_record(
             r.fields.insert(k.to_string(), Value::String(v.to_string()));
         };
         if state != before {
+            let sir = table == "sn_si_incident";
             match state.as_str() {
-                "6" if r.get("resolved_at").is_empty() => set(r, "resolved_at", &now),
-                "7" => {
+                "6" if !sir && r.get("resolved_at").is_empty() => set(r, "resolved_at", &now),
+                "3" if sir => set(r, "closed_at", &now),
+                "7" if !sir => {
                     if r.get("resolved_at").is_empty() {
                         set(r, "resolved_at", &now);
                     }
@@ -759,7 +770,7 @@ fn update_record(
                 }
                 _ => {}
             }
-            let active = if matches!(state.as_str(), "6" | "7" | "8") {
+            let active = if done_states(table).contains(&state.as_str()) {
                 "false"
             } else {
                 "true"
@@ -781,7 +792,7 @@ fn update_record(
 /// The "after update, async" rule: state *changes to* 6, 7 or 8 on a record that carries a
 /// correlation id → POST the close notice to the configured webhook.
 fn business_rule(sim: &Arc<SimInner>, before: &str, after: &SnowRecord) {
-    let done = |s: &str| matches!(s, "6" | "7" | "8");
+    let done = |s: &str| done_states(&after.table).contains(&s);
     let state = after.get("state");
     if !done(state) || done(before) || after.get("correlation_id").is_empty() {
         return;
@@ -1142,7 +1153,19 @@ pub(crate) struct CloseBody {
 /// Closes a ticket as an analyst would (state 7 by default, with close code and notes);
 /// the business rule fires. `None` when no record has that number.
 pub(crate) fn analyst_close(sim: &Arc<SimInner>, c: &CloseBody) -> Option<SnowRecord> {
-    let state = c.state.clone().unwrap_or_else(|| "7".into());
+    let closed_default = |table: &str| if table == "sn_si_incident" { "3" } else { "7" };
+    let table = sim
+        .snow
+        .tables
+        .lock()
+        .records
+        .iter()
+        .find(|r| r.get("number") == c.number)
+        .map(|r| r.table.clone())?;
+    let state = c
+        .state
+        .clone()
+        .unwrap_or_else(|| closed_default(&table).to_string());
     let mut input = Map::new();
     input.insert("state".into(), Value::String(state));
     input.insert(

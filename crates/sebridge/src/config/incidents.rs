@@ -78,6 +78,10 @@ pub struct ServiceNowConfig {
     pub assignment_group: Option<String>,
     pub category: Option<String>,
     pub request_timeout: Duration,
+    /// `state` values meaning the analyst is done; the first is what `sebridge incidents
+    /// close` sets. Default: `6, 7, 8` (Resolved, Closed, Canceled) for `incident`, `3, 7`
+    /// (Closed, Cancelled) for `sn_si_incident`.
+    pub closed_states: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +217,7 @@ const SNOW_KEYS: &[&str] = &[
     "assignment_group",
     "category",
     "request_timeout",
+    "closed_states",
 ];
 const XDR_KEYS: &[&str] = &[
     "region",
@@ -509,6 +514,38 @@ fn servicenow(r: &mut Reader<'_>, s: Section<'_>) -> Option<ServiceNowConfig> {
         "request_timeout",
         defaults::REQUEST_TIMEOUT,
     );
+    let closed_states = if s.table.contains_key("closed_states") {
+        r.array(s, "closed_states").and_then(|a| {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for v in a.value.iter() {
+                match v.as_integer() {
+                    Some(n) if n >= 0 => out.push(n.to_string()),
+                    _ => match r.element_string(s, "closed_states", v) {
+                        Some(t) if t.value.trim().chars().all(|c| c.is_ascii_digit()) && !t.value.trim().is_empty() => {
+                            out.push(t.value.trim().to_string())
+                        }
+                        Some(t) => {
+                            r.error(&t.span, "`closed_states` in [incidents.servicenow] holds state numbers such as 6 or \"7\"");
+                            ok = false;
+                        }
+                        None => ok = false,
+                    },
+                }
+            }
+            if ok && out.is_empty() {
+                r.error(&a.span, "`closed_states` in [incidents.servicenow] is empty: no ticket could ever close an incident");
+                ok = false;
+            }
+            ok.then_some(out)
+        })
+    } else {
+        // The default state models (KB0564465; SIR's own model for sn_si_incident).
+        match table.as_deref() {
+            Some("sn_si_incident") => Some(vec!["3".into(), "7".into()]),
+            _ => Some(vec!["6".into(), "7".into(), "8".into()]),
+        }
+    };
     Some(ServiceNowConfig {
         instance_url: instance_url?,
         table: table?,
@@ -517,6 +554,7 @@ fn servicenow(r: &mut Reader<'_>, s: Section<'_>) -> Option<ServiceNowConfig> {
         assignment_group: assignment_group?,
         category: category?,
         request_timeout: request_timeout?,
+        closed_states: closed_states?,
     })
 }
 
@@ -979,6 +1017,7 @@ type = "stdout"
         );
         let s = i.servicenow.expect("servicenow");
         assert_eq!(s.table, "incident");
+        assert_eq!(s.closed_states, ["6", "7", "8"]);
         assert!(matches!(&s.auth, ServiceNowAuth::Basic { password, .. }
             if password.expose_secret() == "SNOW_PASSWORD-value-0123456789"));
         assert_eq!(

@@ -854,7 +854,7 @@ async fn snow_resolve(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
         return Ok(done("snow_resolve_skipped", "no ServiceNow ticket"));
     };
     let current = client.get(sys_id, &["state"]).await?;
-    if current.state().is_some_and(servicenow::is_done_state) {
+    if current.state().is_some_and(|s| ctx.is_closed_state(s)) {
         return Ok(done(
             "snow_resolve_skipped",
             "the ticket is already resolved or closed",
@@ -863,7 +863,14 @@ async fn snow_resolve(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
     let mut f = Map::new();
     f.insert(
         "state".into(),
-        Value::String(servicenow::state::RESOLVED.into()),
+        // The first closed state: Resolved (6) for incidents, Closed (3) for SIR.
+        Value::String(
+            ctx.config
+                .servicenow
+                .as_ref()
+                .and_then(|s| s.closed_states.first().cloned())
+                .unwrap_or_else(|| servicenow::state::RESOLVED.into()),
+        ),
     );
     f.insert(
         "close_code".into(),

@@ -60,6 +60,16 @@ pub struct Ctx {
     pub group_cache: std::sync::Mutex<HashMap<(String, String), String>>,
 }
 
+impl Ctx {
+    /// Whether a ticket state means the analyst is done (`closed_states`).
+    pub fn is_closed_state(&self, state: &str) -> bool {
+        self.config
+            .servicenow
+            .as_ref()
+            .is_some_and(|s| s.closed_states.iter().any(|c| c == state.trim()))
+    }
+}
+
 /// The incident service, built from `[incidents]`. Cheap to clone.
 #[derive(Clone)]
 pub struct IncidentService {

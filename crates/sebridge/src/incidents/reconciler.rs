@@ -24,9 +24,10 @@ impl IncidentService {
     /// closing.
     pub async fn reconcile_once(&self) -> Result<usize, String> {
         let ctx = &self.ctx;
-        let Some(client) = &ctx.snow else {
+        let (Some(client), Some(snow_cfg)) = (&ctx.snow, &ctx.config.servicenow) else {
             return Ok(0);
         };
+        let states = snow_cfg.closed_states.join(",");
         let mut after = 0;
         let mut closed = 0;
         loop {
@@ -40,7 +41,7 @@ impl IncidentService {
             let ids: Vec<&str> = page.iter().map(|(_, s)| s.as_str()).collect();
             let found = client
                 .query(&Query {
-                    query: format!("sys_idIN{}^stateIN6,7,8", ids.join(",")),
+                    query: format!("sys_idIN{}^stateIN{states}", ids.join(",")),
                     fields: [
                         "sys_id",
                         "number",
@@ -64,7 +65,7 @@ impl IncidentService {
                 let (Some(sys_id), Some(state)) = (rec.sys_id(), rec.state()) else {
                     continue;
                 };
-                if !servicenow::is_done_state(state) {
+                if !ctx.is_closed_state(state) {
                     continue;
                 }
                 let Some((id, _)) = page.iter().find(|(_, s)| s == sys_id) else {

@@ -214,7 +214,7 @@ async fn servicenow_hook(
         }
     };
     let state = rec.state().unwrap_or("");
-    if !servicenow::is_done_state(state) {
+    if !ctx.is_closed_state(state) {
         let _ = store
             .audit_line(
                 Some(incident.id),
