@@ -6,6 +6,7 @@
 //! `topology` wires components from `config`.
 
 pub mod config;
+pub mod incidents;
 pub mod secrets;
 pub mod server;
 pub mod sinks;

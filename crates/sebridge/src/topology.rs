@@ -41,6 +41,8 @@ pub enum TopologyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start the incident service: {0}")]
+    Incidents(#[from] crate::incidents::IncidentError),
 }
 
 /// An exclusive lock on the store, held while consumers (sinks, incident engine) advance
@@ -110,6 +112,10 @@ pub struct Topology {
     shutdown: CancellationToken,
     sources: JoinSet<()>,
     sinks: JoinSet<()>,
+    /// The incident executor and reconciler (the engine runs with the sinks).
+    incident_tasks: JoinSet<()>,
+    /// Present when `[incidents]` is configured.
+    pub incidents: Option<crate::incidents::IncidentService>,
     server: Option<tokio::task::JoinHandle<()>>,
     lock: Option<StoreLock>,
 }
@@ -216,10 +222,16 @@ impl Topology {
             };
             sinks.spawn(fut);
         }
+        let (incidents, incident_tasks) = start_incidents(
+            config, &store, &tenants, &status, &shutdown, &mut sinks, listen,
+        )?;
         let mut http_addr = None;
         let mut server_task = None;
         if let Some(addr) = listen.or(config.server.as_ref().map(|s| s.listen)) {
-            let router = server::router(status.clone(), store.clone());
+            let mut router = server::router(status.clone(), store.clone());
+            if let Some(svc) = &incidents {
+                router = router.merge(crate::incidents::webhook::router(svc.clone()));
+            }
             let (bound, task) = server::serve(addr, router, shutdown.clone())
                 .await
                 .map_err(|source| TopologyError::Listen { addr, source })?;
@@ -233,6 +245,8 @@ impl Topology {
             shutdown,
             sources,
             sinks,
+            incident_tasks,
+            incidents,
             server: server_task,
             lock: None,
         })
@@ -280,6 +294,7 @@ impl Topology {
         self.shutdown.cancel();
         while self.sources.join_next().await.is_some() {}
         while self.sinks.join_next().await.is_some() {}
+        while self.incident_tasks.join_next().await.is_some() {}
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
@@ -301,4 +316,41 @@ impl Topology {
             journal_events,
         }
     }
+}
+
+/// Starts the incident engine (a journal consumer, run with the sinks so `wait_idle` waits
+/// for it), the outbox executor and the reconciler, when `[incidents]` is configured.
+fn start_incidents(
+    config: &Config,
+    store: &Store,
+    tenants: &[ResolvedTenant],
+    status: &StatusBoard,
+    shutdown: &CancellationToken,
+    sinks: &mut JoinSet<()>,
+    listen: Option<SocketAddr>,
+) -> Result<(Option<crate::incidents::IncidentService>, JoinSet<()>), TopologyError> {
+    let mut tasks = JoinSet::new();
+    let Some(cfg) = &config.incidents else {
+        return Ok((None, tasks));
+    };
+    let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
+    if cfg.webhook.is_some() && config.server.is_none() && listen.is_none() {
+        tracing::warn!("[incidents.webhook] is configured but [server] is not: close notices can only arrive with --listen; the reconciler still polls ServiceNow");
+    }
+    sinks.spawn(
+        service
+            .clone()
+            .run_engine(store.clone(), status.clone(), shutdown.clone()),
+    );
+    tasks.spawn(service.clone().run_executor(shutdown.clone()));
+    if cfg.servicenow.is_some() {
+        tasks.spawn(service.clone().run_reconciler(shutdown.clone()));
+    }
+    info!(
+        rules = cfg.rules.len(),
+        servicenow = cfg.servicenow.is_some(),
+        xdr = cfg.xdr.is_some(),
+        "incident service started"
+    );
+    Ok((Some(service), tasks))
 }

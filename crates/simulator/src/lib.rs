@@ -33,11 +33,14 @@ mod config_writer;
 mod event_types;
 mod events;
 mod faults;
+mod integrations;
 mod ratelimit;
 mod sim;
+mod snow;
 mod stats;
 mod util;
 mod world;
+mod xdr;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,9 +50,16 @@ use serde::{Deserialize, Serialize};
 
 pub use event_types::{event_type, EventType, EVENT_TYPES};
 pub use faults::Faults;
+pub use integrations::IntegrationInfo;
 pub use sim::{start, SimHandle};
+pub use snow::{
+    sign as snow_sign, JournalEntry, SnowFaults, SnowInfo, SnowRecord, SnowWebhook,
+    WebhookDelivery, SIGNATURE_HEADER as SNOW_SIGNATURE_HEADER,
+    TIMESTAMP_HEADER as SNOW_TIMESTAMP_HEADER,
+};
 pub use stats::{SimStats, TenantStats};
 pub use util::parse_duration;
+pub use xdr::XdrInfo;
 
 /// The API version string carried by every envelope.
 pub const API_VERSION: &str = "v1.2.0";

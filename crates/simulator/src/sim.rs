@@ -156,6 +156,9 @@ pub(crate) struct SimInner {
     pub documented_rate_headers: bool,
     pub unauthorized: AtomicU64,
     rate_bits: AtomicU64,
+    /// The simulated ServiceNow instance and XDR organisation (one each, shared by tenants).
+    pub snow: crate::snow::SnowState,
+    pub xdr: crate::xdr::XdrState,
 }
 
 impl SimInner {
@@ -463,6 +466,8 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         documented_rate_headers: cfg.documented_rate_headers,
         unauthorized: AtomicU64::new(0),
         rate_bits: AtomicU64::new(cfg.rate.to_bits()),
+        snow: crate::snow::SnowState::new(&mut master),
+        xdr: crate::xdr::XdrState::new(&mut master),
     });
 
     // Initial content: the events file (same events for every tenant) or generated history.
@@ -571,6 +576,10 @@ fn values_to_texts(events: Vec<Value>) -> Vec<String> {
 }
 
 impl SimHandle {
+    pub(crate) fn inner(&self) -> &Arc<SimInner> {
+        &self.inner
+    }
+
     /// Base URL of the API, e.g. `http://127.0.0.1:41234` (no trailing slash).
     pub fn base_url(&self) -> String {
         self.inner.base_url.clone()

@@ -33,6 +33,13 @@ pub struct DemoArgs {
     /// Keep the journal, config and output here instead of a temporary directory.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Leave out incidents (simulated ServiceNow and XDR, containment, closed loop).
+    #[arg(long)]
+    pub no_incidents: bool,
+    /// When the demo's analyst closes a contained incident's ticket in the simulated
+    /// ServiceNow (starting the closed loop).
+    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+    pub close_after: Duration,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -62,6 +69,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("sebridge.toml");
     sim.write_config(&config_path)
         .context("cannot write the demo config")?;
+    if !args.no_incidents {
+        super::demo_incidents::append_config(&sim, &config_path)?;
+    }
     let config = Config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?;
     let topology = match Topology::start(&config, Some(args.listen)).await {
@@ -83,6 +93,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         topology.http_addr,
         file_sink.as_deref(),
     );
+    let mut incident_loop = super::demo_incidents::LoopState::default();
+    if !args.no_incidents {
+        super::demo_incidents::connect_webhook(&sim, &topology);
+    }
 
     let started = Instant::now();
     let deadline = args.duration.map(|d| started + d);
@@ -92,7 +106,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tick.tick() => print_summary(&topology, started.elapsed()),
+            _ = tick.tick() => {
+                print_summary(&topology, started.elapsed());
+                if !args.no_incidents {
+                    super::demo_incidents::tick(&mut incident_loop, &sim, &topology, started.elapsed(), args.close_after).await;
+                }
+            }
             _ = &mut stop => break,
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -116,6 +135,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("WARNING: the file sink does not match the journal");
             exit = ExitCode::from(1);
         }
+    }
+    if !args.no_incidents && !super::demo_incidents::final_report(&incident_loop) {
+        exit = ExitCode::from(1);
     }
     if args.dir.is_some() {
         println!(

@@ -2,7 +2,9 @@
 
 mod backfill;
 mod demo;
+mod demo_incidents;
 mod events;
+mod incidents;
 mod replay;
 mod run;
 mod tenants;
@@ -77,6 +79,10 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Show messages that could not be read as events, with the reason.
     DeadLetters(replay::DeadLettersArgs),
+    /// Incidents opened in ServiceNow / Cisco XDR: list, show, close.
+    Incidents(incidents::IncidentsArgs),
+    /// The audit log of every incident step (who did what, when).
+    Audit(incidents::AuditArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -108,6 +114,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(a) => backfill::run(a).await,
         Command::Replay(a) => replay::replay(a).await,
         Command::DeadLetters(a) => replay::dead_letters(a).await,
+        Command::Incidents(a) => incidents::run(a).await,
+        Command::Audit(a) => incidents::audit(a).await,
     }
 }
 

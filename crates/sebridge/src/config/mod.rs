@@ -15,6 +15,7 @@
 //! - a config without any tenant, source or sink is refused, since it would do nothing.
 
 mod error;
+mod incidents;
 mod parse;
 mod reader;
 #[cfg(test)]
@@ -31,6 +32,10 @@ use time::OffsetDateTime;
 use url::Url;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use incidents::{
+    defaults as incidents_defaults, IncidentsConfig, RuleConfig, ServiceNowAuth, ServiceNowConfig,
+    Templates, TenantOverride, WebhookConfig, XdrConfig, XdrEndpoint, SAMPLE_HIGH_PRIORITY_TYPES,
+};
 pub use secure_endpoint::Region;
 pub use validate::{validate_command, validate_to};
 
@@ -46,6 +51,8 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[incidents]`: ServiceNow / XDR incidents, response actions and the closed loop.
+    pub incidents: Option<IncidentsConfig>,
 }
 
 /// `[store]`: where the journal and state live.

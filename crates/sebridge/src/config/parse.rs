@@ -19,7 +19,15 @@ use super::{
     TenantConfig,
 };
 
-const TOP_KEYS: &[&str] = &["store", "secrets", "server", "tenants", "sources", "sinks"];
+const TOP_KEYS: &[&str] = &[
+    "store",
+    "secrets",
+    "server",
+    "tenants",
+    "sources",
+    "sinks",
+    "incidents",
+];
 const STORE_KEYS: &[&str] = &["kind", "path", "url"];
 const STORE_KINDS: &[&str] = &["sqlite", "postgres"];
 const SECRETS_KEYS: &[&str] = &["key_file"];
@@ -80,12 +88,13 @@ pub(super) fn parse(
     let (tenants, declared) = tenants(&mut r, root, &typos);
     let sources = sources(&mut r, root, &typos, &declared);
     let sinks = sinks(&mut r, root, &typos, &base_dir);
+    let incidents = super::incidents::incidents(&mut r, root, &declared);
 
     if r.has_errors() {
         return Err(ConfigErrors(r.into_errors()));
     }
-    match (store, secrets) {
-        (Some(store), Some(secrets)) => Ok(Config {
+    match (store, secrets, incidents) {
+        (Some(store), Some(secrets), Some(incidents)) => Ok(Config {
             path: path.to_path_buf(),
             store,
             secrets,
@@ -93,6 +102,7 @@ pub(super) fn parse(
             tenants,
             sources,
             sinks,
+            incidents,
         }),
         // Sections only come back empty after recording a problem; this keeps that promise
         // from becoming a panic if it is ever broken.
@@ -664,7 +674,7 @@ fn poll_source(
 
 /// The value read, or the default when the key is absent; `None` when it is present but
 /// invalid (already reported).
-fn present_or<T>(read: Option<T>, s: Section<'_>, key: &str, default: T) -> Option<T> {
+pub(super) fn present_or<T>(read: Option<T>, s: Section<'_>, key: &str, default: T) -> Option<T> {
     match read {
         Some(v) => Some(v),
         None if s.table.contains_key(key) => None,
@@ -716,7 +726,7 @@ fn since(r: &mut Reader<'_>, s: Section<'_>) -> Option<Option<OffsetDateTime>> {
 }
 
 /// Ids (integers) or names (strings). Outer `None` = some element invalid.
-fn event_types(r: &mut Reader<'_>, s: Section<'_>) -> Option<Vec<EventTypeRef>> {
+pub(super) fn event_types(r: &mut Reader<'_>, s: Section<'_>) -> Option<Vec<EventTypeRef>> {
     if !s.table.contains_key("event_types") {
         return Some(Vec::new());
     }
@@ -800,7 +810,7 @@ fn groups(r: &mut Reader<'_>, s: Section<'_>) -> Option<Vec<String>> {
     ok.then_some(out)
 }
 
-fn is_guid(s: &str) -> bool {
+pub(super) fn is_guid(s: &str) -> bool {
     s.len() == 36
         && s.bytes().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => b == b'-',

@@ -28,6 +28,9 @@ fn test_env(name: &str) -> Option<String> {
         "ACME_CLIENT_ID" => Some("acme-client".into()),
         "ACME_API_KEY" => Some("acme-s3cr3t".into()),
         "GLOBEX_API_KEY" => Some("globex-s3cr3t".into()),
+        "SNOW_PASSWORD" | "XDR_CLIENT_PASSWORD" | "SNOW_WEBHOOK_SECRET" => {
+            Some(format!("{name}-0123456789abcdef"))
+        }
         "EMPTY" => Some(String::new()),
         _ => None,
     }
@@ -145,11 +148,15 @@ fn example_toml_without_its_env_vars_names_each_one() {
     let text = std::fs::read_to_string(&path).unwrap();
     let err = Config::from_str_with_env(&text, &path, &|_| None).unwrap_err();
     let shown: Vec<String> = err.iter().map(|e| e.message.clone()).collect();
-    assert_eq!(err.len(), 3, "{shown:#?}");
-    for (e, var) in err
-        .iter()
-        .zip(["ACME_CLIENT_ID", "ACME_API_KEY", "GLOBEX_API_KEY"])
-    {
+    assert_eq!(err.len(), 6, "{shown:#?}");
+    for (e, var) in err.iter().zip([
+        "ACME_CLIENT_ID",
+        "ACME_API_KEY",
+        "GLOBEX_API_KEY",
+        "SNOW_PASSWORD",
+        "XDR_CLIENT_PASSWORD",
+        "SNOW_WEBHOOK_SECRET",
+    ]) {
         assert!(e.message.contains(var), "{}", e.message);
         let line = e.line.unwrap();
         assert!(text.lines().nth(line - 1).unwrap().contains(var));
@@ -274,7 +281,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         e,
         "12:2: unknown key `sever` in the top level; expected one of store, secrets, server, \
-         tenants, sources, sinks (did you mean `server`?)"
+         tenants, sources, sinks, incidents (did you mean `server`?)"
     );
     // A misspelt collection is reported once, not also as "no sinks configured".
     let e = one_error(&MIN.replace("[sinks.out]", "[sink.out]"));

@@ -3,6 +3,7 @@
 //!
 //! SQLite (embedded, WAL) is the default backend.
 
+pub mod incidents;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -215,6 +216,11 @@ impl Store {
 
     pub async fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
         self.inner.remove_tenant(name).await
+    }
+
+    /// The incident tables (incidents, outbox, audit log).
+    pub fn incidents(&self) -> incidents::IncidentStore {
+        self.inner.incidents()
     }
 
     /// Closes the connections, checkpointing the WAL.

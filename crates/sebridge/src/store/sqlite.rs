@@ -118,6 +118,14 @@ impl SqliteStore {
         })
     }
 
+    /// The incident tables share the pools (one writer keeps commit order).
+    pub fn incidents(&self) -> super::incidents::IncidentStore {
+        super::incidents::IncidentStore {
+            writer: self.writer.clone(),
+            reader: self.reader.clone(),
+        }
+    }
+
     pub async fn close(&self) {
         self.checkpointer.stop.cancel();
         self.checkpointer.pool.close().await;

@@ -27,6 +27,8 @@ use crate::sim::{SimInner, Tenant};
 use crate::stats::{bump, PathClass};
 use crate::util::zulu_date;
 
+pub(crate) use admin::admin_error;
+pub(crate) use envelope::json_response as envelope_json_response;
 pub(crate) use envelope::{error, self_link};
 
 /// The authenticated tenant, put into request extensions by the gate.
@@ -55,8 +57,12 @@ pub(crate) fn router(sim: Arc<SimInner>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(sim.clone(), gate));
-    let admin = admin::router().layer(from_fn(loopback_only));
-    api.nest("/_sim", admin).with_state(sim)
+    // ServiceNow and XDR have their own authentication: they stay outside the /v1 gate.
+    let integrations = crate::snow::router().merge(crate::xdr::router());
+    let admin = admin::router()
+        .merge(crate::integrations::admin_router())
+        .layer(from_fn(loopback_only));
+    api.merge(integrations).nest("/_sim", admin).with_state(sim)
 }
 
 async fn not_found(State(sim): State<Arc<SimInner>>, uri: Uri) -> Response {

@@ -101,6 +101,82 @@ struct Cli {
     /// Fraction of requests answered 200 with a body that is not JSON.
     #[arg(long, default_value_t = 0.0, value_parser = fraction_arg)]
     fault_malformed: f64,
+
+    /// Act on a running simulator instead of starting one.
+    #[command(subcommand)]
+    command: Option<SimCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SimCommand {
+    /// The simulated ServiceNow instance of a running simulator.
+    Snow {
+        #[command(subcommand)]
+        action: SnowAction,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SnowAction {
+    /// Close a ticket as an analyst would; the instance's business rule then calls the
+    /// configured webhook (exactly like a state change made in the UI).
+    Close {
+        /// Ticket number, e.g. INC0010001.
+        number: String,
+        /// Base URL of the running simulator.
+        #[arg(long, env = "SEBRIDGE_SIM_URL")]
+        url: String,
+        /// Resolve (state 6) instead of close (state 7).
+        #[arg(long)]
+        resolve: bool,
+        /// Close code (default "Solution provided").
+        #[arg(long)]
+        close_code: Option<String>,
+        /// Close notes.
+        #[arg(long)]
+        close_notes: Option<String>,
+    },
+}
+
+/// `sebridge-sim snow close INC…`: POST /_sim/snow/close on the running simulator.
+async fn snow_command(action: SnowAction) -> Result<()> {
+    let SnowAction::Close {
+        number,
+        url,
+        resolve,
+        close_code,
+        close_notes,
+    } = action;
+    let mut body =
+        serde_json::json!({ "number": number, "state": if resolve { "6" } else { "7" } });
+    if let Some(c) = close_code {
+        body["close_code"] = c.into();
+    }
+    if let Some(n) = close_notes {
+        body["close_notes"] = n.into();
+    }
+    let endpoint = format!("{}/_sim/snow/close", url.trim_end_matches('/'));
+    let resp = reqwest::Client::new()
+        .post(&endpoint)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the simulator at {endpoint}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("the simulator refused to close {number}: HTTP {status}: {text}");
+    }
+    let record: simulator::SnowRecord =
+        serde_json::from_str(&text).context("unexpected answer from the simulator")?;
+    println!(
+        "{} {} (state {}, close code {:?}); the business rule notifies the webhook if one is configured",
+        record.get("number"),
+        if resolve { "resolved" } else { "closed" },
+        record.get("state"),
+        record.get("close_code"),
+    );
+    Ok(())
 }
 
 async fn wait_for_signal() -> Result<&'static str> {
@@ -125,6 +201,9 @@ async fn wait_for_signal() -> Result<&'static str> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(SimCommand::Snow { action }) = cli.command {
+        return snow_command(action).await;
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
