@@ -558,6 +558,15 @@ fn identity_json(out: &mut String, sha256: &str, sha1: Option<&str>, md5: Option
     out.push('}');
 }
 
+/// A few active campaigns account for most detections; the rest is the long tail.
+fn pick_threat(rng: &mut SmallRng, n: usize) -> usize {
+    if n > 3 && rng.random_bool(0.8) {
+        rng.random_range(0..3)
+    } else {
+        rng.random_range(0..n.max(1))
+    }
+}
+
 impl Generator {
     /// Creates a generator; `rng` should be derived from the simulator seed and the tenant.
     pub fn new(mut rng: SmallRng) -> Generator {
@@ -778,11 +787,19 @@ impl Generator {
         budget: usize,
         out: &mut Vec<StoredEvent>,
     ) -> usize {
-        let ci = self.rng.random_range(0..world.computers.len());
-        let c = &world.computers[ci];
-        let group = world.groups[c.group].guid.clone();
         let (type_id, kind) = self.pick_kind();
         let severity = self.severity(kind);
+        // Real detections cluster: an outbreak hits a few hosts again and again, while
+        // routine events (scans, updates, policy) come from everywhere.
+        let n = world.computers.len();
+        let hot = (n / 6).max(2).min(n);
+        let ci = if severity.is_some() && self.rng.random_bool(0.85) {
+            self.rng.random_range(0..hot)
+        } else {
+            self.rng.random_range(0..n)
+        };
+        let c = &world.computers[ci];
+        let group = world.groups[c.group].guid.clone();
         let ev = |id: Option<u64>,
                   type_id: u32,
                   head: String,
@@ -894,7 +911,7 @@ impl Generator {
             }
             Kind::FileFetch => {
                 let id = self.alloc_ids(1);
-                let t = &self.threats[self.rng.random_range(0..self.threats.len())];
+                let t = &self.threats[pick_threat(&mut self.rng, self.threats.len())];
                 let h = head(Some(id), type_id, None, None, true, None, "");
                 out.push(ev(
                     Some(id),
@@ -910,7 +927,7 @@ impl Generator {
             }
             Kind::ThreatDetected => {
                 let det_id = self.alloc_ids(3);
-                let t = &self.threats[self.rng.random_range(0..self.threats.len())];
+                let t = &self.threats[pick_threat(&mut self.rng, self.threats.len())];
                 let h = head(
                     Some(det_id + 1),
                     type_id,
@@ -966,7 +983,7 @@ impl Generator {
             }
             Kind::Retrospective | Kind::MaliciousActivity => {
                 let det_id = self.alloc_ids(2);
-                let t = &self.threats[self.rng.random_range(0..self.threats.len())];
+                let t = &self.threats[pick_threat(&mut self.rng, self.threats.len())];
                 let (tail, user, app) = if kind == Kind::Retrospective {
                     (t.tail_full.clone(), false, None)
                 } else {
@@ -995,7 +1012,7 @@ impl Generator {
             }
             Kind::ExecutedMalware | Kind::Ransomware | Kind::ExploitPrevention => {
                 let id = self.alloc_ids(1);
-                let t = &self.threats[self.rng.random_range(0..self.threats.len())];
+                let t = &self.threats[pick_threat(&mut self.rng, self.threats.len())];
                 let tail = if kind == Kind::ExploitPrevention {
                     t.tail_exploit.clone()
                 } else {

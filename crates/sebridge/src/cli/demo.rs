@@ -43,6 +43,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let stop = termination_signal();
     let temp;
     let dir: PathBuf = match &args.dir {
         Some(d) => {
@@ -102,7 +103,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let deadline = args.duration.map(|d| started + d);
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     tick.tick().await;
-    let stop = termination_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {

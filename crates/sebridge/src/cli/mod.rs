@@ -140,25 +140,24 @@ pub async fn tenant_client(config: &Config, name: &str) -> anyhow::Result<secure
     Ok(sebridge::topology::api_client(tenant, &http)?)
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn termination_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+/// Registers the SIGINT/SIGTERM handlers at once (a signal that arrives while the pipeline
+/// starts is then a clean stop, not the default kill) and returns the future that waits.
+pub fn termination_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                 }
             }
-            Err(_) => {
+            // Handlers could not be installed: fall back to Ctrl-C only.
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

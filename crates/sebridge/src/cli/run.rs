@@ -23,6 +23,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let stop = termination_signal();
     let config = match load_config(&args.config.config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -37,10 +38,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .context("--until-idle must be a positive number of seconds")?;
             tokio::select! {
                 _ = topology.wait_idle(idle) => info!("idle: every tenant caught up and every sink delivered"),
-                _ = termination_signal() => info!("stop requested"),
+                _ = stop => info!("stop requested"),
             }
         }
-        None => termination_signal().await,
+        None => stop.await,
     }
     let report = topology.stop().await;
     info!(journal_head = report.journal_head, "stopped cleanly");

@@ -478,7 +478,7 @@ impl TenantPoller {
             outcome.requests += 1;
             self.dead_letter(&page.rejected).await?;
             let events = std::mem::take(&mut page.events);
-            self.commit(&events, None, &mut outcome).await?;
+            self.commit(&events, None, true, &mut outcome).await?;
             let Some(next) = page.next.take() else {
                 return Ok(outcome);
             };
@@ -513,9 +513,10 @@ impl TenantPoller {
         &self,
         events: &[Event],
         cursor: Option<&Cursor>,
+        reread: bool,
         outcome: &mut PollOutcome,
     ) -> Result<(), PollError> {
-        commit_to(&self.target(), events, cursor, outcome).await
+        commit_to(&self.target(), events, cursor, reread, outcome).await
     }
 
     fn target(&self) -> CommitTarget {
@@ -561,7 +562,7 @@ impl TenantPoller {
             self.dead_letter(&page.rejected).await?;
             let plan = plan_page(&cursor, page.events);
             let next = (plan.next_cursor != cursor).then_some(&plan.next_cursor);
-            self.commit(&plan.fresh, next, &mut outcome).await?;
+            self.commit(&plan.fresh, next, true, &mut outcome).await?;
             return Ok(outcome);
         }
         let walked = self.walk(cursor, shutdown).await?;
@@ -652,7 +653,7 @@ impl TenantPoller {
             }
             if offset == 0 {
                 if !(plan.fresh.is_empty() && plan.next_cursor == cursor) {
-                    self.commit(&plan.fresh, Some(&plan.next_cursor), &mut outcome)
+                    self.commit(&plan.fresh, Some(&plan.next_cursor), false, &mut outcome)
                         .await?;
                 }
                 // Otherwise nothing new: no need to write (and fsync) an unchanged cursor.
@@ -671,7 +672,13 @@ impl TenantPoller {
             let ahead = next_offset(total_estimate, skip, page_size);
             let target = self.target();
             let (committed, page) = tokio::join!(
-                commit_to(&target, &plan.fresh, Some(&plan.next_cursor), &mut outcome),
+                commit_to(
+                    &target,
+                    &plan.fresh,
+                    Some(&plan.next_cursor),
+                    false,
+                    &mut outcome
+                ),
                 self.fetch(plan.next_cursor.time, ahead, shutdown)
             );
             committed?;
@@ -703,12 +710,19 @@ async fn commit_to(
     t: &CommitTarget,
     events: &[Event],
     cursor: Option<&Cursor>,
+    reread: bool,
     outcome: &mut PollOutcome,
 ) -> Result<(), PollError> {
     if events.is_empty() && cursor.is_none() {
         return Ok(());
     }
-    let appended = t.store.append(&t.tenant, &t.source, events, cursor).await?;
+    let appended = if reread {
+        t.store
+            .append_new(&t.tenant, &t.source, events, cursor)
+            .await?
+    } else {
+        t.store.append(&t.tenant, &t.source, events, cursor).await?
+    };
     outcome.inserted += appended.inserted;
     outcome.duplicates += appended.duplicates;
     metrics::counter!("sebridge_events_ingested_total", "tenant" => t.tenant.clone(), "source" => t.source.clone()).increment(appended.inserted);

@@ -117,16 +117,40 @@ impl Store {
         events: &[Event],
         cursor: Option<&Cursor>,
     ) -> Result<AppendOutcome, StoreError> {
-        let outcome = self.inner.append(tenant, source, events, cursor).await?;
+        let outcome = self
+            .inner
+            .append(tenant, source, events, cursor, false)
+            .await?;
+        self.note_head(outcome.head);
+        Ok(outcome)
+    }
+
+    /// Like [`Store::append`], for events that are mostly journaled already (a re-read):
+    /// known ids are skipped before inserting, so they cost a lookup, not a write.
+    pub async fn append_new(
+        &self,
+        tenant: &str,
+        source: &str,
+        events: &[Event],
+        cursor: Option<&Cursor>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let outcome = self
+            .inner
+            .append(tenant, source, events, cursor, true)
+            .await?;
+        self.note_head(outcome.head);
+        Ok(outcome)
+    }
+
+    fn note_head(&self, head: i64) {
         self.head.send_if_modified(|h| {
-            if outcome.head > *h {
-                *h = outcome.head;
+            if head > *h {
+                *h = head;
                 true
             } else {
                 false
             }
         });
-        Ok(outcome)
     }
 
     /// Journal rows after `after_seq`, oldest first, at most `limit`.

@@ -147,10 +147,38 @@ impl SqliteStore {
         source: &str,
         events: &[Event],
         cursor: Option<&Cursor>,
+        skip_known: bool,
     ) -> Result<AppendOutcome, StoreError> {
         let received_at = now_millis();
         let mut tx = self.writer.begin().await?;
         let mut inserted = 0u64;
+        let given = events.len() as u64;
+        let kept: Vec<Event>;
+        let events = if skip_known && !events.is_empty() {
+            // Events read again on purpose (overlap re-read): an ignored INSERT would still
+            // use up an AUTOINCREMENT number, so known ids are filtered out first.
+            let mut known = std::collections::HashSet::new();
+            for chunk in events.chunks(INSERT_CHUNK) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("SELECT event_id FROM journal WHERE tenant = ");
+                qb.push_bind(tenant).push(" AND event_id IN (");
+                let mut ids = qb.separated(", ");
+                for e in chunk {
+                    ids.push_bind(id_to_db(e.id));
+                }
+                qb.push(")");
+                let rows: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                known.extend(rows.into_iter().map(id_from_db));
+            }
+            kept = events
+                .iter()
+                .filter(|e| !known.contains(&e.id))
+                .cloned()
+                .collect();
+            kept.as_slice()
+        } else {
+            events
+        };
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR IGNORE INTO journal (tenant, event_id, event_type_id, event_time, received_at, source, raw) ",
@@ -190,7 +218,7 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(AppendOutcome {
             inserted,
-            duplicates: events.len() as u64 - inserted,
+            duplicates: given - inserted,
             head: head.unwrap_or(0),
         })
     }
@@ -470,6 +498,36 @@ mod tests {
             derived
         );
         assert_eq!(store.count().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn re_read_events_cost_no_sequence_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open_sqlite(&dir.path().join("j.db"))
+            .await
+            .unwrap();
+        store
+            .append("a", "poll", &[ev(1, 1), ev(2, 2), ev(3, 3)], None)
+            .await
+            .unwrap();
+        let head = store.head();
+        for _ in 0..5 {
+            let out = store
+                .append_new("a", "poll", &[ev(1, 1), ev(2, 2), ev(3, 3)], None)
+                .await
+                .unwrap();
+            assert_eq!((out.inserted, out.duplicates), (0, 3));
+        }
+        let out = store
+            .append_new("a", "poll", &[ev(2, 2), ev(4, 4)], None)
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 1));
+        assert_eq!(
+            store.head(),
+            head + 1,
+            "no number was used up by the re-reads"
+        );
     }
 
     #[tokio::test]

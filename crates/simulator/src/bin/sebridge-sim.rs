@@ -179,23 +179,18 @@ async fn snow_command(action: SnowAction) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+/// Registers the SIGINT/SIGTERM handlers now (before the "listening" line, so a script that
+/// signals right after reading it gets a clean stop) and returns the future that waits.
+fn wait_for_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    Ok(async move {
         tokio::select! {
-            r = tokio::signal::ctrl_c() => { r.context("waiting for SIGINT")?; Ok("SIGINT") }
-            _ = term.recv() => Ok("SIGTERM"),
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
         }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
-        Ok("Ctrl-C")
-    }
+    })
 }
 
 #[tokio::main]
@@ -235,6 +230,7 @@ async fn main() -> Result<()> {
             malformed_rate: cli.fault_malformed,
         },
     };
+    let signalled = wait_for_signal()?;
     let sim = simulator::start(cfg)
         .await
         .context("starting the simulator")?;
@@ -259,7 +255,7 @@ async fn main() -> Result<()> {
             "tenant"
         );
     }
-    let sig = wait_for_signal().await?;
+    let sig = signalled.await;
     tracing::info!(signal = sig, "shutting down");
     sim.shutdown().await;
     Ok(())
