@@ -127,14 +127,14 @@ fn example_toml_loads() {
         SinkConfig::File(FileSinkConfig {
             path: dir.join("events.jsonl"),
             wrap: false,
-            batch_size: 1000
+            common: default_common()
         })
     );
     assert_eq!(
         c.sinks["console"],
         SinkConfig::Stdout(StdoutSinkConfig {
             wrap: true,
-            batch_size: 1000
+            common: default_common()
         })
     );
 }
@@ -178,7 +178,7 @@ fn defaults_apply() {
         c.sinks["out"],
         SinkConfig::Stdout(StdoutSinkConfig {
             wrap: false,
-            batch_size: 1000
+            common: default_common()
         })
     );
     assert!(c.tenants["acme"].enabled);
@@ -296,7 +296,7 @@ fn unknown_keys_in_every_section() {
         &[
             "unknown key `intervall` in source `poll`",
             "(did you mean `interval`?)",
-            "unknown key `batchsize` in sink `out`; expected one of type, wrap, batch_size",
+            "unknown key `batchsize` in sink `out`; expected one of type, batch_size, batch_timeout, retry_initial, retry_max, tenants, event_types, min_severity, wrap",
             "unknown key `kynd` in [store]",
             "unknown key `keyfile` in [secrets]; expected one of key_file",
             "unknown key `port` in [server]; expected one of listen",
@@ -598,7 +598,7 @@ fn batch_size_bounds() {
     let e = one_error(&MIN.replace("type = \"stdout\"", "type = \"stdout\"\nbatch_size = 0"));
     assert_eq!(
         e,
-        "12:14: `batch_size` in sink `out` must be at least 1, found 0"
+        "12:14: `batch_size` in sink `out` must be between 1 and 1000000, found 0"
     );
 }
 
@@ -700,14 +700,14 @@ fn unknown_source_and_sink_types() {
         errors(&text),
         [
             "8:8: unknown source type `stream` in source `poll`; expected one of poll",
-            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout (did \
+            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook (did \
              you mean `file`?)",
         ]
     );
     let e = one_error(&MIN.replace("type = \"stdout\"\n", "wrap = true\n"));
     assert_eq!(
         e,
-        "10:8: missing `type` in sink `out`: expected one of file, stdout"
+        "10:8: missing `type` in sink `out`: expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook"
     );
 }
 
@@ -972,4 +972,14 @@ fn validate_reports_every_problem_and_exits_2() {
         )),
         "{err}"
     );
+}
+
+fn default_common() -> super::SinkCommon {
+    super::SinkCommon {
+        batch_size: 1000,
+        batch_timeout: Duration::from_secs(1),
+        retry_initial: Duration::from_millis(500),
+        retry_max: Duration::from_secs(60),
+        filter: super::SinkFilter::default(),
+    }
 }
