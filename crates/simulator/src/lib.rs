@@ -34,6 +34,7 @@ mod event_types;
 mod events;
 mod faults;
 mod ratelimit;
+pub mod receivers;
 mod sim;
 mod stats;
 mod util;

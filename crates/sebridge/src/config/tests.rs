@@ -274,7 +274,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         e,
         "12:2: unknown key `sever` in the top level; expected one of store, secrets, server, \
-         tenants, sources, sinks (did you mean `server`?)"
+         tenants, sources, sinks, journal (did you mean `server`?)"
     );
     // A misspelt collection is reported once, not also as "no sinks configured".
     let e = one_error(&MIN.replace("[sinks.out]", "[sink.out]"));
