@@ -130,7 +130,13 @@ async fn hec_with_indexer_ack_waits_for_acknowledgement_and_dead_letters_malform
     let status = StatusBoard::default();
     let cfg = hec_config(&r, true);
     let sink = HecSink::new(cfg.clone(), ctx("hec-ack", &store, &status)).unwrap();
-    let run = support::spawn("hec-ack", sink, SinkOptions::from(&cfg.common), &store, &status);
+    let run = support::spawn(
+        "hec-ack",
+        sink,
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    );
     run.until(store.head(), Duration::from_secs(30)).await;
     let st = run.sink_status();
     run.stop().await;
@@ -141,7 +147,10 @@ async fn hec_with_indexer_ack_waits_for_acknowledgement_and_dead_letters_malform
     assert_eq!(dead[0].source, "sink:hec-ack");
     let events = r.events();
     assert_eq!(events.len(), 119);
-    assert!(events.iter().all(|e| e.channel.is_some()), "every request named its channel");
+    assert!(
+        events.iter().all(|e| e.channel.is_some()),
+        "every request named its channel"
+    );
     r.shutdown().await;
 }
 
@@ -154,7 +163,13 @@ async fn hec_bad_token_is_reported_and_nothing_is_skipped() {
     let mut cfg = hec_config(&r, false);
     cfg.token = Secret("wrong-token".to_string().into());
     let sink = HecSink::new(cfg.clone(), ctx("hec-bad", &store, &status)).unwrap();
-    let run = support::spawn("hec-bad", sink, SinkOptions::from(&cfg.common), &store, &status);
+    let run = support::spawn(
+        "hec-bad",
+        sink,
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    );
     support::eventually(Duration::from_secs(10), "two failed attempts", || {
         run.sink_status().consecutive_failures >= 2
     })
@@ -163,7 +178,10 @@ async fn hec_bad_token_is_reported_and_nothing_is_skipped() {
     run.stop().await;
     assert_eq!(st.position, 0, "no batch skipped");
     let err = st.last_error.unwrap();
-    assert!(err.contains("403") && err.contains("Invalid token"), "{err}");
+    assert!(
+        err.contains("403") && err.contains("Invalid token"),
+        "{err}"
+    );
     assert!(!err.contains("wrong-token"), "the token is never shown");
     assert_eq!(r.stats().events, 0);
     r.shutdown().await;
@@ -171,7 +189,9 @@ async fn hec_bad_token_is_reported_and_nothing_is_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elasticsearch_retries_only_failed_items_honours_429_and_never_duplicates() {
-    let r = elastic::start(elastic::ElasticConfig::default()).await.unwrap();
+    let r = elastic::start(elastic::ElasticConfig::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut evs = support::events(400, 1);
     let mut bad: Value = serde_json::from_str(evs[10].raw()).unwrap();
@@ -196,7 +216,11 @@ async fn elasticsearch_retries_only_failed_items_honours_429_and_never_duplicate
     assert_eq!(stats.last_pipeline.as_deref(), Some("_none"));
     assert_eq!(st.events_dead_lettered, 1);
     let dead = store.dead_letters(10).await.unwrap();
-    assert!(dead[0].reason.contains("mapper_parsing_exception"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.contains("mapper_parsing_exception"),
+        "{}",
+        dead[0].reason
+    );
     let docs = r.docs(DS);
     let ids: BTreeSet<&str> = docs.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids.len(), 399);
@@ -205,11 +229,15 @@ async fn elasticsearch_retries_only_failed_items_honours_429_and_never_duplicate
         assert_eq!(doc["organization"]["name"], tenant);
         assert_eq!(doc["event"]["id"], event_id);
         assert_eq!(doc["ecs"]["version"], "8.11.0");
-        let original: Value = serde_json::from_str(doc["event"]["original"].as_str().unwrap()).unwrap();
+        let original: Value =
+            serde_json::from_str(doc["event"]["original"].as_str().unwrap()).unwrap();
         assert_eq!(original["id"].to_string(), event_id, "raw event kept");
     }
     // Re-delivering everything (position rewound) adds nothing: the _id makes it exactly once.
-    store.commit_position("es", &Default::default()).await.unwrap();
+    store
+        .commit_position("es", &Default::default())
+        .await
+        .unwrap();
     let status = StatusBoard::default();
     let sink = ElasticsearchSink::new(cfg.clone(), ctx("es", &store, &status)).unwrap();
     let run = support::spawn("es", sink, SinkOptions::from(&cfg.common), &store, &status);
@@ -222,19 +250,31 @@ async fn elasticsearch_retries_only_failed_items_honours_429_and_never_duplicate
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elasticsearch_keeps_sub_second_time() {
-    let r = elastic::start(elastic::ElasticConfig::default()).await.unwrap();
+    let r = elastic::start(elastic::ElasticConfig::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = support::journal(dir.path(), &support::events(30, 1), &["acme"]).await;
     let cfg = es_config(&r);
     let status = StatusBoard::default();
     let sink = ElasticsearchSink::new(cfg.clone(), ctx("es-t", &store, &status)).unwrap();
-    support::spawn("es-t", sink, SinkOptions::from(&cfg.common), &store, &status)
-        .until(store.head(), Duration::from_secs(20))
-        .await;
+    support::spawn(
+        "es-t",
+        sink,
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    )
+    .until(store.head(), Duration::from_secs(20))
+    .await;
     let mut with_fraction = 0;
     for (_, doc) in r.docs(DS) {
         let raw: Value = serde_json::from_str(doc["event"]["original"].as_str().unwrap()).unwrap();
-        let t = time::OffsetDateTime::parse(doc["@timestamp"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+        let t = time::OffsetDateTime::parse(
+            doc["@timestamp"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
         let ns = raw["timestamp_nanoseconds"].as_u64().unwrap_or(0);
         assert_eq!(t.unix_timestamp(), raw["timestamp"].as_i64().unwrap());
         assert_eq!(u64::from(t.millisecond()), ns / 1_000_000);
@@ -263,7 +303,10 @@ fn ecs_mapping_matches_elastics_expected_document_field_by_field() {
     let mut got = BTreeMap::new();
     flatten("", &expected_doc, &mut want);
     flatten("", &ours, &mut got);
-    assert!(want.len() >= 25, "the expected document has its fields: {want:?}");
+    assert!(
+        want.len() >= 25,
+        "the expected document has its fields: {want:?}"
+    );
     // Documented, deliberate differences (see sinks/ecs.rs).
     let differ = ["@timestamp", "event.original"];
     let added = [
@@ -298,7 +341,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, x, out);
             }
         }
@@ -317,7 +364,10 @@ fn ecs_mapping_handles_every_fixture() {
         assert_eq!(doc["event"]["code"], v["event_type_id"].to_string());
         if let Some(name) = v["file"]["file_name"].as_str() {
             assert_eq!(doc["file"]["name"], name);
-            assert!(doc["event"]["category"].as_array().unwrap().contains(&Value::from("file")));
+            assert!(doc["event"]["category"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("file")));
         }
         if let Some(h) = v["computer"]["hostname"].as_str() {
             assert_eq!(doc["host"]["name"], h.to_lowercase());
@@ -330,8 +380,18 @@ fn ecs_mapping_handles_every_fixture() {
         }
         // Nothing moved to ECS stays duplicated under the vendor namespace.
         let cse = &doc["cisco"]["secure_endpoint"];
-        for gone in ["id", "timestamp", "date", "severity", "event_type", "group_guids"] {
-            assert!(cse.get(gone).is_none(), "{gone} left in cisco.secure_endpoint");
+        for gone in [
+            "id",
+            "timestamp",
+            "date",
+            "severity",
+            "event_type",
+            "group_guids",
+        ] {
+            assert!(
+                cse.get(gone).is_none(),
+                "{gone} left in cisco.secure_endpoint"
+            );
         }
     }
 }
@@ -348,7 +408,10 @@ struct Hook {
 async fn webhook_batches_are_signed_and_keep_their_idempotency_key_on_retry() {
     use axum::http::{HeaderMap, StatusCode};
     use std::sync::{Arc, Mutex};
-    let hook = Arc::new(Mutex::new(Hook { fail_first: 2, ..Default::default() }));
+    let hook = Arc::new(Mutex::new(Hook {
+        fail_first: 2,
+        ..Default::default()
+    }));
     let h2 = hook.clone();
     let app = axum::Router::new().route(
         "/hook",
@@ -391,7 +454,14 @@ async fn webhook_batches_are_signed_and_keep_their_idempotency_key_on_retry() {
     let mut delivered = Vec::new();
     for (key, sig, body) in &h.bodies {
         // Verify as a receiver would: recompute HMAC-SHA256 over "<t>.<body>".
-        let t: i64 = sig.strip_prefix("t=").unwrap().split(',').next().unwrap().parse().unwrap();
+        let t: i64 = sig
+            .strip_prefix("t=")
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(sig, &signature(secret.as_bytes(), t, body.as_bytes()));
         let v: Value = serde_json::from_str(body).unwrap();
         assert_eq!(key, &format!("hook:{}-{}", v["first_seq"], v["last_seq"]));

@@ -160,21 +160,70 @@ fn gen_certs(dir: &Path) {
             .current_dir(dir)
             .output()
             .expect("openssl runs (needed to make test certificates)");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=sebridge test CA"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sebridge test CA",
+    ]);
     std::fs::write(
         dir.join("ext.cnf"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .expect("ext file");
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "req.csr", "-subj", "/CN=localhost"]);
-    run(&["x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
 }
 
-fn config(address: String, transport: SyslogTransport, framing: SyslogFraming, protocol: SyslogProtocol, format: MessageFormat) -> SyslogSinkConfig {
+fn config(
+    address: String,
+    transport: SyslogTransport,
+    framing: SyslogFraming,
+    protocol: SyslogProtocol,
+    format: MessageFormat,
+) -> SyslogSinkConfig {
     SyslogSinkConfig {
         common: SinkCommon {
             batch_size: 200,
@@ -241,7 +290,14 @@ fn parse_5424(line: &str) -> (u16, String, String, String, String, String) {
     let msgid = it.next().unwrap().to_string();
     let sd = it.next().unwrap();
     assert_eq!((procid, sd), ("-", "-"), "{line}");
-    (pri.parse().unwrap(), ts, host, app, msgid, it.next().unwrap_or("").to_string())
+    (
+        pri.parse().unwrap(),
+        ts,
+        host,
+        app,
+        msgid,
+        it.next().unwrap_or("").to_string(),
+    )
 }
 
 // ---- format parsers, from the specifications ----------------------------------------------
@@ -296,7 +352,9 @@ fn parse_cef(text: &str) -> (Vec<String>, BTreeMap<String, String>) {
     }
     let mut map = BTreeMap::new();
     for (n, &(k, eq)) in pairs.iter().enumerate() {
-        let end = pairs.get(n + 1).map_or(bytes.len(), |&(next_k, _)| next_k - 1);
+        let end = pairs
+            .get(n + 1)
+            .map_or(bytes.len(), |&(next_k, _)| next_k - 1);
         let key: String = bytes[k..eq].iter().collect();
         let raw: String = bytes[eq + 1..end].iter().collect();
         let mut val = String::new();
@@ -313,7 +371,10 @@ fn parse_cef(text: &str) -> (Vec<String>, BTreeMap<String, String>) {
                 val.push(c);
             }
         }
-        assert!(map.insert(key.clone(), val).is_none(), "duplicate key {key}");
+        assert!(
+            map.insert(key.clone(), val).is_none(),
+            "duplicate key {key}"
+        );
     }
     (header, map)
 }
@@ -344,7 +405,11 @@ fn parse_leef(text: &str) -> (Vec<String>, BTreeMap<String, String>) {
     }
     assert_eq!(header[0], "LEEF:2.0");
     let d = &header[5];
-    let delim = if let Some(h) = d.strip_prefix("0x").or_else(|| d.strip_prefix('x')).filter(|h| h.len() == 2) {
+    let delim = if let Some(h) = d
+        .strip_prefix("0x")
+        .or_else(|| d.strip_prefix('x'))
+        .filter(|h| h.len() == 2)
+    {
         char::from(u8::from_str_radix(h, 16).expect("hex delimiter"))
     } else {
         d.chars().next().expect("delimiter")
@@ -371,7 +436,10 @@ fn parse_leef(text: &str) -> (Vec<String>, BTreeMap<String, String>) {
     attrs.push(attr);
     for a in attrs {
         let (k, v) = a.split_once('=').expect("key=value");
-        assert!(map.insert(k.to_string(), v.to_string()).is_none(), "duplicate key {k}");
+        assert!(
+            map.insert(k.to_string(), v.to_string()).is_none(),
+            "duplicate key {k}"
+        );
     }
     (header, map)
 }
@@ -393,7 +461,11 @@ fn millis(v: &Value) -> String {
 }
 
 fn sev_10(v: &Value) -> Option<&'static str> {
-    match v["severity"].as_str().map(str::to_ascii_lowercase).as_deref() {
+    match v["severity"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("low") => Some("3"),
         Some("medium") => Some("5"),
         Some("high") => Some("8"),
@@ -424,7 +496,10 @@ fn expected_cef(v: &Value, tenant: &str) -> BTreeMap<String, String> {
     put("rt", Some(millis(v)));
     put("externalId", s(&v["id"]));
     put("cat", s(&v["event_type"]));
-    put("deviceExternalId", s(&v["connector_guid"]).or_else(|| s(&v["computer"]["connector_guid"])));
+    put(
+        "deviceExternalId",
+        s(&v["connector_guid"]).or_else(|| s(&v["computer"]["connector_guid"])),
+    );
     put("dhost", s(&v["computer"]["hostname"]));
     put("duser", user(v));
     put("fname", s(&v["file"]["file_name"]));
@@ -447,12 +522,17 @@ fn expected_cef(v: &Value, tenant: &str) -> BTreeMap<String, String> {
     let id = v["event_type_id"].as_u64().unwrap_or(0);
     let act = match id {
         570425394 | 553648149 | 553648154 | 553648146 => Some("allowed"),
-        2181038130 | 553648155 | 2164260892 | 2164260893 | 553648147 | 553648168 | 553648143 => Some("blocked"),
+        2181038130 | 553648155 | 2164260892 | 2164260893 | 553648147 | 553648168 | 553648143 => {
+            Some("blocked")
+        }
         _ => None,
     };
     put("act", act.map(str::to_string));
     let groups = v["group_guids"].as_array().map(|g| {
-        g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
+        g.iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     });
     for (n, label, val) in [
         (1, "detection", s(&v["detection"])),
@@ -487,7 +567,12 @@ async fn raw_by_id(store: &Store) -> BTreeMap<String, Value> {
         .await
         .expect("read")
         .into_iter()
-        .map(|e| (e.event_id.to_string(), serde_json::from_str(&e.raw).expect("raw JSON")))
+        .map(|e| {
+            (
+                e.event_id.to_string(),
+                serde_json::from_str(&e.raw).expect("raw JSON"),
+            )
+        })
         .collect()
 }
 
@@ -498,7 +583,10 @@ fn assert_once(ids: &[String], expected: &BTreeMap<String, Value>) {
     }
     let dupes: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dupes.is_empty(), "duplicated: {dupes:?}");
-    let missing: Vec<_> = expected.keys().filter(|k| !counts.contains_key(k.as_str())).collect();
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !counts.contains_key(k.as_str()))
+        .collect();
     assert!(missing.is_empty(), "missing: {missing:?}");
     assert_eq!(ids.len(), expected.len());
 }
@@ -529,7 +617,10 @@ async fn cef_over_tcp_octet_counting_arrives_once_and_parses_field_by_field() {
         assert_eq!(header[0], "0");
         assert_eq!(&header[1..4], ["Cisco", "Secure Endpoint", "1.0"]);
         assert_eq!(header[4], v["event_type_id"].to_string());
-        assert_eq!(header[5], v["event_type"].as_str().unwrap_or("Secure Endpoint event"));
+        assert_eq!(
+            header[5],
+            v["event_type"].as_str().unwrap_or("Secure Endpoint event")
+        );
         assert_eq!(header[6], sev_10(v).unwrap_or("Unknown"));
         // Extension, field by field: exactly the expected keys and values.
         assert_eq!(ext, expected_cef(v, &tenants[&id]), "event {id}: {msg}");
@@ -544,12 +635,23 @@ async fn cef_over_tcp_octet_counting_arrives_once_and_parses_field_by_field() {
         assert_eq!(pri, 16 * 8 + sev);
         assert_eq!((host.as_str(), app.as_str()), ("bridge-host", "sebridge"));
         assert_eq!(msgid, v["event_type_id"].to_string());
-        assert!(ts.starts_with(&time::OffsetDateTime::from_unix_timestamp(v["timestamp"].as_i64().unwrap()).unwrap().date().to_string()), "{ts}");
+        assert!(
+            ts.starts_with(
+                &time::OffsetDateTime::from_unix_timestamp(v["timestamp"].as_i64().unwrap())
+                    .unwrap()
+                    .date()
+                    .to_string()
+            ),
+            "{ts}"
+        );
         ids.push(id);
     }
     assert_once(&ids, &raws);
     // The hostile event survived every escape.
-    let hostile = lines.iter().find(|l| l.contains("externalId=42 ")).expect("hostile event");
+    let hostile = lines
+        .iter()
+        .find(|l| l.contains("externalId=42 "))
+        .expect("hostile event");
     let (_, ext) = parse_cef(&parse_5424(hostile).5);
     assert_eq!(ext["cs1"], "W32.Evil=1|pipe\\back^caret\nline two\r\tend");
     assert_eq!(ext["filePath"], "C:\\Users\\a=b\\x|y.exe");
@@ -586,27 +688,58 @@ async fn leef_over_tcp_newline_framing_arrives_once_and_parses_field_by_field() 
         assert_eq!(attrs["tenant"], "acme");
         assert_eq!(attrs["sev"], sev_10(v).unwrap_or("1"));
         assert_eq!(attrs.get("cat").cloned(), s(&v["event_type"]));
-        assert_eq!(attrs.get("identHostName").cloned(), s(&v["computer"]["hostname"]));
+        assert_eq!(
+            attrs.get("identHostName").cloned(),
+            s(&v["computer"]["hostname"])
+        );
         assert_eq!(attrs.get("usrName").cloned(), user(v));
         assert_eq!(attrs.get("detection").cloned(), s(&v["detection"]));
         assert_eq!(attrs.get("detectionId").cloned(), s(&v["detection_id"]));
         assert_eq!(attrs.get("fileName").cloned(), s(&v["file"]["file_name"]));
         assert_eq!(attrs.get("filePath").cloned(), s(&v["file"]["file_path"]));
-        assert_eq!(attrs.get("fileHash").cloned(), s(&v["file"]["identity"]["sha256"]));
-        assert_eq!(attrs.get("disposition").cloned(), s(&v["file"]["disposition"]));
+        assert_eq!(
+            attrs.get("fileHash").cloned(),
+            s(&v["file"]["identity"]["sha256"])
+        );
+        assert_eq!(
+            attrs.get("disposition").cloned(),
+            s(&v["file"]["disposition"])
+        );
         assert_eq!(attrs.get("src").cloned(), s(&v["network_info"]["local_ip"]));
-        assert_eq!(attrs.get("dstPort").cloned(), s(&v["network_info"]["remote_port"]));
-        assert_eq!(attrs.get("url").cloned(), s(&v["network_info"]["dirty_url"]));
-        assert_eq!(attrs.get("commandLine").cloned(), s(&v["command_line"]["arguments"]));
+        assert_eq!(
+            attrs.get("dstPort").cloned(),
+            s(&v["network_info"]["remote_port"])
+        );
+        assert_eq!(
+            attrs.get("url").cloned(),
+            s(&v["network_info"]["dirty_url"])
+        );
+        assert_eq!(
+            attrs.get("commandLine").cloned(),
+            s(&v["command_line"]["arguments"])
+        );
         assert_eq!(attrs["devTimeFormat"], "yyyy-MM-dd'T'HH:mm:ss.SSSX");
-        let t = time::OffsetDateTime::parse(&attrs["devTime"], &time::format_description::well_known::Rfc3339).expect("devTime");
-        assert_eq!((t.unix_timestamp_nanos() / 1_000_000).to_string(), millis(v));
+        let t = time::OffsetDateTime::parse(
+            &attrs["devTime"],
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("devTime");
+        assert_eq!(
+            (t.unix_timestamp_nanos() / 1_000_000).to_string(),
+            millis(v)
+        );
         ids.push(id);
     }
     assert_once(&ids, &raws);
-    let hostile = lines.iter().find(|l| l.contains("eventId=42\t")).expect("hostile event");
+    let hostile = lines
+        .iter()
+        .find(|l| l.contains("eventId=42\t"))
+        .expect("hostile event");
     let (header, attrs) = parse_leef(hostile.split_once(": ").unwrap().1);
-    assert_eq!(attrs["detection"], "W32.Evil=1|pipe\\back^caret\nline two\r\tend");
+    assert_eq!(
+        attrs["detection"],
+        "W32.Evil=1|pipe\\back^caret\nline two\r\tend"
+    );
     assert_eq!(attrs["identHostName"], "host with spaces|and=equals");
     assert_eq!(header[4], "1090519054");
 }
@@ -669,12 +802,29 @@ async fn cef_over_tls_verified_against_a_private_ca() {
     // reports the verification failure and keeps its position.
     let status = StatusBoard::default();
     cfg.ca_file = None;
-    let ctx = SinkCtx { name: "untrusted".into(), store: store.clone(), status: status.clone() };
-    let r = support::spawn("untrusted", SyslogSink::new(cfg.clone(), ctx).unwrap(), SinkOptions::from(&cfg.common), &store, &status);
-    support::eventually(Duration::from_secs(10), "a TLS failure", || r.sink_status().last_error.is_some()).await;
+    let ctx = SinkCtx {
+        name: "untrusted".into(),
+        store: store.clone(),
+        status: status.clone(),
+    };
+    let r = support::spawn(
+        "untrusted",
+        SyslogSink::new(cfg.clone(), ctx).unwrap(),
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    );
+    support::eventually(Duration::from_secs(10), "a TLS failure", || {
+        r.sink_status().last_error.is_some()
+    })
+    .await;
     let st = r.sink_status();
     assert!(!st.healthy && st.position == 0, "{st:?}");
-    assert!(st.last_error.unwrap().to_lowercase().contains("certificate"));
+    assert!(st
+        .last_error
+        .unwrap()
+        .to_lowercase()
+        .contains("certificate"));
     r.stop().await;
 }
 
@@ -686,19 +836,40 @@ async fn receiver_restart_loses_nothing() {
     let port = rs.tcp_port;
     let dir = tempfile::tempdir().unwrap();
     let store = support::journal(dir.path(), &support::events(200, 1_000), &["acme"]).await;
-    let cfg = config(format!("127.0.0.1:{port}"), SyslogTransport::Tcp, SyslogFraming::OctetCounting, SyslogProtocol::Rfc5424, MessageFormat::Json);
+    let cfg = config(
+        format!("127.0.0.1:{port}"),
+        SyslogTransport::Tcp,
+        SyslogFraming::OctetCounting,
+        SyslogProtocol::Rfc5424,
+        MessageFormat::Json,
+    );
     run_syslog(&store, cfg.clone(), "restart").await;
     let first = rs.lines(200).await.len();
     assert_eq!(first, 200);
     drop(rs);
     // More events while it is down.
-    store.append("acme", "poll", &support::events(100, 50_000), None).await.unwrap();
+    store
+        .append("acme", "poll", &support::events(100, 50_000), None)
+        .await
+        .unwrap();
     let status = StatusBoard::default();
-    let ctx = SinkCtx { name: "restart".into(), store: store.clone(), status: status.clone() };
-    let r = support::spawn("restart", SyslogSink::new(cfg.clone(), ctx).unwrap(), SinkOptions::from(&cfg.common), &store, &status);
-    support::eventually(Duration::from_secs(10), "the sink to see the receiver down", || {
-        r.sink_status().consecutive_failures > 0
-    })
+    let ctx = SinkCtx {
+        name: "restart".into(),
+        store: store.clone(),
+        status: status.clone(),
+    };
+    let r = support::spawn(
+        "restart",
+        SyslogSink::new(cfg.clone(), ctx).unwrap(),
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    );
+    support::eventually(
+        Duration::from_secs(10),
+        "the sink to see the receiver down",
+        || r.sink_status().consecutive_failures > 0,
+    )
     .await;
     assert!(r.position() < store.head());
     // A new rsyslog on the same port.
@@ -708,9 +879,16 @@ async fn receiver_restart_loses_nothing() {
     let lines = rs2.lines(100).await;
     let ids: std::collections::BTreeSet<u64> = lines
         .iter()
-        .map(|l| serde_json::from_str::<Value>(&parse_5424(l).5).unwrap()["id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(&parse_5424(l).5).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert!((50_000..50_100).all(|i| ids.contains(&i)), "all events written while it was down arrived");
+    assert!(
+        (50_000..50_100).all(|i| ids.contains(&i)),
+        "all events written while it was down arrived"
+    );
 }
 
 /// An rsyslogd listening on a given TCP port.

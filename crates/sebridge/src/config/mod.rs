@@ -34,10 +34,9 @@ use url::Url;
 pub use error::{ConfigError, ConfigErrors};
 pub use secure_endpoint::Region;
 pub use sinks::{
-    defaults as sink_defaults, ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig,
-    JournalConfig, LaggingPolicy, MessageFormat, PostgresSinkConfig, Secret, SinkCommon,
-    SinkFilter, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport,
-    WebhookSinkConfig,
+    defaults as sink_defaults, ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, JournalConfig,
+    LaggingPolicy, MessageFormat, PostgresSinkConfig, Secret, SinkCommon, SinkFilter,
+    SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport, WebhookSinkConfig,
 };
 pub use validate::{validate_command, validate_to};
 

@@ -655,7 +655,10 @@ pub(super) fn syslog(
         if s.table.contains_key(key) && transport.is_some_and(|t| t != SyslogTransport::Tls) {
             r.error(
                 &super::reader::key_span(s.table, key),
-                format!("`{key}` in {} is only used with transport = \"tls\"", s.what),
+                format!(
+                    "`{key}` in {} is only used with transport = \"tls\"",
+                    s.what
+                ),
             );
         }
     }
@@ -718,9 +721,30 @@ pub fn parse_leef_delimiter(text: &str) -> Option<char> {
 }
 
 const FACILITIES: &[&str] = &[
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
-    "local4", "local5", "local6", "local7",
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
+    "local7",
 ];
 
 fn facility(r: &mut Reader<'_>, s: Section<'_>) -> Option<u8> {
@@ -829,7 +853,10 @@ pub(super) fn elasticsearch(
         (false, true, false) | (false, false, true) => {
             r.error(
                 s.span,
-                format!("{} needs both `username` and `password` (or `api_key`)", s.what),
+                format!(
+                    "{} needs both `username` and `password` (or `api_key`)",
+                    s.what
+                ),
             );
             None
         }
@@ -901,7 +928,10 @@ pub(super) fn postgres(r: &mut Reader<'_>, s: Section<'_>) -> Option<PostgresSin
             } else {
                 r.error(
                     &u.span,
-                    format!("`url` in {} must start with postgres:// or postgresql://", s.what),
+                    format!(
+                        "`url` in {} must start with postgres:// or postgresql://",
+                        s.what
+                    ),
                 );
                 None
             }
@@ -936,8 +966,7 @@ pub fn is_table_name(t: &str) -> bool {
         !p.is_empty()
             && p.len() <= 63
             && !p.as_bytes()[0].is_ascii_digit()
-            && p
-                .bytes()
+            && p.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
     match t.split_once('.') {

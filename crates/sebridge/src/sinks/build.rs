@@ -36,10 +36,24 @@ pub fn spawn_sink(
     let kind = config.kind();
     match config.clone() {
         SinkConfig::File(c) => {
-            set.spawn(go(name, FileSink::new(c.path, c.wrap), opts, store, status, token));
+            set.spawn(go(
+                name,
+                FileSink::new(c.path, c.wrap),
+                opts,
+                store,
+                status,
+                token,
+            ));
         }
         SinkConfig::Stdout(c) => {
-            set.spawn(go(name, StdoutSink::new(c.wrap), opts, store, status, token));
+            set.spawn(go(
+                name,
+                StdoutSink::new(c.wrap),
+                opts,
+                store,
+                status,
+                token,
+            ));
         }
         SinkConfig::Syslog(c) => match SyslogSink::new(c, ctx) {
             Ok(s) => {
@@ -60,7 +74,14 @@ pub fn spawn_sink(
             Err(e) => not_built(&name, kind, &status, e),
         },
         SinkConfig::Postgres(c) => {
-            set.spawn(go(name, PostgresSink::new(c, ctx), opts, store, status, token));
+            set.spawn(go(
+                name,
+                PostgresSink::new(c, ctx),
+                opts,
+                store,
+                status,
+                token,
+            ));
         }
         SinkConfig::Webhook(c) => match WebhookSink::new(c, ctx) {
             Ok(s) => {

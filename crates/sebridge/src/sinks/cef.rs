@@ -115,7 +115,8 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, out: &mut String) {
     x.put("dpt", dpt.as_deref());
     x.put(
         "proto",
-        net.and_then(|n| n.nfm.as_ref()).and_then(|n| n.protocol.as_deref()),
+        net.and_then(|n| n.nfm.as_ref())
+            .and_then(|n| n.protocol.as_deref()),
     );
     x.put("request", net.and_then(|n| n.dirty_url.as_deref()));
     x.put("msg", v.description());
@@ -123,7 +124,11 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, out: &mut String) {
     let groups = v.group_guids.as_ref().map(|g| g.join(","));
     x.labelled(1, "detection", v.detection.as_deref());
     x.labelled(2, "detectionId", detection_id.as_deref());
-    x.labelled(3, "disposition", file.and_then(|f| f.disposition.as_deref()));
+    x.labelled(
+        3,
+        "disposition",
+        file.and_then(|f| f.disposition.as_deref()),
+    );
     x.labelled(4, "tenant", Some(&entry.tenant));
     x.labelled(5, "groupGuids", groups.as_deref());
     x.labelled(

@@ -114,7 +114,11 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
     // error.error_code → error.code (string); the description stays with the vendor fields.
     if let Some(Value::Object(err)) = ev.get_mut("error") {
         if let Some(code) = err.remove("error_code").filter(|v| !v.is_null()) {
-            put(&mut doc, &["error", "code"], Value::String(scalar_text(&code)));
+            put(
+                &mut doc,
+                &["error", "code"],
+                Value::String(scalar_text(&code)),
+            );
         }
     }
 
@@ -133,7 +137,10 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
         if let Some(guid) = c.remove("connector_guid") {
             put(&mut doc, &["host", "id"], guid);
         }
-        if let Some(user) = c.remove("user").and_then(|u| u.as_str().map(str::to_string)) {
+        if let Some(user) = c
+            .remove("user")
+            .and_then(|u| u.as_str().map(str::to_string))
+        {
             map_user(&mut doc, &mut related, &user);
         }
         if let Some(ip) = c.get("external_ip").and_then(Value::as_str) {
@@ -143,11 +150,19 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
             let mut ips = Vec::new();
             let mut macs = Vec::new();
             for a in addrs {
-                if let Some(ip) = a.get("ip").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                if let Some(ip) = a
+                    .get("ip")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
                     related.ip(ip);
                     push_unique(&mut ips, ip.to_string());
                 }
-                if let Some(mac) = a.get("mac").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                if let Some(mac) = a
+                    .get("mac")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
                     push_unique(&mut macs, mac.to_ascii_uppercase().replace(':', "-"));
                 }
             }
@@ -257,7 +272,11 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
         if let Some(first) = parts.first() {
             put(&mut doc, &["process", "executable"], first.clone().into());
         }
-        put(&mut doc, &["process", "args_count"], Value::from(parts.len()));
+        put(
+            &mut doc,
+            &["process", "args_count"],
+            Value::from(parts.len()),
+        );
         put(&mut doc, &["process", "args"], strings(parts));
     }
 
@@ -452,8 +471,7 @@ fn map_user(doc: &mut Map<String, Value>, related: &mut Related, user: &str) {
     }
     let is_username = |s: &str| {
         !s.is_empty()
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     };
     let is_hostname = |s: &str| {
@@ -567,6 +585,9 @@ mod tests {
         assert_eq!(d["event"]["severity"], 0);
         assert_eq!(d["organization"]["name"], "acme");
         assert_eq!(d["cisco"]["secure_endpoint"]["event_type_id"], 5);
-        assert!(d["cisco"]["secure_endpoint"].get("computer").is_none(), "{d}");
+        assert!(
+            d["cisco"]["secure_endpoint"].get("computer").is_none(),
+            "{d}"
+        );
     }
 }

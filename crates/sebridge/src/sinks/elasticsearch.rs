@@ -54,7 +54,8 @@ impl ElasticsearchSink {
         let mut bulk_url = format!("{base}/{}/_bulk", config.data_stream);
         if let Some(p) = &config.pipeline {
             bulk_url.push_str("?pipeline=");
-            bulk_url.push_str(&url::form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>());
+            bulk_url
+                .push_str(&url::form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>());
         }
         Ok(ElasticsearchSink {
             config,
@@ -80,9 +81,10 @@ impl ElasticsearchSink {
         }
         match &self.config.auth {
             ElasticAuth::None => req,
-            ElasticAuth::ApiKey(k) => {
-                req.header(reqwest::header::AUTHORIZATION, format!("ApiKey {}", k.expose()))
-            }
+            ElasticAuth::ApiKey(k) => req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("ApiKey {}", k.expose()),
+            ),
             ElasticAuth::Basic { username, password } => {
                 req.basic_auth(username, Some(password.expose()))
             }
@@ -136,14 +138,21 @@ impl ElasticsearchSink {
                 let wait = retry_after(&headers).unwrap_or(Duration::from_secs(1));
                 tokio::time::sleep(wait).await;
             }
-            let kind = if retryable(status) { "will retry" } else { "needs a fix (retrying slowly)" };
+            let kind = if retryable(status) {
+                "will retry"
+            } else {
+                "needs a fix (retrying slowly)"
+            };
             return Err(SinkError::Other(format!(
                 "bulk answered {status} — {kind}: {}",
                 excerpt(&text)
             )));
         }
         let reply: BulkReply = serde_json::from_slice(&text).map_err(|e| {
-            SinkError::Other(format!("bulk response is not a bulk reply ({e}): {}", excerpt(&text)))
+            SinkError::Other(format!(
+                "bulk response is not a bulk reply ({e}): {}",
+                excerpt(&text)
+            ))
         })?;
         if reply.items.len() != sent.len() {
             return Err(SinkError::Other(format!(
@@ -173,7 +182,10 @@ impl ElasticsearchSink {
                     self.ctx
                         .dead_letter(
                             &batch[i],
-                            &format!("Elasticsearch refused the document ({}): {reason}", r.status),
+                            &format!(
+                                "Elasticsearch refused the document ({}): {reason}",
+                                r.status
+                            ),
                         )
                         .await?;
                 }
@@ -226,7 +238,12 @@ impl Sink for ElasticsearchSink {
             if attempt == 1 {
                 warn!(sink = %self.ctx.name, items = retry.len(), of = batch.len(), "some bulk items failed; retrying only those");
             }
-            tokio::time::sleep(backoff(Duration::from_millis(200), Duration::from_secs(10), attempt)).await;
+            tokio::time::sleep(backoff(
+                Duration::from_millis(200),
+                Duration::from_secs(10),
+                attempt,
+            ))
+            .await;
             todo = retry;
         }
         Ok(None)

@@ -71,7 +71,11 @@ impl HecSink {
         let view = EventView::parse(&entry.raw);
         let ms = event_millis(entry, &view);
         out.push_str("{\"time\":");
-        out.push_str(&format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000)));
+        out.push_str(&format!(
+            "{}.{:03}",
+            ms.div_euclid(1000),
+            ms.rem_euclid(1000)
+        ));
         if let Some(h) = &self.config.host {
             out.push_str(",\"host\":");
             push_json_str(out, h);

@@ -14,11 +14,11 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Clie
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("sebridge/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| SinkError::Other(format!("cannot read CA file {}: {e}", path.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            SinkError::Other(format!("bad certificate in {}: {e}", path.display()))
+        let pem = std::fs::read(path).map_err(|e| {
+            SinkError::Other(format!("cannot read CA file {}: {e}", path.display()))
         })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| SinkError::Other(format!("bad certificate in {}: {e}", path.display())))?;
         for c in certs {
             b = b.add_root_certificate(c);
         }

@@ -127,7 +127,8 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, delim: char, out: &mut St
     put("dstPort", dpt.as_deref());
     put(
         "proto",
-        net.and_then(|n| n.nfm.as_ref()).and_then(|n| n.protocol.as_deref()),
+        net.and_then(|n| n.nfm.as_ref())
+            .and_then(|n| n.protocol.as_deref()),
     );
     put("url", net.and_then(|n| n.dirty_url.as_deref()));
     put(

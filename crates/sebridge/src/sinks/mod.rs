@@ -133,7 +133,7 @@ impl SinkOptions {
 /// Whether an entry passes a sink's filter.
 pub fn passes(filter: &SinkFilter, e: &JournalEntry) -> bool {
     if let Some(t) = &filter.tenants {
-        if !t.iter().any(|t| *t == e.tenant) {
+        if !t.contains(&e.tenant) {
             return false;
         }
     }

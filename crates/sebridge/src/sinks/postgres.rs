@@ -118,7 +118,9 @@ impl PostgresSink {
             tenant.push(e.tenant.clone());
             event_id.push(e.event_id.to_string());
             type_id.push(i64::try_from(e.event_type_id).unwrap_or(i64::MAX));
-            let nanos = ev.as_ref().map_or(0, |v| i64::from(v.timestamp_nanoseconds));
+            let nanos = ev
+                .as_ref()
+                .map_or(0, |v| i64::from(v.timestamp_nanoseconds));
             event_us.push(e.event_time.saturating_mul(1_000_000) + nanos / 1000);
             severity.push(e.severity.map(|s| s.as_str().to_string()));
             connector.push(e.connector_guid.clone());
@@ -189,7 +191,9 @@ impl Sink for PostgresSink {
                 sqlx::query(sqlx::AssertSqlSafe(stmt))
                     .execute(&pool)
                     .await
-                    .map_err(|e| pg_err(&format!("cannot create table {}", self.config.table), e))?;
+                    .map_err(|e| {
+                        pg_err(&format!("cannot create table {}", self.config.table), e)
+                    })?;
             }
         }
         self.pool = Some(pool);

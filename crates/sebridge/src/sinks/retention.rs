@@ -62,7 +62,12 @@ pub struct CheckReport {
 }
 
 impl Retention {
-    pub fn new(config: JournalConfig, store: Store, status: StatusBoard, consumers: Vec<String>) -> Self {
+    pub fn new(
+        config: JournalConfig,
+        store: Store,
+        status: StatusBoard,
+        consumers: Vec<String>,
+    ) -> Self {
         Retention {
             config,
             store,
@@ -81,7 +86,11 @@ impl Retention {
         if let Some(age) = self.config.max_age {
             let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX) / 100
                 * i64::try_from(percent).unwrap_or(100);
-            if let Some(s) = self.store.last_seq_received_before(now_millis() - age_ms).await? {
+            if let Some(s) = self
+                .store
+                .last_seq_received_before(now_millis() - age_ms)
+                .await?
+            {
                 b = Some(b.map_or(s, |x| x.max(s)));
             }
         }
@@ -112,7 +121,9 @@ impl Retention {
             .map(|(n, s)| (n.clone(), *s));
         let min_pos = slowest.as_ref().map_or(i64::MAX, |(_, s)| *s);
         let limit = self.boundary(100).await?;
-        let warn_at = self.boundary(u64::from(self.config.warn_at_percent)).await?;
+        let warn_at = self
+            .boundary(u64::from(self.config.warn_at_percent))
+            .await?;
         let mut report = CheckReport {
             state: State::Ok,
             deleted: 0,
@@ -135,8 +146,8 @@ impl Retention {
         let through = if lagging && self.config.on_lagging_consumer == LaggingPolicy::Drop {
             // Count, per consumer, what it loses before it goes.
             for (name, pos) in positions.iter().filter(|(_, p)| **p < limit) {
-                let lost = self.store.count_after(*pos).await?
-                    - self.store.count_after(limit).await?;
+                let lost =
+                    self.store.count_after(*pos).await? - self.store.count_after(limit).await?;
                 if lost > 0 {
                     error!(consumer = %name, rows = lost, "journal retention is deleting rows this consumer has not read (on_lagging_consumer = \"drop\")");
                     metrics::counter!("sebridge_journal_dropped_unconsumed_total", "consumer" => name.clone())
@@ -202,7 +213,11 @@ impl Retention {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut first = true;
         loop {
-            let delay = if first { Duration::from_secs(2) } else { self.config.check_interval };
+            let delay = if first {
+                Duration::from_secs(2)
+            } else {
+                self.config.check_interval
+            };
             first = false;
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -219,7 +234,10 @@ impl Retention {
         self.deleted += r.deleted;
         self.dropped += r.dropped_unconsumed;
         if r.deleted > 0 {
-            info!(rows = r.deleted, "journal retention deleted rows every consumer had passed");
+            info!(
+                rows = r.deleted,
+                "journal retention deleted rows every consumer had passed"
+            );
             metrics::counter!("sebridge_journal_deleted_total").increment(r.deleted);
         }
         let changed = r.state != self.last_state;

@@ -16,7 +16,9 @@
 
 use super::view::{event_micros, EventView};
 use super::{cef, leef, render_json, Sink, SinkCtx, SinkError};
-use crate::config::{MessageFormat, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport};
+use crate::config::{
+    MessageFormat, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport,
+};
 use crate::store::JournalEntry;
 use futures::FutureExt as _;
 use secure_endpoint::Severity;
@@ -205,16 +207,17 @@ impl SyslogSink {
                             .tls_server_name
                             .clone()
                             .unwrap_or_else(|| host_of(addr).to_string());
-                        let server_name =
-                            rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                        let server_name = rustls_pki_types::ServerName::try_from(name.clone())
+                            .map_err(|e| {
                                 SinkError::Other(format!(
                                     "syslog {addr}: `{name}` is not a valid TLS server name: {e}"
                                 ))
                             })?;
-                        let tls = tokio::time::timeout(timeout, connector.connect(server_name, tcp))
-                            .await
-                            .map_err(|_| self.err("TLS handshake with", timed_out()))?
-                            .map_err(|e| self.err("TLS handshake with", e))?;
+                        let tls =
+                            tokio::time::timeout(timeout, connector.connect(server_name, tcp))
+                                .await
+                                .map_err(|_| self.err("TLS handshake with", timed_out()))?
+                                .map_err(|e| self.err("TLS handshake with", e))?;
                         Box::new(tls)
                     }
                 };
@@ -254,10 +257,12 @@ impl SyslogSink {
                         oversized.push(i);
                         continue;
                     }
-                    sock.send(self.msg.as_bytes()).await.map_err(|e| SinkError::Io {
-                        context: format!("syslog cannot send to {addr}"),
-                        source: e,
-                    })?;
+                    sock.send(self.msg.as_bytes())
+                        .await
+                        .map_err(|e| SinkError::Io {
+                            context: format!("syslog cannot send to {addr}"),
+                            source: e,
+                        })?;
                 }
                 Some(Conn::Stream(w)) => {
                     let r = async {
@@ -316,15 +321,19 @@ pub fn tls_connector(
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| SinkError::Other(format!("cannot read CA file {}: {e}", path.display())))?;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
+            SinkError::Other(format!("cannot read CA file {}: {e}", path.display()))
+        })?;
         let mut n = 0;
         for cert in certs {
             let cert = cert.map_err(|e| {
                 SinkError::Other(format!("bad certificate in {}: {e}", path.display()))
             })?;
             roots.add(cert).map_err(|e| {
-                SinkError::Other(format!("unusable CA certificate in {}: {e}", path.display()))
+                SinkError::Other(format!(
+                    "unusable CA certificate in {}: {e}",
+                    path.display()
+                ))
             })?;
             n += 1;
         }

@@ -154,7 +154,11 @@ impl<'a> EventView<'a> {
     }
 
     pub fn hostname(&self) -> Option<&str> {
-        self.computer.as_ref()?.hostname.as_deref().filter(|s| !s.is_empty())
+        self.computer
+            .as_ref()?
+            .hostname
+            .as_deref()
+            .filter(|s| !s.is_empty())
     }
 
     /// The user, unless the vendor's "Not Available" placeholder.
@@ -225,8 +229,14 @@ mod tests {
         assert_eq!(v.hostname(), Some("H"));
         assert_eq!(v.user(), None);
         assert_eq!(v.sha256(), Some("ab"));
-        assert_eq!(v.file.as_ref().unwrap().file_name.as_deref(), Some("a\"b.exe"));
-        assert_eq!(v.parent().unwrap().process_id.as_ref().unwrap().text(), "12");
+        assert_eq!(
+            v.file.as_ref().unwrap().file_name.as_deref(),
+            Some("a\"b.exe")
+        );
+        assert_eq!(
+            v.parent().unwrap().process_id.as_ref().unwrap().text(),
+            "12"
+        );
         let n = v.network_info.as_ref().unwrap();
         assert_eq!(n.local_port.as_ref().unwrap().text(), "80");
         assert_eq!(n.remote_port.as_ref().unwrap().text(), "443");

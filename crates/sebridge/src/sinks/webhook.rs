@@ -48,7 +48,8 @@ impl WebhookSink {
     }
 
     pub fn body(name: &str, batch: &[JournalEntry]) -> String {
-        let mut out = String::with_capacity(batch.iter().map(|e| e.raw.len() + 96).sum::<usize>() + 96);
+        let mut out =
+            String::with_capacity(batch.iter().map(|e| e.raw.len() + 96).sum::<usize>() + 96);
         let first = batch.first().map_or(0, |e| e.seq);
         let last = batch.last().map_or(0, |e| e.seq);
         out.push_str("{\"sink\":");
@@ -63,7 +64,10 @@ impl WebhookSink {
             }
             out.push_str("{\"tenant\":");
             push_json_str(&mut out, &e.tenant);
-            out.push_str(&format!(",\"seq\":{},\"event_id\":\"{}\",\"event\":", e.seq, e.event_id));
+            out.push_str(&format!(
+                ",\"seq\":{},\"event_id\":\"{}\",\"event\":",
+                e.seq, e.event_id
+            ));
             out.push_str(e.raw.trim());
             out.push('}');
         }

@@ -200,7 +200,10 @@ impl Store {
     }
 
     /// The newest seq whose row was received before `cutoff_ms` (rows older than a max age).
-    pub async fn last_seq_received_before(&self, cutoff_ms: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn last_seq_received_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
         self.inner.last_seq_received_before(cutoff_ms).await
     }
 

@@ -292,10 +292,12 @@ impl SqliteStore {
     }
 
     pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > ?")
-            .bind(after_seq)
-            .fetch_one(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > ?")
+                .bind(after_seq)
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 
     pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
@@ -318,25 +320,29 @@ impl SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         let bound: Option<i64> = match first_new {
-            Some(s) => sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE seq < ?")
-                .bind(s)
-                .fetch_one(&self.reader)
-                .await?,
-            None => sqlx::query_scalar("SELECT MAX(seq) FROM journal")
-                .fetch_one(&self.reader)
-                .await?,
+            Some(s) => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE seq < ?")
+                    .bind(s)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+                    .fetch_one(&self.reader)
+                    .await?
+            }
         };
         Ok(bound)
     }
 
     pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
         let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
-        Ok(sqlx::query_scalar(
-            "SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET ?",
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET ?")
+                .bind(offset)
+                .fetch_optional(&self.reader)
+                .await?,
         )
-        .bind(offset)
-        .fetch_optional(&self.reader)
-        .await?)
     }
 
     pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {

@@ -42,14 +42,16 @@ pub fn fixture_events() -> Vec<Value> {
             _ => vec![v.clone()],
         };
         for c in candidates {
-            if c.get("event_type_id").is_some()
-                && Event::from_json(&c.to_string()).is_ok()
-            {
+            if c.get("event_type_id").is_some() && Event::from_json(&c.to_string()).is_ok() {
                 out.push(c);
             }
         }
     }
-    assert!(out.len() >= 15, "expected the vendor fixtures, found {}", out.len());
+    assert!(
+        out.len() >= 15,
+        "expected the vendor fixtures, found {}",
+        out.len()
+    );
     out
 }
 
@@ -88,11 +90,24 @@ pub struct Running {
     pub task: JoinHandle<()>,
 }
 
-pub fn spawn<S: Sink>(name: &str, sink: S, opts: SinkOptions, store: &Store, status: &StatusBoard) -> Running {
+pub fn spawn<S: Sink>(
+    name: &str,
+    sink: S,
+    opts: SinkOptions,
+    store: &Store,
+    status: &StatusBoard,
+) -> Running {
     let token = CancellationToken::new();
-    let (n, st, tk, store) = (name.to_string(), status.clone(), token.clone(), store.clone());
+    let (n, st, tk, store) = (
+        name.to_string(),
+        status.clone(),
+        token.clone(),
+        store.clone(),
+    );
     let task = tokio::spawn(async move {
-        run_sink(n, sink, opts, store, st, tk).await.expect("sink runs");
+        run_sink(n, sink, opts, store, st, tk)
+            .await
+            .expect("sink runs");
     });
     Running {
         name: name.to_string(),
@@ -148,7 +163,12 @@ impl Running {
 }
 
 /// Runs a sink until it has committed everything in the journal, then stops it.
-pub async fn deliver_all<S: Sink>(name: &str, sink: S, opts: SinkOptions, store: &Store) -> StatusBoard {
+pub async fn deliver_all<S: Sink>(
+    name: &str,
+    sink: S,
+    opts: SinkOptions,
+    store: &Store,
+) -> StatusBoard {
     let status = StatusBoard::default();
     let r = spawn(name, sink, opts, store, &status);
     r.until(store.head(), Duration::from_secs(60)).await;
@@ -204,7 +224,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, up, cut, task }
+        Proxy {
+            addr,
+            up,
+            cut,
+            task,
+        }
     }
 
     pub fn set_up(&self, up: bool) {
@@ -244,11 +269,7 @@ pub async fn pg() -> sqlx::PgPool {
 
 /// A unique lowercase name for tables/schemas of one test.
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        rand_suffix()
-    )
+    format!("{prefix}_{}_{}", std::process::id(), rand_suffix())
 }
 
 fn rand_suffix() -> String {

@@ -207,8 +207,7 @@ async fn main() -> Result<()> {
             "tenant"
         );
     }
-    let receivers =
-        start_receivers(hec_listen, hec_token, hec_ack, es_listen, es_api_key).await?;
+    let receivers = start_receivers(hec_listen, hec_token, hec_ack, es_listen, es_api_key).await?;
     let sig = wait_for_signal().await?;
     tracing::info!(signal = sig, "shutting down");
     sim.shutdown().await;

@@ -152,7 +152,9 @@ impl ElasticReceiver {
     /// Answers the next `n` requests with `status` as a whole (429, 503, …).
     pub fn fail_next_requests(&self, n: usize, status: u16) {
         let mut i = self.shared.inner.lock();
-        i.faults.next_requests.extend(std::iter::repeat_n(status, n));
+        i.faults
+            .next_requests
+            .extend(std::iter::repeat_n(status, n));
     }
 
     /// Fails the next `n` items (of any request) with `status` (429 → rejected execution).
@@ -181,7 +183,10 @@ fn error_body(status: StatusCode, kind: &str, reason: &str) -> Response {
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return shared.config.api_key.is_none() && shared.config.basic.is_none();
     };
     if let (Some(key), Some(given)) = (&shared.config.api_key, v.strip_prefix("ApiKey ")) {
@@ -243,7 +248,11 @@ fn bulk(
             i.stats.injected_request_failures += 1;
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             return if status == StatusCode::TOO_MANY_REQUESTS {
-                error_body(status, "es_rejected_execution_exception", "rejected execution of coordinating operation")
+                error_body(
+                    status,
+                    "es_rejected_execution_exception",
+                    "rejected execution of coordinating operation",
+                )
             } else {
                 error_body(status, "unavailable_shards_exception", "injected failure")
             };
@@ -279,22 +288,42 @@ fn bulk(
     while let Some(action) = lines.next() {
         let parsed: Result<HashMap<String, Meta>, _> = serde_json::from_slice(action);
         let Ok(map) = parsed else {
-            return error_body(StatusCode::BAD_REQUEST, "illegal_argument_exception", "Malformed action/metadata line");
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "Malformed action/metadata line",
+            );
         };
         let Some((op, meta)) = map.into_iter().next() else {
-            return error_body(StatusCode::BAD_REQUEST, "illegal_argument_exception", "Malformed action/metadata line");
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "Malformed action/metadata line",
+            );
         };
         if op == "delete" {
             continue;
         }
         let Some(doc) = lines.next() else {
-            return error_body(StatusCode::BAD_REQUEST, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]");
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "The bulk request must be terminated by a newline [\\n]",
+            );
         };
         let Ok(doc) = serde_json::from_slice::<&RawValue>(doc) else {
-            return error_body(StatusCode::BAD_REQUEST, "parse_exception", "document is not JSON");
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "parse_exception",
+                "document is not JSON",
+            );
         };
         let Some(stream) = meta.index.clone().or_else(|| target.clone()) else {
-            return error_body(StatusCode::BAD_REQUEST, "action_request_validation_exception", "Validation Failed: 1: index is missing;");
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            );
         };
         let id = meta.id.clone().unwrap_or_else(|| {
             inner.seq_no += 1;
@@ -315,9 +344,17 @@ fn bulk(
             inner.stats.failed_items += 1;
             let status = inner.faults.item_status;
             if status == 429 {
-                fail(429, "es_rejected_execution_exception", "rejected execution of primary operation")
+                fail(
+                    429,
+                    "es_rejected_execution_exception",
+                    "rejected execution of primary operation",
+                )
             } else {
-                fail(status, "unavailable_shards_exception", "primary shard is not active")
+                fail(
+                    status,
+                    "unavailable_shards_exception",
+                    "primary shard is not active",
+                )
             }
         } else if inner
             .faults
@@ -327,17 +364,34 @@ fn bulk(
         {
             any_error = true;
             inner.stats.failed_items += 1;
-            fail(400, "mapper_parsing_exception", "failed to parse field [x] of type [long] in document")
-        } else if !inner.ids.entry(stream.clone()).or_default().insert(id.clone()) {
+            fail(
+                400,
+                "mapper_parsing_exception",
+                "failed to parse field [x] of type [long] in document",
+            )
+        } else if !inner
+            .ids
+            .entry(stream.clone())
+            .or_default()
+            .insert(id.clone())
+        {
             any_error = true;
             inner.stats.conflicts += 1;
-            fail(409, "version_conflict_engine_exception", &format!("[{id}]: version conflict, document already exists (current version [1])"))
+            fail(
+                409,
+                "version_conflict_engine_exception",
+                &format!("[{id}]: version conflict, document already exists (current version [1])"),
+            )
         } else {
             inner.stats.created += 1;
             inner.seq_no += 1;
             if shared.config.keep_docs {
                 let v: Value = serde_json::from_str(doc.get()).unwrap_or(Value::Null);
-                inner.docs.entry(stream.clone()).or_default().push((id.clone(), v));
+                inner
+                    .docs
+                    .entry(stream.clone())
+                    .or_default()
+                    .push((id.clone(), v));
             }
             json!({op.clone(): {"_index": backing, "_id": id, "_version": 1, "result": "created",
                 "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": inner.seq_no,

@@ -204,11 +204,7 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return Some(reply(StatusCode::UNAUTHORIZED, 2, "Token is required"));
     };
     let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Splunk ")) else {
-        return Some(reply(
-            StatusCode::UNAUTHORIZED,
-            3,
-            "Invalid authorization",
-        ));
+        return Some(reply(StatusCode::UNAUTHORIZED, 3, "Invalid authorization"));
     };
     if token.trim() != shared.config.token {
         return Some(reply(StatusCode::FORBIDDEN, 4, "Invalid token"));
@@ -279,7 +275,10 @@ async fn collect(
         if text == "\"\"" || text == "null" {
             return reply(StatusCode::BAD_REQUEST, 13, "Event field cannot be blank");
         }
-        if reject.as_deref().is_some_and(|needle| text.contains(needle)) {
+        if reject
+            .as_deref()
+            .is_some_and(|needle| text.contains(needle))
+        {
             return invalid();
         }
         if let Some(index) = &obj.index {
