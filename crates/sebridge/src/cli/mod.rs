@@ -3,6 +3,7 @@
 mod demo;
 mod events;
 mod run;
+mod sinks;
 mod tenants;
 
 use anyhow::Context;
@@ -69,6 +70,8 @@ pub enum Command {
     EventTypes(events::EventTypesArgs),
     /// One-off query of a tenant's events (GET /v1/events), printed as a table or JSON.
     Events(events::EventsArgs),
+    /// Journal consumers: positions and backlogs; forget a removed sink.
+    Sinks(sinks::SinksArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -97,6 +100,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenants(a) => tenants::run(a).await,
         Command::EventTypes(a) => events::event_types(a).await,
         Command::Events(a) => events::events(a).await,
+        Command::Sinks(a) => sinks::run(a).await,
     }
 }
 

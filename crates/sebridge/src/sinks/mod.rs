@@ -243,94 +243,119 @@ pub async fn run_sink<S: Sink>(
         }
     }
     let mut position = committed;
-    let mut head_rx = store.subscribe_head();
-    let mut pending: Vec<JournalEntry> = Vec::with_capacity(opts.batch_size.min(100_000));
+    // A read-ahead task keeps up to two batches ready, so reading the journal overlaps with
+    // delivering (memory stays bounded: the channel holds at most two batches).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<JournalEntry>>(2);
+    let reader_stop = shutdown.child_token();
+    let reader = tokio::spawn(read_ahead(
+        store.clone(),
+        name.clone(),
+        position.seq,
+        opts.batch_size,
+        tx,
+        reader_stop.clone(),
+    ));
+    let mut pending: std::collections::VecDeque<JournalEntry> = std::collections::VecDeque::new();
     let mut read_to = position.seq;
     let mut deadline: Option<Instant> = None;
     let mut filtered_since_commit = 0u64;
+    let mut batch: Vec<JournalEntry> = Vec::with_capacity(opts.batch_size.min(100_000));
     update_backlog(&store, &status, &name, &position, &labels);
     info!(sink = %name, kind, position = position.seq, "sink started");
     'run: while !shutdown.is_cancelled() {
-        let want = opts.batch_size - pending.len();
-        let rows = match store.read_after(read_to, want).await {
-            Ok(b) => b,
-            Err(e) => {
-                warn!(sink = %name, error = %e, "cannot read the journal; retrying");
-                if wait(&shutdown, Duration::from_secs(1)).await {
-                    break;
+        // Take what is ready; wait only when nothing is (or a partial batch may still grow).
+        let rows = if pending.len() >= opts.batch_size {
+            None
+        } else {
+            match rx.try_recv() {
+                Ok(rows) => Some(rows),
+                Err(_) if pending.is_empty() => tokio::select! {
+                    r = rx.recv() => match r { Some(rows) => Some(rows), None => break },
+                    _ = shutdown.cancelled() => break,
+                },
+                Err(_) => match deadline.filter(|d| *d > Instant::now()) {
+                    Some(d) => tokio::select! {
+                        r = rx.recv() => match r { Some(rows) => Some(rows), None => break },
+                        _ = tokio::time::sleep_until(d.into()) => None,
+                        // On shutdown the partial batch in hand is still delivered below.
+                        _ = shutdown.cancelled() => None,
+                    },
+                    None => None,
+                },
+            }
+        };
+        if let Some(rows) = rows {
+            for row in rows {
+                read_to = row.seq;
+                if passes(&opts.filter, &row) {
+                    if pending.is_empty() {
+                        deadline = Some(Instant::now() + opts.batch_timeout);
+                    }
+                    pending.push_back(row);
+                } else {
+                    filtered_since_commit += 1;
+                }
+            }
+            if pending.is_empty() {
+                if read_to > position.seq && rx.is_empty() {
+                    // Everything read was filtered out: move the position past it (same state).
+                    let next = Position {
+                        seq: read_to,
+                        state: position.state.clone(),
+                    };
+                    if let Err(e) = commit_with_retry(&store, &name, &next, &shutdown).await {
+                        reader_stop.cancel();
+                        return Err(SinkError::Other(format!(
+                            "sink {name}: cannot commit its position: {e}"
+                        )));
+                    }
+                    position = next;
+                    note_filtered(&status, &name, &mut filtered_since_commit, &labels);
+                    update_backlog(&store, &status, &name, &position, &labels);
                 }
                 continue;
             }
-        };
-        let caught_up = rows.len() < want;
-        for row in rows {
-            read_to = row.seq;
-            if passes(&opts.filter, &row) {
-                if pending.is_empty() {
-                    deadline = Some(Instant::now() + opts.batch_timeout);
-                }
-                pending.push(row);
-            } else {
-                filtered_since_commit += 1;
+            if pending.len() < opts.batch_size
+                && deadline.is_some_and(|d| d > Instant::now())
+                && !shutdown.is_cancelled()
+            {
+                continue;
             }
         }
         if pending.is_empty() {
-            if read_to > position.seq {
-                // Everything read was filtered out: move the position past it (same state).
-                let next = Position {
-                    seq: read_to,
-                    state: position.state.clone(),
-                };
-                if let Err(e) = commit_with_retry(&store, &name, &next, &shutdown).await {
-                    return Err(SinkError::Other(format!(
-                        "sink {name}: cannot commit its position: {e}"
-                    )));
-                }
-                position = next;
-                note_filtered(&status, &name, &mut filtered_since_commit, &labels);
-                update_backlog(&store, &status, &name, &position, &labels);
-            }
-            if caught_up {
-                // Wake on a new head in this process, or poll for other processes' appends.
-                tokio::select! {
-                    _ = head_rx.changed() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-            }
             continue;
         }
-        if pending.len() < opts.batch_size && caught_up {
-            if let Some(d) = deadline.filter(|d| *d > Instant::now()) {
-                // A partial batch: give more events until the batch timeout a chance to join.
-                tokio::select! {
-                    _ = head_rx.changed() => continue,
-                    _ = tokio::time::sleep_until(d.into()) => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = shutdown.cancelled() => {}
-                }
-            }
-        }
-        // Deliver the batch in hand; the same batch until it succeeds (never skipped).
+        // Deliver up to batch_size; the same batch until it succeeds (never skipped).
+        batch.clear();
+        let take = pending.len().min(opts.batch_size);
+        batch.extend(pending.drain(..take));
+        // Rows after the batch that were filtered out are covered only when nothing passing
+        // is left behind it.
+        let commit_seq = if pending.is_empty() {
+            read_to
+        } else {
+            batch.last().map_or(position.seq, |e| e.seq)
+        };
         let mut failures = 0u32;
         loop {
             let started = Instant::now();
-            match sink.write(&pending).await {
+            match sink.write(&batch).await {
                 Ok(state) => {
                     let next = Position {
-                        seq: read_to,
+                        seq: commit_seq,
                         state,
                     };
                     if let Err(e) = commit_with_retry(&store, &name, &next, &shutdown).await {
                         // Not committed: the batch will be delivered again after a restart; the
                         // sink's own state (e.g. the file length) or the target's idempotency
                         // keeps that from duplicating where the target allows it.
+                        reader_stop.cancel();
                         return Err(SinkError::Other(format!(
                             "sink {name}: cannot commit its position: {e}"
                         )));
                     }
                     position = next;
-                    let n = pending.len() as u64;
+                    let n = batch.len() as u64;
                     metrics::counter!("sebridge_sink_events_total", &labels).increment(n);
                     metrics::histogram!("sebridge_sink_batch_seconds", &labels)
                         .record(started.elapsed().as_secs_f64());
@@ -363,12 +388,51 @@ pub async fn run_sink<S: Sink>(
                 }
             }
         }
-        pending.clear();
-        deadline = None;
+        deadline = pending.front().map(|_| Instant::now() + opts.batch_timeout);
     }
+    reader_stop.cancel();
+    let _ = reader.await;
     sink.close().await;
     info!(sink = %name, position = position.seq, "sink stopped");
     Ok(())
+}
+
+/// Reads the journal ahead of the runner, in order, `batch_size` rows at a time.
+async fn read_ahead(
+    store: Store,
+    name: String,
+    from: i64,
+    batch_size: usize,
+    tx: tokio::sync::mpsc::Sender<Vec<JournalEntry>>,
+    stop: CancellationToken,
+) {
+    let mut head_rx = store.subscribe_head();
+    let mut cursor = from;
+    loop {
+        match store.read_after(cursor, batch_size).await {
+            Ok(rows) if rows.is_empty() => {
+                // Wake on a new head in this process, or poll for other processes' appends.
+                tokio::select! {
+                    _ = head_rx.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+            Ok(rows) => {
+                cursor = rows.last().map_or(cursor, |e| e.seq);
+                tokio::select! {
+                    r = tx.send(rows) => if r.is_err() { return },
+                    _ = stop.cancelled() => return,
+                }
+            }
+            Err(e) => {
+                warn!(sink = %name, error = %e, "cannot read the journal; retrying");
+                if wait(&stop, Duration::from_secs(1)).await {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn note_failure(
