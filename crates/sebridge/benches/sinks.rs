@@ -160,25 +160,17 @@ fn child(args: &[String]) {
                 let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, tcp);
                 let mut frames = Vec::new();
                 let mut msg = String::new();
-                let mut batches: Vec<Vec<u8>> = Vec::new();
-                each_batch(&store, |batch| {
+                let mut pos = 0;
+                while let Some(batch) = next_batch(&store, &mut pos).await {
                     frames.clear();
-                    for e in batch {
+                    for e in &batch {
                         msg.clear();
                         fmt.message(e, &mut msg);
                         frames.extend_from_slice(msg.len().to_string().as_bytes());
                         frames.push(b' ');
                         frames.extend_from_slice(msg.as_bytes());
                     }
-                    batches.push(std::mem::take(&mut frames));
-                    if batches.len() > 8 {
-                        // written below, keeping memory bounded
-                    }
-                })
-                .await;
-                // The bare writer sends what was rendered (rendering is inside the timing).
-                for b in batches {
-                    w.write_all(&b).await.expect("write");
+                    w.write_all(&frames).await.expect("write");
                 }
                 w.flush().await.expect("flush");
                 String::new()
@@ -192,21 +184,18 @@ fn child(args: &[String]) {
                 let sink = HecSink::new(hec_config(&target), ctx(&case, &store)).expect("sink");
                 let http = reqwest::Client::new();
                 let url = format!("{target}/services/collector/event");
-                let mut bodies = Vec::new();
-                each_batch(&store, |batch| {
+                let mut pos = 0;
+                while let Some(batch) = next_batch(&store, &mut pos).await {
                     let mut body = String::new();
-                    for e in batch {
+                    for e in &batch {
                         sink.render(e, &mut body);
                     }
-                    bodies.push(gzip(body.as_bytes()));
-                })
-                .await;
-                for b in bodies {
+                    let (_, z) = sebridge::sinks::http::gzip_off_thread(body).await.expect("gzip");
                     let r = http
                         .post(&url)
                         .header("Authorization", format!("Splunk {HEC_TOKEN}"))
                         .header("Content-Encoding", "gzip")
-                        .body(b)
+                        .body(z)
                         .send()
                         .await
                         .expect("post");
@@ -222,10 +211,10 @@ fn child(args: &[String]) {
             "es-baseline" => {
                 let http = reqwest::Client::new();
                 let url = format!("{target}/{DS_BASE}/_bulk?pipeline=_none");
-                let mut bodies = Vec::new();
-                each_batch(&store, |batch| {
+                let mut pos = 0;
+                while let Some(batch) = next_batch(&store, &mut pos).await {
                     let mut body = String::new();
-                    for e in batch {
+                    for e in &batch {
                         let doc = sebridge::sinks::ecs::to_ecs(&e.raw, &e.tenant, DS_BASE).expect("ecs");
                         body.push_str("{\"create\":{\"_id\":\"");
                         body.push_str(&ElasticsearchSink::doc_id(e));
@@ -233,16 +222,13 @@ fn child(args: &[String]) {
                         body.push_str(&doc.to_string());
                         body.push('\n');
                     }
-                    bodies.push(gzip(body.as_bytes()));
-                })
-                .await;
-                for b in bodies {
+                    let (_, z) = sebridge::sinks::http::gzip_off_thread(body).await.expect("gzip");
                     let r = http
                         .post(&url)
                         .header("Authorization", format!("ApiKey {ES_KEY}"))
                         .header("Content-Type", "application/x-ndjson")
                         .header("Content-Encoding", "gzip")
-                        .body(b)
+                        .body(z)
                         .send()
                         .await
                         .expect("post");
@@ -270,10 +256,10 @@ fn child(args: &[String]) {
                     .await
                     .expect("copy");
                 let mut buf = String::new();
-                let mut chunks: Vec<String> = Vec::new();
-                each_batch(&store, |batch| {
+                let mut pos = 0;
+                while let Some(batch) = next_batch(&store, &mut pos).await {
                     buf.clear();
-                    for e in batch {
+                    for e in &batch {
                         buf.push_str(&format!(
                             "{}\t{}\t{}\t{}\t{}\t{}\t",
                             e.tenant,
@@ -294,11 +280,7 @@ fn child(args: &[String]) {
                         }
                         buf.push('\n');
                     }
-                    chunks.push(buf.clone());
-                })
-                .await;
-                for c in chunks {
-                    copy.send(c.as_bytes()).await.expect("copy data");
+                    copy.send(buf.as_bytes()).await.expect("copy data");
                 }
                 copy.finish().await.expect("copy finish");
                 String::new()
@@ -322,6 +304,24 @@ fn child(args: &[String]) {
                     fmt.message(e, &mut sbuf);
                 }
                 out.push(format!("syslog+CEF render {:.0}/s", m / t.elapsed().as_secs_f64()));
+                t = Instant::now();
+                for e in all {
+                    let v: Value = serde_json::from_str(&e.raw).expect("json");
+                    std::hint::black_box(v);
+                }
+                out.push(format!("JSON parse to Value {:.0}/s", m / t.elapsed().as_secs_f64()));
+                t = Instant::now();
+                let mapped: Vec<Value> = all
+                    .iter()
+                    .map(|e| sebridge::sinks::ecs::to_ecs(&e.raw, &e.tenant, DS_SINK).expect("ecs"))
+                    .collect();
+                out.push(format!("ECS map (incl. parse) {:.0}/s", m / t.elapsed().as_secs_f64()));
+                t = Instant::now();
+                for d in &mapped {
+                    std::hint::black_box(d.to_string());
+                }
+                out.push(format!("ECS serialize {:.0}/s", m / t.elapsed().as_secs_f64()));
+                drop(mapped);
                 t = Instant::now();
                 let mut docs = Vec::new();
                 for e in all {
@@ -453,6 +453,13 @@ async fn run<S: Sink>(name: &str, sink: S, batch: usize, store: &Store) {
     }
     token.cancel();
     let _ = task.await;
+}
+
+/// The next batch of BATCH rows after `pos` (None at the end).
+async fn next_batch(store: &Store, pos: &mut i64) -> Option<Vec<sebridge::store::JournalEntry>> {
+    let b = store.read_after(*pos, BATCH).await.expect("read");
+    *pos = b.last()?.seq;
+    Some(b)
 }
 
 /// Reads the journal in batches of BATCH, as the runner does.
@@ -667,10 +674,11 @@ fn orchestrate() {
             .is_none_or(|o| o.split(',').any(|x| x == name))
     };
 
-    if only.as_deref() == Some("parts") {
+    let mut parts = String::new();
+    if want("parts") {
         let r = spawn_child(&["parts", &db_s, "", &out_s]);
-        println!("{}", r["extra"].as_str().unwrap_or_default());
-        return;
+        parts = r["extra"].as_str().unwrap_or_default().to_string();
+        eprintln!("stages alone: {parts}");
     }
     if want("file") {
         let base = spawn_child(&["file-baseline", &db_s, "", &out_s]);
@@ -778,7 +786,16 @@ fn orchestrate() {
         ));
     }
 
-    println!("\n{n} events, journal SQLite, loopback, 2 cores\n");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\n{n} events, journal SQLite ({:.0} MiB), loopback, {} cores, load average at the end: {}\n",
+        std::fs::metadata(&db).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    if !parts.is_empty() {
+        println!("Each stage alone, one thread (first 200,000 events): {parts}\n");
+    }
     println!("| sink | events/s | peak RSS | baseline events/s | baseline peak RSS | ratio (sink / baseline) | check |");
     println!("|---|---:|---:|---:|---:|---:|---|");
     for (name, sink, base, check) in rows {

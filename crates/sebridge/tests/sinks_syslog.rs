@@ -112,11 +112,16 @@ ruleset(name="capture") {{
             if tcp_port != 0 && std::net::TcpStream::connect(("127.0.0.1", tcp_port)).is_ok() {
                 break tcp_port;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "rsyslogd did not open its TCP port: {}",
-                std::fs::read_to_string(dir.path().join("rsyslogd.err")).unwrap_or_default()
-            );
+            if start.elapsed() > Duration::from_secs(15) {
+                // Never leave our rsyslogd behind.
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "rsyslogd did not open its TCP port: {}",
+                    std::fs::read_to_string(dir.path().join("rsyslogd.err")).unwrap_or_default()
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         };
         Rsyslog {

@@ -241,7 +241,7 @@ fn sink_keys_are_validated_with_places() {
     // Every problem has a place in the file.
     assert!(
         errs.iter()
-            .all(|e| e.starts_with(FILE) && e[FILE.len()..].starts_with(':')),
+            .all(|e| e.split(':').take(2).all(|n| n.parse::<usize>().is_ok())),
         "{joined}"
     );
 }

@@ -12,7 +12,7 @@
 //! either in the index or in `dead_letters`.
 
 use super::ecs::to_ecs;
-use super::http::{client, describe, excerpt, gzip, retry_after, retryable};
+use super::http::{client, describe, excerpt, gzip_off_thread, retry_after, retryable};
 use super::{backoff, push_json_str, Sink, SinkCtx, SinkError};
 use crate::config::{ElasticAuth, ElasticsearchSinkConfig};
 use crate::store::JournalEntry;
@@ -116,7 +116,9 @@ impl ElasticsearchSink {
             return Ok(Vec::new());
         }
         let bytes = if self.config.gzip {
-            gzip(body.as_bytes())?
+            let (b, z) = gzip_off_thread(body).await?;
+            body = b;
+            z
         } else {
             body.as_bytes().to_vec()
         };
@@ -195,6 +197,57 @@ impl ElasticsearchSink {
     }
 }
 
+/// The ECS documents of a batch, mapped on blocking threads, split across the cores (mapping
+/// is the CPU-heavy part of this sink; the async workers stay free).
+async fn map_documents(
+    batch: &[JournalEntry],
+    data_stream: &str,
+) -> Result<Vec<Option<String>>, SinkError> {
+    let input: Vec<(String, String)> = batch
+        .iter()
+        .map(|e| (e.tenant.clone(), e.raw.clone()))
+        .collect();
+    let ds = data_stream.to_string();
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let chunk = input.len().div_ceil(threads).max(64);
+        let map = |part: &[(String, String)]| -> Vec<Option<String>> {
+            part.iter()
+                .map(|(tenant, raw)| to_ecs(raw, tenant, &ds).map(|d| d.to_string()))
+                .collect()
+        };
+        if input.len() <= chunk {
+            return map(&input);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = input
+                .chunks(chunk)
+                .skip(1)
+                .map(|part| scope.spawn(move || map(part)))
+                .collect();
+            let mut out = map(&input[..chunk]);
+            for h in handles {
+                // A panic in mapping is a bug; surface it as a failed batch, not a crash.
+                out.extend(h.join().unwrap_or_default());
+            }
+            out
+        })
+    })
+    .await
+    .map_err(|e| SinkError::Other(format!("ECS mapping task failed: {e}")))
+    .and_then(|docs| {
+        if docs.len() == batch.len() {
+            Ok(docs)
+        } else {
+            Err(SinkError::Other(
+                "ECS mapping lost documents (a mapping thread panicked)".into(),
+            ))
+        }
+    })
+}
+
 impl Sink for ElasticsearchSink {
     fn kind(&self) -> &'static str {
         "elasticsearch"
@@ -205,16 +258,12 @@ impl Sink for ElasticsearchSink {
     }
 
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
-        let mut docs = Vec::with_capacity(batch.len());
-        for e in batch {
-            match to_ecs(&e.raw, &e.tenant, &self.config.data_stream) {
-                Some(d) => docs.push(Some(d.to_string())),
-                None => {
-                    self.ctx
-                        .dead_letter(e, "not a JSON object; cannot map it to ECS")
-                        .await?;
-                    docs.push(None);
-                }
+        let docs = map_documents(batch, &self.config.data_stream).await?;
+        for (e, d) in batch.iter().zip(&docs) {
+            if d.is_none() {
+                self.ctx
+                    .dead_letter(e, "not a JSON object; cannot map it to ECS")
+                    .await?;
             }
         }
         let mut todo: Vec<usize> = (0..batch.len()).collect();

@@ -14,7 +14,7 @@
 //! cause duplicates, never losses). An event Splunk refuses as malformed (code 6,
 //! `invalid-event-number`) is dead-lettered and the rest resent.
 
-use super::http::{client, describe, excerpt, gzip, retry_after, retryable};
+use super::http::{client, describe, excerpt, gzip_off_thread, retry_after, retryable};
 use super::view::{event_millis, EventView};
 use super::{push_json_str, Sink, SinkCtx, SinkError};
 use crate::config::HecSinkConfig;
@@ -124,7 +124,9 @@ impl HecSink {
             self.render(e, &mut body);
         }
         let bytes = if self.config.gzip {
-            gzip(body.as_bytes())?
+            let (b, z) = gzip_off_thread(body).await?;
+            body = b;
+            z
         } else {
             body.as_bytes().to_vec()
         };

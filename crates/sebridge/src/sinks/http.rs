@@ -38,6 +38,14 @@ pub fn gzip(body: &[u8]) -> Result<Vec<u8>, SinkError> {
         .map_err(|e| SinkError::Other(format!("cannot compress the request body: {e}")))
 }
 
+/// [`gzip`] on a blocking thread (compressing a large batch would stall the async workers).
+/// Hands the body back so its buffer is reused.
+pub async fn gzip_off_thread(body: String) -> Result<(String, Vec<u8>), SinkError> {
+    tokio::task::spawn_blocking(move || gzip(body.as_bytes()).map(|z| (body, z)))
+        .await
+        .map_err(|e| SinkError::Other(format!("compression task failed: {e}")))?
+}
+
 /// Whether a status means "try again later" (as opposed to "this request is wrong").
 pub fn retryable(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || status == 429 || status == 408

@@ -78,9 +78,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            // Sinks read the journal in large sequential batches: memory-mapped reads skip a
-            // copy per page (measured in BENCHMARKS.md).
-            .connect_with(options.read_only(true).pragma("mmap_size", "268435456"))
+            .connect_with(options.read_only(true))
             .await
             .map_err(open_err)?;
         Ok(SqliteStore { writer, reader })
