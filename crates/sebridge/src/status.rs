@@ -44,12 +44,42 @@ pub struct SinkStatus {
     pub events_written: u64,
     pub healthy: bool,
     pub last_error: Option<String>,
+    /// Journal rows after the position (head minus position: an upper bound, since
+    /// sequence numbers are not dense).
+    pub backlog: i64,
+    /// Failed attempts in a row at the batch in hand (0 when healthy).
+    pub consecutive_failures: u32,
+    pub retries: u64,
+    /// Events skipped by the sink's filters.
+    pub events_filtered: u64,
+    /// Events the target refused for good (kept in `dead_letters`).
+    pub events_dead_lettered: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success: Option<OffsetDateTime>,
+}
+
+/// Journal size and retention health.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct JournalStatus {
+    /// "ok", "warning" (a lagging consumer nears a retention limit) or "blocked" (past it:
+    /// rows kept beyond the limit), or "dropping" (past it with on_lagging_consumer = "drop").
+    pub retention: String,
+    pub rows: i64,
+    /// Age of the oldest row, seconds.
+    pub oldest_age_secs: Option<i64>,
+    /// The consumer holding retention back, if any.
+    pub lagging_consumer: Option<String>,
+    pub message: Option<String>,
+    pub rows_deleted: u64,
+    /// Rows deleted before a consumer read them (only with on_lagging_consumer = "drop").
+    pub rows_dropped_unconsumed: u64,
 }
 
 #[derive(Default)]
 struct Inner {
     tenants: BTreeMap<(String, String), TenantStatus>,
     sinks: BTreeMap<String, SinkStatus>,
+    journal: Option<JournalStatus>,
 }
 
 /// Shared status board. Cheap to clone.
@@ -64,6 +94,8 @@ pub struct Snapshot {
     pub journal_head: i64,
     pub tenants: Vec<TenantStatus>,
     pub sinks: Vec<SinkStatus>,
+    /// Retention state (absent until the first retention check).
+    pub journal: Option<JournalStatus>,
 }
 
 impl StatusBoard {
@@ -118,6 +150,12 @@ impl StatusBoard {
                     events_written: 0,
                     healthy: true,
                     last_error: None,
+                    backlog: 0,
+                    consecutive_failures: 0,
+                    retries: 0,
+                    events_filtered: 0,
+                    events_dead_lettered: 0,
+                    last_success: None,
                 },
             );
         })
@@ -131,11 +169,16 @@ impl StatusBoard {
         })
     }
 
+    pub fn set_journal(&self, status: JournalStatus) {
+        self.write(|i| i.journal = Some(status))
+    }
+
     pub fn snapshot(&self, journal_head: i64) -> Snapshot {
         self.read(|i| Snapshot {
             journal_head,
             tenants: i.tenants.values().cloned().collect(),
             sinks: i.sinks.values().cloned().collect(),
+            journal: i.journal.clone(),
         })
     }
 }

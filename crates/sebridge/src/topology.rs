@@ -1,8 +1,7 @@
 //! Wires sources, the journal and sinks from the config, runs them, and stops them cleanly.
 
-use crate::config::{Config, SinkConfig, SourceConfig, StoreConfig};
+use crate::config::{Config, SourceConfig, StoreConfig};
 use crate::server;
-use crate::sinks::{file::FileSink, run_sink, stdout::StdoutSink};
 use crate::sources::{poll::PollSource, Tenant};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Store, StoreError};
@@ -11,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
@@ -183,48 +182,20 @@ impl Topology {
         }
         let mut sinks = JoinSet::new();
         for (name, sink) in &config.sinks {
-            let (store, status, token, name) = (
-                store.clone(),
-                status.clone(),
-                shutdown.clone(),
-                name.clone(),
-            );
-            let sink_name = name.clone();
-            let sink = sink.clone();
-            let fut = async move {
-                let result = match &sink {
-                    SinkConfig::File(c) => {
-                        run_sink(
-                            name,
-                            FileSink::new(c.path.clone(), c.wrap),
-                            c.batch_size,
-                            store,
-                            status,
-                            token,
-                        )
-                        .await
-                    }
-                    SinkConfig::Stdout(c) => {
-                        run_sink(
-                            name,
-                            StdoutSink::new(c.wrap),
-                            c.batch_size,
-                            store,
-                            status,
-                            token,
-                        )
-                        .await
-                    }
-                };
-                if let Err(e) = result {
-                    error!(sink = %sink_name, error = %e, "sink stopped with an error");
-                }
-            };
-            sinks.spawn(fut);
+            crate::sinks::build::spawn_sink(&mut sinks, name, sink, &store, &status, &shutdown);
         }
         let (incidents, incident_tasks) = start_incidents(
             config, &store, &tenants, &status, &shutdown, &mut sinks, listen,
         )?;
+        // Retention runs beside the sources (stopped with them); it only deletes rows every
+        // consumer has passed, unless the operator chose otherwise.
+        let retention = crate::sinks::retention::Retention::new(
+            config.journal.clone(),
+            store.clone(),
+            status.clone(),
+            config.sinks.keys().cloned().collect(),
+        );
+        sources.spawn(retention.run(shutdown.clone()));
         let mut http_addr = None;
         let mut server_task = None;
         if let Some(addr) = listen.or(config.server.as_ref().map(|s| s.listen)) {

@@ -214,7 +214,7 @@ fn bad_values() {
             (
                 40,
                 8,
-                &["unknown sink type `syslog` in sink `siem`; expected one of file, stdout"],
+                &["unknown sink type `kafka` in sink `siem`; expected one of file, stdout, syslog, splunk_hec"],
             ),
         ],
     );

@@ -35,6 +35,7 @@ mod events;
 mod faults;
 mod integrations;
 mod ratelimit;
+pub mod receivers;
 mod sim;
 mod snow;
 mod stats;

@@ -73,6 +73,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !args.no_incidents {
         super::demo_incidents::append_config(&sim, &config_path)?;
     }
+    let siem = demo_siem::start(&config_path).await?;
     let config = Config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?;
     let topology = match Topology::start(&config, Some(args.listen)).await {
@@ -119,9 +120,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("\nstopping: sources finish their page, sinks commit their positions ...");
+    let status = topology.status.clone();
     let report = topology.stop().await;
     sim.shutdown().await;
     let mut exit = ExitCode::SUCCESS;
+    if !siem.check(&status.snapshot(report.journal_head)).await {
+        exit = ExitCode::from(1);
+    }
     if let Some(path) = file_sink {
         let (lines, distinct) = count_lines(&path)?;
         println!(
@@ -170,6 +175,9 @@ fn print_banner(
     if let Some(addr) = http {
         println!("  dashboard: http://{addr}/   metrics: http://{addr}/metrics");
     }
+    println!(
+        "  SIEM receivers (simulated Splunk HEC and Elasticsearch _bulk) get every event too."
+    );
     println!("  Ctrl-C stops it cleanly.\n");
 }
 
@@ -213,4 +221,73 @@ fn count_lines(path: &Path) -> anyhow::Result<(usize, usize)> {
         seen.insert(line);
     }
     Ok((lines, seen.len()))
+}
+
+/// The simulated SIEMs of the demo: a Splunk HEC and an Elasticsearch `_bulk` receiver, with
+/// a sink for each appended to the demo config.
+mod demo_siem {
+    use anyhow::Context;
+    use simulator::receivers::{elastic, hec};
+    use std::path::Path;
+
+    pub struct Siem {
+        hec: hec::HecReceiver,
+        es: elastic::ElasticReceiver,
+    }
+
+    pub async fn start(config_path: &Path) -> anyhow::Result<Siem> {
+        let hec = hec::start(hec::HecConfig {
+            keep_events: false,
+            ..Default::default()
+        })
+        .await
+        .context("cannot start the HEC receiver")?;
+        let es = elastic::start(elastic::ElasticConfig {
+            keep_docs: false,
+            ..Default::default()
+        })
+        .await
+        .context("cannot start the Elasticsearch receiver")?;
+        let extra = format!(
+            "\n[sinks.splunk]\ntype = \"splunk_hec\"\nurl = \"{}\"\ntoken = \"{}\"\n\n\
+             [sinks.elastic]\ntype = \"elasticsearch\"\nurl = \"{}\"\napi_key = \"{}\"\n",
+            hec.url(),
+            hec.token(),
+            es.url(),
+            elastic::ElasticConfig::default()
+                .api_key
+                .unwrap_or_default(),
+        );
+        let mut text =
+            std::fs::read_to_string(config_path).context("cannot read the demo config")?;
+        text.push_str(&extra);
+        std::fs::write(config_path, text).context("cannot write the demo config")?;
+        Ok(Siem { hec, es })
+    }
+
+    impl Siem {
+        /// Prints what each receiver got; true when each holds exactly what its sink
+        /// delivered (once).
+        pub async fn check(self, snap: &sebridge::status::Snapshot) -> bool {
+            let written = |name: &str| {
+                snap.sinks
+                    .iter()
+                    .find(|s| s.sink == name)
+                    .map_or(0, |s| s.events_written)
+            };
+            let hec = self.hec.stats().events;
+            let es = self.es.stats();
+            println!(
+                "splunk HEC receiver: {hec} events; elasticsearch receiver: {} documents ({} duplicates refused)",
+                es.created, es.conflicts
+            );
+            let ok = hec == written("splunk") && es.created == written("elastic");
+            if !ok {
+                println!("WARNING: a SIEM receiver does not match the journal");
+            }
+            self.hec.shutdown().await;
+            self.es.shutdown().await;
+            ok
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod events;
 mod incidents;
 mod replay;
 mod run;
+mod sinks;
 mod tenants;
 
 use anyhow::Context;
@@ -83,6 +84,8 @@ pub enum Command {
     Incidents(incidents::IncidentsArgs),
     /// The audit log of every incident step (who did what, when).
     Audit(incidents::AuditArgs),
+    /// Journal consumers: positions and backlogs; forget a removed sink.
+    Sinks(sinks::SinksArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -116,6 +119,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetters(a) => replay::dead_letters(a).await,
         Command::Incidents(a) => incidents::run(a).await,
         Command::Audit(a) => incidents::audit(a).await,
+        Command::Sinks(a) => sinks::run(a).await,
     }
 }
 

@@ -972,7 +972,11 @@ type = "stdout"
 "#;
 
     fn env(name: &str) -> Option<String> {
-        Some(format!("{name}-value-0123456789"))
+        match name {
+            // The example's PostgreSQL sink validates its URL's scheme.
+            "EVENTS_DATABASE_URL" => Some("postgres://u:p@127.0.0.1/db".into()),
+            _ => Some(format!("{name}-value-0123456789")),
+        }
     }
 
     fn load(extra: &str) -> Result<Config, Vec<String>> {

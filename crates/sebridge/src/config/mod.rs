@@ -18,6 +18,7 @@ mod error;
 mod incidents;
 mod parse;
 mod reader;
+mod sinks;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -37,6 +38,11 @@ pub use incidents::{
     Templates, TenantOverride, WebhookConfig, XdrConfig, XdrEndpoint, SAMPLE_HIGH_PRIORITY_TYPES,
 };
 pub use secure_endpoint::Region;
+pub use sinks::{
+    defaults as sink_defaults, ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, JournalConfig,
+    LaggingPolicy, MessageFormat, PostgresSinkConfig, Secret, SinkCommon, SinkFilter,
+    SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport, WebhookSinkConfig,
+};
 pub use validate::{validate_command, validate_to};
 
 /// A loaded, validated configuration.
@@ -53,6 +59,8 @@ pub struct Config {
     pub sinks: BTreeMap<String, SinkConfig>,
     /// `[incidents]`: ServiceNow / XDR incidents, response actions and the closed loop.
     pub incidents: Option<IncidentsConfig>,
+    /// `[journal]`: retention (defaults when absent).
+    pub journal: JournalConfig,
 }
 
 /// `[store]`: where the journal and state live.
@@ -181,6 +189,16 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// `type = "stdout"`: JSON lines on standard output.
     Stdout(StdoutSinkConfig),
+    /// `type = "syslog"`: RFC 5424/3164 over UDP, TCP or TLS; JSON, CEF or LEEF.
+    Syslog(SyslogSinkConfig),
+    /// `type = "splunk_hec"`: Splunk HTTP Event Collector.
+    SplunkHec(HecSinkConfig),
+    /// `type = "elasticsearch"`: `_bulk` into a data stream, ECS documents.
+    Elasticsearch(ElasticsearchSinkConfig),
+    /// `type = "postgres"`: an events table in the user's PostgreSQL.
+    Postgres(PostgresSinkConfig),
+    /// `type = "webhook"`: signed JSON batches.
+    Webhook(WebhookSinkConfig),
 }
 
 impl SinkConfig {
@@ -189,6 +207,36 @@ impl SinkConfig {
         match self {
             SinkConfig::File(_) => "file",
             SinkConfig::Stdout(_) => "stdout",
+            SinkConfig::Syslog(_) => "syslog",
+            SinkConfig::SplunkHec(_) => "splunk_hec",
+            SinkConfig::Elasticsearch(_) => "elasticsearch",
+            SinkConfig::Postgres(_) => "postgres",
+            SinkConfig::Webhook(_) => "webhook",
+        }
+    }
+
+    /// Batching, retry and filter settings.
+    pub fn common(&self) -> &SinkCommon {
+        match self {
+            SinkConfig::File(c) => &c.common,
+            SinkConfig::Stdout(c) => &c.common,
+            SinkConfig::Syslog(c) => &c.common,
+            SinkConfig::SplunkHec(c) => &c.common,
+            SinkConfig::Elasticsearch(c) => &c.common,
+            SinkConfig::Postgres(c) => &c.common,
+            SinkConfig::Webhook(c) => &c.common,
+        }
+    }
+
+    pub fn common_mut(&mut self) -> &mut SinkCommon {
+        match self {
+            SinkConfig::File(c) => &mut c.common,
+            SinkConfig::Stdout(c) => &mut c.common,
+            SinkConfig::Syslog(c) => &mut c.common,
+            SinkConfig::SplunkHec(c) => &mut c.common,
+            SinkConfig::Elasticsearch(c) => &mut c.common,
+            SinkConfig::Postgres(c) => &mut c.common,
+            SinkConfig::Webhook(c) => &mut c.common,
         }
     }
 }
@@ -198,14 +246,14 @@ pub struct FileSinkConfig {
     pub path: PathBuf,
     /// true: `{"tenant":..,"received_at":..,"event":<raw event>}`; false: the raw event.
     pub wrap: bool,
-    /// Events per write (default 1000, ≥ 1).
-    pub batch_size: usize,
+    /// Batching (default 1000 events per write and fsync), retries, filters.
+    pub common: SinkCommon,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StdoutSinkConfig {
     pub wrap: bool,
-    pub batch_size: usize,
+    pub common: SinkCommon,
 }
 
 /// Defaults, as documented in `config/example.toml`.
@@ -224,7 +272,7 @@ pub mod defaults {
     /// Late arrivals of up to a minute are caught; in steady state this costs no request.
     pub const POLL_OVERLAP: Duration = Duration::from_secs(60);
     pub const SINK_WRAP: bool = false;
-    pub const SINK_BATCH_SIZE: usize = 1000;
+    pub const SINK_BATCH_SIZE: usize = super::sinks::defaults::BATCH_SIZE;
 }
 
 impl Config {

@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "sources",
     "sinks",
     "incidents",
+    "journal",
 ];
 const STORE_KEYS: &[&str] = &["kind", "path", "url"];
 const STORE_KINDS: &[&str] = &["sqlite", "postgres"];
@@ -47,9 +48,17 @@ const POLL_KEYS: &[&str] = &[
     "groups",
     "tenants",
 ];
-const SINK_TYPES: &[&str] = &["file", "stdout"];
-const FILE_SINK_KEYS: &[&str] = &["type", "path", "wrap", "batch_size"];
-const STDOUT_SINK_KEYS: &[&str] = &["type", "wrap", "batch_size"];
+const SINK_TYPES: &[&str] = &[
+    "file",
+    "stdout",
+    "syslog",
+    "splunk_hec",
+    "elasticsearch",
+    "postgres",
+    "webhook",
+];
+const FILE_SINK_KEYS: &[&str] = &["path", "wrap"];
+const STDOUT_SINK_KEYS: &[&str] = &["wrap"];
 
 const NAME_RULE: &str = "1 to 64 characters of a-z, 0-9, `_` and `-`";
 
@@ -89,12 +98,13 @@ pub(super) fn parse(
     let sources = sources(&mut r, root, &typos, &declared);
     let sinks = sinks(&mut r, root, &typos, &base_dir);
     let incidents = super::incidents::incidents(&mut r, root, &declared);
+    let journal = super::sinks::journal(&mut r, root);
 
     if r.has_errors() {
         return Err(ConfigErrors(r.into_errors()));
     }
-    match (store, secrets, incidents) {
-        (Some(store), Some(secrets), Some(incidents)) => Ok(Config {
+    match (store, secrets, incidents, journal) {
+        (Some(store), Some(secrets), Some(incidents), Some(journal)) => Ok(Config {
             path: path.to_path_buf(),
             store,
             secrets,
@@ -103,6 +113,7 @@ pub(super) fn parse(
             sources,
             sinks,
             incidents,
+            journal,
         }),
         // Sections only come back empty after recording a problem; this keeps that promise
         // from becoming a panic if it is ever broken.
@@ -355,7 +366,7 @@ fn named_tables<'t>(
     out
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub(super) fn is_valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -906,6 +917,13 @@ fn sinks(
         let sink = match kind.as_str() {
             "file" => file_sink(r, s, base_dir, &entry.name, &mut files).map(SinkConfig::File),
             "stdout" => stdout_sink(r, s).map(SinkConfig::Stdout),
+            "syslog" => super::sinks::syslog(r, s, base_dir).map(SinkConfig::Syslog),
+            "splunk_hec" => super::sinks::splunk_hec(r, s, base_dir).map(SinkConfig::SplunkHec),
+            "elasticsearch" => {
+                super::sinks::elasticsearch(r, s, base_dir).map(SinkConfig::Elasticsearch)
+            }
+            "postgres" => super::sinks::postgres(r, s).map(SinkConfig::Postgres),
+            "webhook" => super::sinks::webhook(r, s, base_dir).map(SinkConfig::Webhook),
             _ => None,
         };
         if let (Some(sink), true) = (sink, entry.valid_name) {
@@ -916,24 +934,21 @@ fn sinks(
 }
 
 fn stdout_sink(r: &mut Reader<'_>, s: Section<'_>) -> Option<StdoutSinkConfig> {
-    r.check_keys(s, STDOUT_SINK_KEYS);
-    let (wrap, batch_size) = sink_common(r, s);
+    r.check_keys(s, &super::sinks::keys(STDOUT_SINK_KEYS));
+    let (wrap, common) = sink_common(r, s);
     Some(StdoutSinkConfig {
         wrap: wrap?,
-        batch_size: batch_size?,
+        common: common?,
     })
 }
 
-/// `wrap` and `batch_size`, shared by all sink types.
-fn sink_common(r: &mut Reader<'_>, s: Section<'_>) -> (Option<bool>, Option<usize>) {
+/// `wrap` and the keys shared by all sink types (batching, retries, filters).
+fn sink_common(
+    r: &mut Reader<'_>,
+    s: Section<'_>,
+) -> (Option<bool>, Option<super::sinks::SinkCommon>) {
     let wrap = present_or(r.boolean(s, "wrap"), s, "wrap", defaults::SINK_WRAP);
-    let batch_size = present_or(
-        r.integer_in::<usize>(s, "batch_size", 1..=i64::MAX),
-        s,
-        "batch_size",
-        defaults::SINK_BATCH_SIZE,
-    );
-    (wrap, batch_size)
+    (wrap, super::sinks::common(r, s))
 }
 
 fn file_sink(
@@ -943,7 +958,7 @@ fn file_sink(
     name: &str,
     files: &mut BTreeMap<PathBuf, String>,
 ) -> Option<FileSinkConfig> {
-    let typos = r.check_keys(s, FILE_SINK_KEYS);
+    let typos = r.check_keys(s, &super::sinks::keys(FILE_SINK_KEYS));
     let path = if s.table.contains_key("path") || typos.iter().any(|t| t == "path") {
         r.non_empty_string(s, "path").and_then(|p| {
             let path = base_dir.join(p.value.trim());
@@ -980,10 +995,10 @@ fn file_sink(
         );
         None
     };
-    let (wrap, batch_size) = sink_common(r, s);
+    let (wrap, common) = sink_common(r, s);
     Some(FileSinkConfig {
         path: path?,
         wrap: wrap?,
-        batch_size: batch_size?,
+        common: common?,
     })
 }

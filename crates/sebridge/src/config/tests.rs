@@ -31,6 +31,10 @@ fn test_env(name: &str) -> Option<String> {
         "SNOW_PASSWORD" | "XDR_CLIENT_PASSWORD" | "SNOW_WEBHOOK_SECRET" => {
             Some(format!("{name}-0123456789abcdef"))
         }
+        "SPLUNK_HEC_TOKEN" => Some("hec-token".into()),
+        "ELASTIC_API_KEY" => Some("es-key".into()),
+        "EVENTS_DATABASE_URL" => Some("postgres://u:p@127.0.0.1/db".into()),
+        "WEBHOOK_SECRET" => Some("0123456789abcdef0123".into()),
         "EMPTY" => Some(String::new()),
         _ => None,
     }
@@ -130,15 +134,118 @@ fn example_toml_loads() {
         SinkConfig::File(FileSinkConfig {
             path: dir.join("events.jsonl"),
             wrap: false,
-            batch_size: 1000
+            common: default_common()
         })
     );
     assert_eq!(
         c.sinks["console"],
         SinkConfig::Stdout(StdoutSinkConfig {
             wrap: true,
-            batch_size: 1000
+            common: default_common()
         })
+    );
+}
+
+#[test]
+fn example_toml_documents_every_sink_type_and_the_journal() {
+    let path = example_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = Config::from_str_with_env(&text, &path, &test_env).unwrap();
+    let kinds: Vec<&str> = c.sinks.values().map(SinkConfig::kind).collect();
+    for k in [
+        "file",
+        "stdout",
+        "syslog",
+        "splunk_hec",
+        "elasticsearch",
+        "postgres",
+        "webhook",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from the example");
+    }
+    let SinkConfig::Syslog(q) = &c.sinks["qradar"] else {
+        panic!()
+    };
+    assert_eq!(q.transport, super::SyslogTransport::Tls);
+    assert_eq!(q.format, super::MessageFormat::Leef);
+    assert_eq!(q.facility, 16);
+    assert_eq!(q.leef_delimiter, '^');
+    assert_eq!(
+        q.common.filter.min_severity,
+        Some(secure_endpoint::Severity::Medium)
+    );
+    let SinkConfig::SplunkHec(h) = &c.sinks["splunk"] else {
+        panic!()
+    };
+    assert_eq!(h.token.expose(), "hec-token");
+    assert_eq!(h.sourcetype, "cisco:amp:event");
+    assert!(h.gzip && !h.ack);
+    assert_eq!(h.common.batch_size, 500);
+    assert!(
+        !format!("{h:?}").contains("hec-token"),
+        "Debug redacts the token"
+    );
+    let SinkConfig::Elasticsearch(e) = &c.sinks["elastic"] else {
+        panic!()
+    };
+    assert_eq!(e.data_stream, "logs-cisco_secure_endpoint.event-default");
+    assert_eq!(e.pipeline.as_deref(), Some("_none"));
+    let SinkConfig::Postgres(p) = &c.sinks["warehouse"] else {
+        panic!()
+    };
+    assert_eq!(p.table, "sebridge_events");
+    assert!(!format!("{p:?}").contains("u:p@"), "Debug redacts the URL");
+    let SinkConfig::Webhook(w) = &c.sinks["soar"] else {
+        panic!()
+    };
+    assert_eq!(
+        w.common.filter.tenants.as_deref(),
+        Some(&["acme".to_string()][..])
+    );
+    assert_eq!(w.common.filter.event_types, vec![1090519054, 553648143]);
+    assert_eq!(c.journal.max_age, Some(Duration::from_secs(7 * 24 * 3600)));
+    assert_eq!(c.journal.on_lagging_consumer, super::LaggingPolicy::Keep);
+}
+
+#[test]
+fn sink_keys_are_validated_with_places() {
+    let errs = errors(&with(
+        "[sinks.s]\ntype = \"syslog\"\ntransport = \"tls\"\nframing = \"newline\"\nformat = \"xml\"\nfacility = 99\nleef_delimiter = \"=\"\n\
+         [sinks.h]\ntype = \"splunk_hec\"\nurl = \"ftp://x\"\n\
+         [sinks.e]\ntype = \"elasticsearch\"\nurl = \"http://e:9200\"\napi_key = \"k\"\nusername = \"u\"\npassword = \"p\"\n\
+         [sinks.p]\ntype = \"postgres\"\nurl = \"mysql://x\"\ntable = \"Bad;Name\"\n\
+         [sinks.w]\ntype = \"webhook\"\nurl = \"https://h\"\nsecret = \"short\"\nmin_severity = \"urgent\"\nevent_types = [\"Threat\"]\nretry_initial = \"10s\"\nretry_max = \"1s\"\n\
+         [journal]\nmax_rows = 5\non_lagging_consumer = \"delete\"\n",
+    ));
+    let joined = errs.join("\n");
+    for needle in [
+        "missing `address` in sink `s`",
+        "syslog over TLS is always octet-counted",
+        "`format` in sink `s` must be one of json, cef, leef",
+        "`facility` in sink `s` must be 0..23",
+        "`leef_delimiter` in sink `s`",
+        "`url` in sink `h` has scheme `ftp`",
+        "missing `token` in sink `h`",
+        "sets `api_key` and `username`/`password`",
+        "`url` in sink `p` must start with postgres://",
+        "`table` in sink `p` must be",
+        "`secret` in sink `w` is shorter than 16 characters",
+        "`min_severity` in sink `w` must be one of low, medium, high, critical",
+        "elements of `event_types` in sink `w` must be event type ids",
+        "`retry_max` in sink `w` is shorter than `retry_initial`",
+        "`max_rows` in [journal] must be at least 1000",
+        "`on_lagging_consumer` in [journal] must be one of keep, drop",
+    ] {
+        assert!(
+            joined.contains(needle),
+            "`{needle}` not reported in:\n{joined}"
+        );
+    }
+    // Every problem has a place in the file.
+    assert!(
+        errs.iter()
+            .all(|e| e.split(':').take(2).all(|n| n.parse::<usize>().is_ok())),
+        "{joined}"
     );
 }
 
@@ -148,15 +255,20 @@ fn example_toml_without_its_env_vars_names_each_one() {
     let text = std::fs::read_to_string(&path).unwrap();
     let err = Config::from_str_with_env(&text, &path, &|_| None).unwrap_err();
     let shown: Vec<String> = err.iter().map(|e| e.message.clone()).collect();
-    assert_eq!(err.len(), 6, "{shown:#?}");
-    for (e, var) in err.iter().zip([
+    let vars = [
         "ACME_CLIENT_ID",
         "ACME_API_KEY",
         "GLOBEX_API_KEY",
+        "SPLUNK_HEC_TOKEN",
+        "ELASTIC_API_KEY",
+        "EVENTS_DATABASE_URL",
+        "WEBHOOK_SECRET",
         "SNOW_PASSWORD",
         "XDR_CLIENT_PASSWORD",
         "SNOW_WEBHOOK_SECRET",
-    ]) {
+    ];
+    assert_eq!(err.len(), vars.len(), "{shown:#?}");
+    for (e, var) in err.iter().zip(vars) {
         assert!(e.message.contains(var), "{}", e.message);
         let line = e.line.unwrap();
         assert!(text.lines().nth(line - 1).unwrap().contains(var));
@@ -185,7 +297,7 @@ fn defaults_apply() {
         c.sinks["out"],
         SinkConfig::Stdout(StdoutSinkConfig {
             wrap: false,
-            batch_size: 1000
+            common: default_common()
         })
     );
     assert!(c.tenants["acme"].enabled);
@@ -281,7 +393,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         e,
         "12:2: unknown key `sever` in the top level; expected one of store, secrets, server, \
-         tenants, sources, sinks, incidents (did you mean `server`?)"
+         tenants, sources, sinks, incidents, journal (did you mean `server`?)"
     );
     // A misspelt collection is reported once, not also as "no sinks configured".
     let e = one_error(&MIN.replace("[sinks.out]", "[sink.out]"));
@@ -303,7 +415,7 @@ fn unknown_keys_in_every_section() {
         &[
             "unknown key `intervall` in source `poll`",
             "(did you mean `interval`?)",
-            "unknown key `batchsize` in sink `out`; expected one of type, wrap, batch_size",
+            "unknown key `batchsize` in sink `out`; expected one of type, batch_size, batch_timeout, retry_initial, retry_max, tenants, event_types, min_severity, wrap",
             "unknown key `kynd` in [store]",
             "unknown key `keyfile` in [secrets]; expected one of key_file",
             "unknown key `port` in [server]; expected one of listen",
@@ -605,7 +717,7 @@ fn batch_size_bounds() {
     let e = one_error(&MIN.replace("type = \"stdout\"", "type = \"stdout\"\nbatch_size = 0"));
     assert_eq!(
         e,
-        "12:14: `batch_size` in sink `out` must be at least 1, found 0"
+        "12:14: `batch_size` in sink `out` must be between 1 and 1000000, found 0"
     );
 }
 
@@ -707,14 +819,14 @@ fn unknown_source_and_sink_types() {
         errors(&text),
         [
             "8:8: unknown source type `stream` in source `poll`; expected one of poll",
-            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout (did \
+            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook (did \
              you mean `file`?)",
         ]
     );
     let e = one_error(&MIN.replace("type = \"stdout\"\n", "wrap = true\n"));
     assert_eq!(
         e,
-        "10:8: missing `type` in sink `out`: expected one of file, stdout"
+        "10:8: missing `type` in sink `out`: expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook"
     );
 }
 
@@ -979,4 +1091,14 @@ fn validate_reports_every_problem_and_exits_2() {
         )),
         "{err}"
     );
+}
+
+fn default_common() -> super::SinkCommon {
+    super::SinkCommon {
+        batch_size: 1000,
+        batch_timeout: Duration::from_secs(1),
+        retry_initial: Duration::from_millis(500),
+        retry_max: Duration::from_secs(60),
+        filter: super::SinkFilter::default(),
+    }
 }

@@ -143,6 +143,7 @@ mod tests {
             received_at: 1_600_000_000_000,
             source: "poll".into(),
             raw: raw.into(),
+            ..Default::default()
         }
     }
 

@@ -8,7 +8,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use secure_endpoint::Event;
+use secure_endpoint::{Event, Severity};
 use std::path::PathBuf;
 use tokio::sync::watch;
 
@@ -31,7 +31,7 @@ pub enum StoreError {
 
 /// A row of the journal. `seq` increases with every append but is not dense: an ignored
 /// duplicate may use up a number, so consumers compare positions, never count them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct JournalEntry {
     pub seq: i64,
     pub tenant: String,
@@ -44,6 +44,9 @@ pub struct JournalEntry {
     pub source: String,
     /// The vendor's JSON, byte for byte.
     pub raw: String,
+    /// From the typed view at append time (`None`: absent, or journaled before 0003_sinks).
+    pub severity: Option<Severity>,
+    pub connector_guid: Option<String>,
 }
 
 /// Where a poll source stands for one tenant: the newest event second committed and the ids
@@ -218,6 +221,40 @@ impl Store {
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         self.inner.dead_letters(limit).await
+    }
+
+    /// Journal rows with `seq > after_seq` (a consumer's exact backlog).
+    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
+        self.inner.count_after(after_seq).await
+    }
+
+    /// The oldest row still in the journal: (seq, received_at), `None` when empty.
+    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.inner.oldest().await
+    }
+
+    /// The newest seq whose row was received before `cutoff_ms` (rows older than a max age).
+    pub async fn last_seq_received_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.inner.last_seq_received_before(cutoff_ms).await
+    }
+
+    /// The seq below which rows exceed `max_rows` (keeping the newest `max_rows`).
+    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
+        self.inner.seq_keeping_newest(max_rows).await
+    }
+
+    /// Deletes journal rows with `seq <= up_to`, at most `limit` of them (oldest first), in
+    /// one short transaction. Returns how many were deleted.
+    pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
+        self.inner.delete_through(up_to, limit).await
+    }
+
+    /// Removes a consumer's position (a sink taken out of the configuration for good).
+    pub async fn forget_position(&self, consumer: &str) -> Result<bool, StoreError> {
+        self.inner.forget_position(consumer).await
     }
 
     /// Events in the journal.

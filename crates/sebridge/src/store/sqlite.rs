@@ -5,7 +5,7 @@ use super::{
     now_millis, AppendOutcome, Cursor, DeadLetter, JournalEntry, Position, RegisteredTenant,
     StoreError,
 };
-use secure_endpoint::Event;
+use secure_endpoint::{Event, Severity};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::path::Path;
@@ -14,6 +14,25 @@ use std::time::Duration;
 /// Rows per INSERT statement: 7 parameters a row stays far below SQLite's variable limit,
 /// and one statement per chunk avoids a round trip to the database thread per event.
 const INSERT_CHUNK: usize = 200;
+
+fn severity_to_db(s: Option<Severity>) -> Option<i64> {
+    s.map(|s| match s {
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    })
+}
+
+fn severity_from_db(v: Option<i64>) -> Option<Severity> {
+    match v? {
+        1 => Some(Severity::Low),
+        2 => Some(Severity::Medium),
+        3 => Some(Severity::High),
+        4 => Some(Severity::Critical),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -181,7 +200,7 @@ impl SqliteStore {
         };
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO journal (tenant, event_id, event_type_id, event_time, received_at, source, raw) ",
+                "INSERT OR IGNORE INTO journal (tenant, event_id, event_type_id, event_time, received_at, source, raw, severity, connector_guid) ",
             );
             qb.push_values(chunk, |mut b, e| {
                 b.push_bind(tenant)
@@ -190,7 +209,9 @@ impl SqliteStore {
                     .push_bind(e.timestamp)
                     .push_bind(received_at)
                     .push_bind(source)
-                    .push_bind(e.raw());
+                    .push_bind(e.raw())
+                    .push_bind(severity_to_db(e.severity))
+                    .push_bind(e.connector_guid.as_deref());
             });
             inserted += qb.build().execute(&mut *tx).await?.rows_affected();
         }
@@ -229,7 +250,8 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, tenant, event_id, event_type_id, event_time, received_at, source, raw
+            "SELECT seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
+                    severity, connector_guid
              FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(after_seq)
@@ -247,6 +269,8 @@ impl SqliteStore {
                     received_at: r.try_get(5)?,
                     source: r.try_get(6)?,
                     raw: r.try_get(7)?,
+                    severity: severity_from_db(r.try_get(8)?),
+                    connector_guid: r.try_get(9)?,
                 })
             })
             .collect()
@@ -379,6 +403,79 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+
+    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > ?")
+                .bind(after_seq)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT seq, received_at FROM journal ORDER BY seq LIMIT 1")
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    pub async fn last_seq_received_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // Rows arrive in seq order, so the first row received at or after the cutoff bounds
+        // the old ones; the scan touches only the rows that are old (about to be deleted).
+        let first_new: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM journal WHERE received_at >= ? ORDER BY seq LIMIT 1",
+        )
+        .bind(cutoff_ms)
+        .fetch_optional(&self.reader)
+        .await?;
+        let bound: Option<i64> = match first_new {
+            Some(s) => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE seq < ?")
+                    .bind(s)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+        };
+        Ok(bound)
+    }
+
+    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
+        let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET ?")
+                .bind(offset)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)",
+        )
+        .bind(up_to)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn forget_position(&self, consumer: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM positions WHERE consumer = ?")
+            .bind(consumer)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn count(&self) -> Result<i64, StoreError> {

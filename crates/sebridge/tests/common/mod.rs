@@ -73,7 +73,11 @@ pub fn wrapped_lines(path: &Path) -> Vec<(String, String)> {
         event: &'a RawValue,
     }
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    // Read while the sink runs, the file may end in the middle of a batch being appended:
+    // only complete (newline-terminated) lines count.
+    let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
+    complete
+        .lines()
         .map(|l| {
             let line: Line<'_> =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}"));

@@ -105,6 +105,25 @@ struct Cli {
     /// Act on a running simulator instead of starting one.
     #[command(subcommand)]
     command: Option<SimCommand>,
+    /// Also serve a Splunk HTTP Event Collector here (e.g. 127.0.0.1:8088).
+    #[arg(long)]
+    hec_listen: Option<SocketAddr>,
+
+    /// The HEC token to accept.
+    #[arg(long, default_value = "00000000-0000-4000-8000-000000000000")]
+    hec_token: String,
+
+    /// Turn on HEC indexer acknowledgement.
+    #[arg(long)]
+    hec_ack: bool,
+
+    /// Also serve an Elasticsearch _bulk endpoint here (e.g. 127.0.0.1:9200).
+    #[arg(long)]
+    es_listen: Option<SocketAddr>,
+
+    /// The Elasticsearch API key (Authorization: ApiKey <key>) to accept.
+    #[arg(long, default_value = "c2VicmlkZ2U6dGVzdA==")]
+    es_api_key: String,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -199,6 +218,13 @@ async fn main() -> Result<()> {
     if let Some(SimCommand::Snow { action }) = cli.command {
         return snow_command(action).await;
     }
+    let (hec_listen, hec_token, hec_ack, es_listen, es_api_key) = (
+        cli.hec_listen,
+        cli.hec_token.clone(),
+        cli.hec_ack,
+        cli.es_listen,
+        cli.es_api_key.clone(),
+    );
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -239,6 +265,8 @@ async fn main() -> Result<()> {
             .with_context(|| format!("writing config {}", path.display()))?;
         tracing::info!(path = %path.display(), "wrote sebridge config");
     }
+    // Everything is up before the line scripts wait for.
+    let receivers = start_receivers(hec_listen, hec_token, hec_ack, es_listen, es_api_key).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "sebridge-sim listening on {}", sim.base_url())?;
@@ -258,5 +286,67 @@ async fn main() -> Result<()> {
     let sig = signalled.await;
     tracing::info!(signal = sig, "shutting down");
     sim.shutdown().await;
+    receivers.shutdown().await;
     Ok(())
+}
+
+/// The SIEM receivers asked for on the command line.
+struct Receivers {
+    hec: Option<simulator::receivers::hec::HecReceiver>,
+    es: Option<simulator::receivers::elastic::ElasticReceiver>,
+}
+
+impl Receivers {
+    async fn shutdown(self) {
+        if let Some(h) = self.hec {
+            h.shutdown().await;
+        }
+        if let Some(e) = self.es {
+            e.shutdown().await;
+        }
+    }
+}
+
+async fn start_receivers(
+    hec_listen: Option<SocketAddr>,
+    hec_token: String,
+    hec_ack: bool,
+    es_listen: Option<SocketAddr>,
+    es_api_key: String,
+) -> Result<Receivers> {
+    use simulator::receivers::{elastic, hec};
+    let mut out = std::io::stdout().lock();
+    let hec = match hec_listen {
+        Some(listen) => {
+            let r = hec::start(hec::HecConfig {
+                listen,
+                token: hec_token,
+                ack: hec_ack,
+                keep_events: false,
+                ..Default::default()
+            })
+            .await
+            .context("starting the HEC receiver")?;
+            writeln!(out, "hec receiver listening on {}", r.url())?;
+            Some(r)
+        }
+        None => None,
+    };
+    let es = match es_listen {
+        Some(listen) => {
+            let r = elastic::start(elastic::ElasticConfig {
+                listen,
+                api_key: Some(es_api_key),
+                keep_docs: false,
+                ..Default::default()
+            })
+            .await
+            .context("starting the Elasticsearch receiver")?;
+            writeln!(out, "elasticsearch receiver listening on {}", r.url())?;
+            Some(r)
+        }
+        None => None,
+    };
+    out.flush()?;
+    Ok(Receivers { hec, es })
 }

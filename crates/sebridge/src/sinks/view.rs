@@ -1,0 +1,263 @@
+//! A borrowed, typed view of the vendor fields the SIEM formats (CEF, LEEF, syslog header,
+//! HEC time) need, read from the raw JSON in one pass without building a `Value` tree.
+//!
+//! Fields whose type varies between event kinds (ports, pids, ids) are read as any scalar.
+//! A field of an unexpected shape makes the whole view fall back to what the journal row
+//! itself knows (tenant, id, type, time, severity): formatting never fails an event.
+
+use crate::store::JournalEntry;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// A JSON scalar of any kind, as text.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Scalar<'a> {
+    #[serde(borrow)]
+    Str(Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Scalar::Str(s) => Cow::Borrowed(s.as_ref()),
+            Scalar::Int(i) => Cow::Owned(i.to_string()),
+            Scalar::UInt(u) => Cow::Owned(u.to_string()),
+            Scalar::Float(f) => Cow::Owned(f.to_string()),
+            Scalar::Bool(b) => Cow::Owned(b.to_string()),
+        }
+    }
+}
+
+type S<'a> = Option<Cow<'a, str>>;
+
+#[derive(Deserialize, Debug, Default)]
+pub struct EventView<'a> {
+    #[serde(borrow, default)]
+    pub event_type: S<'a>,
+    #[serde(default)]
+    pub timestamp_nanoseconds: Option<u64>,
+    #[serde(borrow, default)]
+    pub detection: S<'a>,
+    #[serde(borrow, default)]
+    pub detection_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pub group_guids: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    pub computer: Option<Computer<'a>>,
+    #[serde(borrow, default)]
+    pub file: Option<File<'a>>,
+    #[serde(borrow, default)]
+    pub network_info: Option<NetworkInfo<'a>>,
+    #[serde(borrow, default)]
+    pub command_line: Option<CommandLine<'a>>,
+    #[serde(borrow, default)]
+    pub cloud_ioc: Option<CloudIoc<'a>>,
+    #[serde(borrow, default)]
+    pub error: Option<ErrorInfo<'a>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Computer<'a> {
+    #[serde(borrow, default)]
+    pub hostname: S<'a>,
+    #[serde(borrow, default)]
+    pub user: S<'a>,
+    #[serde(borrow, default)]
+    pub external_ip: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Identity<'a> {
+    #[serde(borrow, default)]
+    pub sha256: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Parent<'a> {
+    #[serde(borrow, default)]
+    pub process_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pub file_name: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct File<'a> {
+    #[serde(borrow, default)]
+    pub file_name: S<'a>,
+    #[serde(borrow, default)]
+    pub file_path: S<'a>,
+    #[serde(borrow, default)]
+    pub disposition: S<'a>,
+    #[serde(borrow, default)]
+    pub identity: Option<Identity<'a>>,
+    #[serde(borrow, default)]
+    pub parent: Option<Parent<'a>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Nfm<'a> {
+    #[serde(borrow, default)]
+    pub protocol: S<'a>,
+    #[serde(borrow, default)]
+    pub direction: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct NetworkInfo<'a> {
+    #[serde(borrow, default)]
+    pub local_ip: S<'a>,
+    #[serde(borrow, default)]
+    pub local_port: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pub remote_ip: S<'a>,
+    #[serde(borrow, default)]
+    pub remote_port: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pub dirty_url: S<'a>,
+    #[serde(borrow, default)]
+    pub nfm: Option<Nfm<'a>>,
+    #[serde(borrow, default)]
+    pub parent: Option<Parent<'a>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CommandLine<'a> {
+    #[serde(borrow, default)]
+    pub arguments: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CloudIoc<'a> {
+    #[serde(borrow, default)]
+    pub description: S<'a>,
+    #[serde(borrow, default)]
+    pub short_description: S<'a>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct ErrorInfo<'a> {
+    #[serde(borrow, default)]
+    pub error_code: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pub description: S<'a>,
+}
+
+impl<'a> EventView<'a> {
+    /// The view of `raw`, or an empty one when the event has an unexpected shape.
+    pub fn parse(raw: &'a str) -> EventView<'a> {
+        serde_json::from_str(raw).unwrap_or_default()
+    }
+
+    pub fn hostname(&self) -> Option<&str> {
+        self.computer
+            .as_ref()?
+            .hostname
+            .as_deref()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The user, unless the vendor's "Not Available" placeholder.
+    pub fn user(&self) -> Option<&str> {
+        self.computer
+            .as_ref()?
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty() && *u != "Not Available")
+    }
+
+    pub fn sha256(&self) -> Option<&str> {
+        self.file.as_ref()?.identity.as_ref()?.sha256.as_deref()
+    }
+
+    /// The process behind the event: the file's parent, else the network flow's.
+    pub fn parent(&self) -> Option<&Parent<'a>> {
+        self.file
+            .as_ref()
+            .and_then(|f| f.parent.as_ref())
+            .or_else(|| self.network_info.as_ref().and_then(|n| n.parent.as_ref()))
+    }
+
+    /// A one-line description: the Cloud IOC's, else the error's.
+    pub fn description(&self) -> Option<&str> {
+        self.cloud_ioc
+            .as_ref()
+            .and_then(|c| c.description.as_deref().or(c.short_description.as_deref()))
+            .or_else(|| self.error.as_ref().and_then(|e| e.description.as_deref()))
+    }
+}
+
+/// Event time in epoch milliseconds (with the sub-second part the vendor sends).
+pub fn event_millis(entry: &JournalEntry, v: &EventView<'_>) -> i64 {
+    entry.event_time.saturating_mul(1000)
+        + i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1_000_000)
+            .unwrap_or(0)
+}
+
+/// Event time in epoch microseconds.
+pub fn event_micros(entry: &JournalEntry, v: &EventView<'_>) -> i64 {
+    entry.event_time.saturating_mul(1_000_000)
+        + i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1000).unwrap_or(0)
+}
+
+/// The Splunk CIM add-on's action for an event type (its `cisco_amp_events_actions` lookup).
+pub fn cim_action(event_type_id: u64) -> Option<&'static str> {
+    Some(match event_type_id {
+        570425394 | 553648149 | 553648154 | 553648146 => "allowed",
+        2181038130 | 553648155 | 2164260892 | 2164260893 | 553648147 | 553648168 | 553648143 => {
+            "blocked"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_nested_fields_and_falls_back_on_odd_shapes() {
+        let raw = r#"{"event_type":"Threat Detected","timestamp_nanoseconds":443000000,
+            "computer":{"hostname":"H","user":"Not Available"},
+            "file":{"file_name":"a\"b.exe","identity":{"sha256":"ab"},"parent":{"process_id":12}},
+            "network_info":{"local_port":"80","remote_port":443}}"#;
+        let v = EventView::parse(raw);
+        assert_eq!(v.hostname(), Some("H"));
+        assert_eq!(v.user(), None);
+        assert_eq!(v.sha256(), Some("ab"));
+        assert_eq!(
+            v.file.as_ref().unwrap().file_name.as_deref(),
+            Some("a\"b.exe")
+        );
+        assert_eq!(
+            v.parent().unwrap().process_id.as_ref().unwrap().text(),
+            "12"
+        );
+        let n = v.network_info.as_ref().unwrap();
+        assert_eq!(n.local_port.as_ref().unwrap().text(), "80");
+        assert_eq!(n.remote_port.as_ref().unwrap().text(), "443");
+        let odd = EventView::parse(r#"{"computer":"not an object"}"#);
+        assert!(odd.hostname().is_none());
+    }
+
+    #[test]
+    fn cim_actions_match_the_add_on_lookup() {
+        let csv = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/fixtures/splunk/cim_amp_event_actions.csv"),
+        )
+        .expect("fixture");
+        let mut n = 0;
+        for line in csv.lines().skip(1) {
+            let (id, action) = line.split_once(',').expect("two columns");
+            assert_eq!(cim_action(id.parse().unwrap()), Some(action.trim()), "{id}");
+            n += 1;
+        }
+        assert_eq!(n, 11);
+        assert_eq!(cim_action(1090519054), None);
+    }
+}

@@ -1,0 +1,405 @@
+//! An Elasticsearch `_bulk` endpoint on loopback, for data streams.
+//!
+//! `POST /_bulk` and `POST /{target}/_bulk` (NDJSON, optionally gzipped; `?pipeline=` is
+//! accepted and recorded). Auth: `Authorization: ApiKey <key>` or Basic, else 401 with a
+//! `security_exception`. Data streams take only `create` ops (an `index` op gets the real
+//! 400 `illegal_argument_exception`); `create` with an `_id` already in the stream is a 409
+//! `version_conflict_engine_exception` item. The reply has one item per action, in order,
+//! with `errors: true` when any failed.
+//!
+//! Faults: whole-request statuses for the next N requests (429 `es_rejected_execution_exception`,
+//! 503 …), per-item 429s for the next N items, and permanent 400 `mapper_parsing_exception`
+//! for documents containing a given string.
+
+// Field and accessor names mirror the protocol's (documented above); one-line docs each
+// would only repeat them.
+#![allow(missing_docs)]
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::{body_bytes, Server};
+use crate::SimError;
+
+/// How to start a bulk receiver.
+#[derive(Debug, Clone)]
+pub struct ElasticConfig {
+    pub listen: SocketAddr,
+    /// Accepted `ApiKey` credential (the base64 `id:key` string as sent).
+    pub api_key: Option<String>,
+    /// Accepted Basic credentials.
+    pub basic: Option<(String, String)>,
+    /// Keep documents for inspection (off for benchmarks: ids are still kept, for 409s).
+    pub keep_docs: bool,
+}
+
+impl Default for ElasticConfig {
+    fn default() -> Self {
+        ElasticConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: Some("c2VicmlkZ2U6dGVzdA==".into()),
+            basic: None,
+            keep_docs: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ElasticStats {
+    pub requests: u64,
+    pub gzip_requests: u64,
+    /// Documents created.
+    pub created: u64,
+    /// `create` items answered 409 (already there).
+    pub conflicts: u64,
+    /// Items answered with an injected or mapping failure.
+    pub failed_items: u64,
+    pub injected_request_failures: u64,
+    pub rejected_requests: u64,
+    /// The last `pipeline` query parameter seen.
+    pub last_pipeline: Option<String>,
+}
+
+#[derive(Default)]
+struct Faults {
+    next_requests: VecDeque<u16>,
+    next_items: u64,
+    item_status: u16,
+    reject_containing: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    stats: ElasticStats,
+    ids: HashMap<String, HashSet<String>>,
+    docs: HashMap<String, Vec<(String, Value)>>,
+    faults: Faults,
+    seq_no: u64,
+}
+
+struct Shared {
+    config: ElasticConfig,
+    inner: Mutex<Inner>,
+}
+
+pub struct ElasticReceiver {
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+pub async fn start(config: ElasticConfig) -> Result<ElasticReceiver, SimError> {
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        inner: Mutex::new(Inner::default()),
+    });
+    let router = Router::new()
+        .route("/_bulk", post(bulk_root))
+        .route("/{target}/_bulk", post(bulk_target))
+        .route("/_receiver/stats", get(stats))
+        .route("/", get(root))
+        .with_state(shared.clone());
+    let server = Server::start(config.listen, router).await?;
+    Ok(ElasticReceiver { shared, server })
+}
+
+impl ElasticReceiver {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    pub fn stats(&self) -> ElasticStats {
+        self.shared.inner.lock().stats.clone()
+    }
+
+    /// (`_id`, document) of a data stream, in arrival order (when `keep_docs`).
+    pub fn docs(&self, data_stream: &str) -> Vec<(String, Value)> {
+        self.shared
+            .inner
+            .lock()
+            .docs
+            .get(data_stream)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Documents in a data stream (distinct `_id`s).
+    pub fn count(&self, data_stream: &str) -> usize {
+        self.shared
+            .inner
+            .lock()
+            .ids
+            .get(data_stream)
+            .map_or(0, HashSet::len)
+    }
+
+    /// Answers the next `n` requests with `status` as a whole (429, 503, …).
+    pub fn fail_next_requests(&self, n: usize, status: u16) {
+        let mut i = self.shared.inner.lock();
+        i.faults
+            .next_requests
+            .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Fails the next `n` items (of any request) with `status` (429 → rejected execution).
+    pub fn fail_next_items(&self, n: u64, status: u16) {
+        let mut i = self.shared.inner.lock();
+        i.faults.next_items = n;
+        i.faults.item_status = status;
+    }
+
+    /// Refuses for good (400 mapper_parsing_exception) documents whose JSON contains `needle`.
+    pub fn reject_docs_containing(&self, needle: Option<&str>) {
+        self.shared.inner.lock().faults.reject_containing = needle.map(str::to_string);
+    }
+
+    pub async fn shutdown(mut self) {
+        self.server.stop().await;
+    }
+}
+
+fn error_body(status: StatusCode, kind: &str, reason: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason}, "status": status.as_u16()})),
+    )
+        .into_response()
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return shared.config.api_key.is_none() && shared.config.basic.is_none();
+    };
+    if let (Some(key), Some(given)) = (&shared.config.api_key, v.strip_prefix("ApiKey ")) {
+        return given.trim() == key;
+    }
+    if let (Some((u, p)), Some(given)) = (&shared.config.basic, v.strip_prefix("Basic ")) {
+        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        return given.trim() == expected;
+    }
+    false
+}
+
+async fn root() -> Response {
+    Json(json!({"name": "sebridge-sim", "cluster_name": "sim", "version": {"number": "8.15.0"}, "tagline": "You Know, for Search"})).into_response()
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.inner.lock().stats.clone()).into_response()
+}
+
+async fn bulk_root(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bulk(shared, None, q, headers, body)
+}
+
+async fn bulk_target(
+    State(shared): State<Arc<Shared>>,
+    Path(target): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bulk(shared, Some(target), q, headers, body)
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(default, rename = "_index")]
+    index: Option<String>,
+    #[serde(default, rename = "_id")]
+    id: Option<String>,
+}
+
+fn bulk(
+    shared: Arc<Shared>,
+    target: Option<String>,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    {
+        let mut i = shared.inner.lock();
+        i.stats.requests += 1;
+        if let Some(status) = i.faults.next_requests.pop_front() {
+            i.stats.injected_request_failures += 1;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return if status == StatusCode::TOO_MANY_REQUESTS {
+                error_body(
+                    status,
+                    "es_rejected_execution_exception",
+                    "rejected execution of coordinating operation",
+                )
+            } else {
+                error_body(status, "unavailable_shards_exception", "injected failure")
+            };
+        }
+    }
+    if !authorized(&shared, &headers) {
+        shared.inner.lock().stats.rejected_requests += 1;
+        return error_body(
+            StatusCode::UNAUTHORIZED,
+            "security_exception",
+            "unable to authenticate user for REST request [/_bulk]",
+        );
+    }
+    let gz = headers.contains_key(header::CONTENT_ENCODING);
+    let data = match body_bytes(&headers, &body) {
+        Ok(d) => d,
+        Err(e) => return error_body(StatusCode::BAD_REQUEST, "parse_exception", &e),
+    };
+    let started = std::time::Instant::now();
+    let mut lines = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let mut items = Vec::new();
+    let mut any_error = false;
+    let mut guard = shared.inner.lock();
+    let inner = &mut *guard;
+    if gz {
+        inner.stats.gzip_requests += 1;
+    }
+    if let Some(p) = q.get("pipeline") {
+        inner.stats.last_pipeline = Some(p.clone());
+    }
+    while let Some(action) = lines.next() {
+        let parsed: Result<HashMap<String, Meta>, _> = serde_json::from_slice(action);
+        let Ok(map) = parsed else {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "Malformed action/metadata line",
+            );
+        };
+        let Some((op, meta)) = map.into_iter().next() else {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "Malformed action/metadata line",
+            );
+        };
+        if op == "delete" {
+            continue;
+        }
+        let Some(doc) = lines.next() else {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                "The bulk request must be terminated by a newline [\\n]",
+            );
+        };
+        let Ok(doc) = serde_json::from_slice::<&RawValue>(doc) else {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "parse_exception",
+                "document is not JSON",
+            );
+        };
+        let Some(stream) = meta.index.clone().or_else(|| target.clone()) else {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            );
+        };
+        let id = meta.id.clone().unwrap_or_else(|| {
+            inner.seq_no += 1;
+            format!("auto-{}", inner.seq_no)
+        });
+        let backing = format!(".ds-{stream}-2026.01.01-000001");
+        let fail = |status: u16, kind: &str, reason: &str| {
+            json!({op.clone(): {"_index": backing, "_id": id, "status": status,
+                "error": {"type": kind, "reason": reason, "index": backing}}})
+        };
+        let item = if op != "create" {
+            any_error = true;
+            inner.stats.failed_items += 1;
+            fail(400, "illegal_argument_exception", &format!("only write ops with an op_type of create are allowed in data streams (got {op})"))
+        } else if inner.faults.next_items > 0 {
+            inner.faults.next_items -= 1;
+            any_error = true;
+            inner.stats.failed_items += 1;
+            let status = inner.faults.item_status;
+            if status == 429 {
+                fail(
+                    429,
+                    "es_rejected_execution_exception",
+                    "rejected execution of primary operation",
+                )
+            } else {
+                fail(
+                    status,
+                    "unavailable_shards_exception",
+                    "primary shard is not active",
+                )
+            }
+        } else if inner
+            .faults
+            .reject_containing
+            .as_deref()
+            .is_some_and(|n| doc.get().contains(n))
+        {
+            any_error = true;
+            inner.stats.failed_items += 1;
+            fail(
+                400,
+                "mapper_parsing_exception",
+                "failed to parse field [x] of type [long] in document",
+            )
+        } else if !inner
+            .ids
+            .entry(stream.clone())
+            .or_default()
+            .insert(id.clone())
+        {
+            any_error = true;
+            inner.stats.conflicts += 1;
+            fail(
+                409,
+                "version_conflict_engine_exception",
+                &format!("[{id}]: version conflict, document already exists (current version [1])"),
+            )
+        } else {
+            inner.stats.created += 1;
+            inner.seq_no += 1;
+            if shared.config.keep_docs {
+                let v: Value = serde_json::from_str(doc.get()).unwrap_or(Value::Null);
+                inner
+                    .docs
+                    .entry(stream.clone())
+                    .or_default()
+                    .push((id.clone(), v));
+            }
+            json!({op.clone(): {"_index": backing, "_id": id, "_version": 1, "result": "created",
+                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": inner.seq_no,
+                "_primary_term": 1, "status": 201}})
+        };
+        items.push(item);
+    }
+    drop(guard);
+    Json(json!({"took": started.elapsed().as_millis() as u64, "errors": any_error, "items": items}))
+        .into_response()
+}
