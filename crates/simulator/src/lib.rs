@@ -36,6 +36,7 @@ mod faults;
 mod ratelimit;
 mod sim;
 mod stats;
+mod streams;
 mod util;
 mod world;
 
@@ -49,6 +50,7 @@ pub use event_types::{event_type, EventType, EVENT_TYPES};
 pub use faults::Faults;
 pub use sim::{start, SimHandle};
 pub use stats::{SimStats, TenantStats};
+pub use streams::{AmqpConfig, StreamUsers, EXCHANGE as STREAM_EXCHANGE, MAX_STREAMS_PER_ORG};
 pub use util::parse_duration;
 
 /// The API version string carried by every envelope.
@@ -92,6 +94,9 @@ pub struct SimConfig {
     pub documented_rate_headers: bool,
     /// Global fault injection (tenants can be overridden with [`SimHandle::set_faults`]).
     pub faults: Faults,
+    /// Event Streams on a real RabbitMQ broker (`/v1/event_streams`); `None` answers those
+    /// routes with 503.
+    pub amqp: Option<AmqpConfig>,
 }
 
 impl Default for SimConfig {
@@ -109,6 +114,7 @@ impl Default for SimConfig {
             rate_limit_window: DEFAULT_RATE_LIMIT_WINDOW,
             documented_rate_headers: false,
             faults: Faults::NONE,
+            amqp: None,
         }
     }
 }
@@ -156,6 +162,9 @@ pub enum SimError {
     /// No tenant has this name.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// The AMQP broker for Event Streams is not usable.
+    #[error("event streams: {0}")]
+    Amqp(String),
 }
 
 /// A group of a tenant.
