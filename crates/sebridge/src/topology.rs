@@ -118,6 +118,14 @@ impl Topology {
                     };
                     sources.spawn(src.run(shutdown.clone()));
                 }
+                SourceConfig::Stream(cfg) => {
+                    let src = crate::sources::stream::StreamSource::build(
+                        name, cfg, &tenants, config, &store, &status,
+                    )
+                    .await?;
+                    info!(source = %name, streams = src.streams.len(), "stream source starting");
+                    sources.spawn(src.run(shutdown.clone()));
+                }
             }
         }
         let mut sinks = JoinSet::new();

@@ -26,7 +26,9 @@ async fn events_inserted_between_page_fetches_are_neither_lost_nor_repeated() {
     let mut e = env(sim(1, 1500), 100).await;
     // One poll only, so the request count below is the cost of that poll.
     for s in e.config.sources.values_mut() {
-        let sebridge::config::SourceConfig::Poll(p) = s;
+        let sebridge::config::SourceConfig::Poll(p) = s else {
+            continue;
+        };
         p.interval = Duration::from_secs(600);
     }
     // New events land on top of the list while the poller pages through it: every page

@@ -3,6 +3,8 @@
 mod demo;
 mod events;
 mod run;
+mod streams;
+mod tail;
 mod tenants;
 
 use anyhow::Context;
@@ -69,6 +71,10 @@ pub enum Command {
     EventTypes(events::EventTypesArgs),
     /// One-off query of a tenant's events (GET /v1/events), printed as a table or JSON.
     Events(events::EventsArgs),
+    /// Manage a tenant's Event Streams (AMQP push) and their encrypted credentials.
+    Streams(streams::StreamsArgs),
+    /// Print a tenant's events as they arrive on its Event Stream (journaled before acked).
+    Tail(tail::TailArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -97,6 +103,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenants(a) => tenants::run(a).await,
         Command::EventTypes(a) => events::event_types(a).await,
         Command::Events(a) => events::events(a).await,
+        Command::Streams(a) => streams::run(a).await,
+        Command::Tail(a) => tail::run(a).await,
     }
 }
 

@@ -114,7 +114,9 @@ fn example_toml_loads() {
     assert_eq!(globex.endpoint, Endpoint::Region(Region::Eu));
     assert_eq!(globex.client_id, "0123456789abcdef0123");
 
-    let SourceConfig::Poll(p) = &c.sources["poll"];
+    let SourceConfig::Poll(p) = &c.sources["poll"] else {
+        panic!("a poll source")
+    };
     assert_eq!(p.interval, Duration::from_secs(60));
     assert_eq!(p.lookback, Duration::from_secs(24 * 3600));
     assert_eq!(p.since, None);
@@ -658,7 +660,9 @@ fn source_tenants_must_exist() {
         "[tenants.globex]\nregion = \"eu\"\nclient_id = \"g\"\napi_key = \"${GLOBEX_API_KEY}\"\n\n[sources.poll]",
     );
     let c = ok(&two.replace("type = \"poll\"", "type = \"poll\"\ntenants = [\"globex\"]"));
-    let SourceConfig::Poll(p) = &c.sources["poll"];
+    let SourceConfig::Poll(p) = &c.sources["poll"] else {
+        panic!("a poll source")
+    };
     assert_eq!(p.tenants.as_deref(), Some(&["globex".to_string()][..]));
 
     let e = one_error(&two.replace(

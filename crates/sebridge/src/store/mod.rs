@@ -4,8 +4,10 @@
 //! SQLite (embedded, WAL) is the default backend.
 
 mod sqlite;
+mod streams;
 
 pub use sqlite::SqliteStore;
+pub use streams::StoredStream;
 
 use secure_endpoint::Event;
 use std::path::PathBuf;
@@ -206,6 +208,10 @@ impl Store {
 
     pub async fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
         self.inner.remove_tenant(name).await
+    }
+
+    fn sqlite(&self) -> &SqliteStore {
+        &self.inner
     }
 
     /// Closes the connections, checkpointing the WAL.

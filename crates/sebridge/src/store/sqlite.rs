@@ -65,6 +65,11 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// The single writer connection (also used by other store modules).
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
