@@ -301,10 +301,23 @@ pub async fn connect(
         uri,
         runtime,
         async move |_uri, runtime| {
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-                .await?
-                .collect();
-            let stream = AsyncTcpStream::connect(&runtime, addrs).await?;
+            // Each resolved address in turn ("localhost" may list ::1 first while the broker
+            // only listens on 127.0.0.1).
+            let mut last = std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{host} resolves to no address"),
+            );
+            let mut connected = None;
+            for addr in tokio::net::lookup_host((host.as_str(), port)).await? {
+                match AsyncTcpStream::connect(&runtime, vec![addr]).await {
+                    Ok(s) => {
+                        connected = Some(s);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            let stream = connected.ok_or(last)?;
             if use_tls {
                 let name = host.trim_start_matches('[').trim_end_matches(']');
                 Ok(stream.into_rustls(&connector, name).await?)
