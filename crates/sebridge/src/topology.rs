@@ -57,6 +57,9 @@ pub struct Topology {
     pub status: StatusBoard,
     pub http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
+    /// Sinks stop after the sources, once they have delivered what the sources committed on
+    /// their way out (bounded wait).
+    sinks_stop: CancellationToken,
     sources: JoinSet<()>,
     sinks: JoinSet<()>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -129,11 +132,12 @@ impl Topology {
             }
         }
         let mut sinks = JoinSet::new();
+        let sinks_stop = CancellationToken::new();
         for (name, sink) in &config.sinks {
             let (store, status, token, name) = (
                 store.clone(),
                 status.clone(),
-                shutdown.clone(),
+                sinks_stop.clone(),
                 name.clone(),
             );
             let sink_name = name.clone();
@@ -184,6 +188,7 @@ impl Topology {
             status,
             http_addr,
             shutdown,
+            sinks_stop,
             sources,
             sinks,
             server: server_task,
@@ -231,6 +236,18 @@ impl Topology {
     pub async fn stop(mut self) -> RunReport {
         self.shutdown.cancel();
         while self.sources.join_next().await.is_some() {}
+        // A source's last batch (e.g. a stream's deliveries in hand) may have been committed
+        // after the sinks' last read: let healthy sinks deliver it before they stop.
+        let head = self.store.head();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let snap = self.status.snapshot(head);
+            if snap.sinks.iter().all(|s| s.position >= head || !s.healthy) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.sinks_stop.cancel();
         while self.sinks.join_next().await.is_some() {}
         if let Some(s) = self.server.take() {
             let _ = s.await;

@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
 mod demo;
+mod demo_stream;
 mod events;
 mod run;
 mod streams;
