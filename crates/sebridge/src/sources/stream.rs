@@ -310,93 +310,128 @@ impl StreamConsumer {
         });
         let channel = sub.channel;
         let mut consumer = sub.consumer;
-        let mut had_deliveries = false;
-        let idle_after = self.config.batch_wait.max(Duration::from_millis(200));
-        let mut batch: Vec<Delivery> = Vec::with_capacity(self.config.batch_size);
-        let end = loop {
-            // Wait for the first delivery of a batch.
-            let first = tokio::select! {
-                d = consumer.next() => d,
-                _ = shutdown.cancelled() => break SessionEnd::Shutdown,
-                _ = tokio::time::sleep(idle_after) => {
-                    self.status.update_tenant(self.tenant(), &self.label, |s| {
-                        s.state = TenantState::Idle;
-                        s.last_success = Some(time::OffsetDateTime::now_utc());
-                    });
-                    continue;
+        // Receiving and committing overlap: while one batch is committed (fsync) and then
+        // acked, the next one is gathered. Batches are committed and acked in order, so a
+        // multiple-ack never covers an uncommitted delivery. At most one batch waits.
+        let (batches, mut to_commit) = tokio::sync::mpsc::channel::<Vec<Delivery>>(1);
+        let commit_failed = CancellationToken::new();
+        let receiver = async {
+            let mut had_deliveries = false;
+            let idle_after = self.config.batch_wait.max(Duration::from_millis(200));
+            let end = loop {
+                let mut batch: Vec<Delivery> = Vec::with_capacity(self.config.batch_size);
+                // Wait for the first delivery of a batch.
+                let first = tokio::select! {
+                    d = consumer.next() => d,
+                    _ = shutdown.cancelled() => break SessionEnd::Shutdown,
+                    _ = commit_failed.cancelled() => break SessionEnd::Lost {
+                        reason: "journal commit or ack failed".into(),
+                        had_deliveries,
+                    },
+                    _ = tokio::time::sleep(idle_after) => {
+                        self.status.update_tenant(self.tenant(), &self.label, |s| {
+                            if s.state == TenantState::CatchingUp || s.state == TenantState::Starting {
+                                s.state = TenantState::Idle;
+                            }
+                            s.last_success = Some(time::OffsetDateTime::now_utc());
+                        });
+                        continue;
+                    }
+                };
+                let mut lost = None;
+                match first {
+                    Some(Ok(d)) => batch.push(d),
+                    Some(Err(e)) => {
+                        break SessionEnd::Lost {
+                            reason: format!("consumer error: {e}"),
+                            had_deliveries,
+                        }
+                    }
+                    None => {
+                        break SessionEnd::Lost {
+                            reason: "the broker closed the channel".into(),
+                            had_deliveries,
+                        }
+                    }
+                }
+                had_deliveries = true;
+                // Fill the batch with what arrives within batch_wait (the batch in hand is
+                // finished even on shutdown).
+                let deadline = tokio::time::Instant::now() + self.config.batch_wait;
+                while batch.len() < self.config.batch_size {
+                    tokio::select! {
+                        biased;
+                        d = consumer.next() => match d {
+                            Some(Ok(d)) => batch.push(d),
+                            Some(Err(e)) => { lost = Some(format!("consumer error: {e}")); break; }
+                            None => { lost = Some("the broker closed the channel".into()); break; }
+                        },
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
+                if batches.send(batch).await.is_err() {
+                    break SessionEnd::Lost {
+                        reason: "journal commit or ack failed".into(),
+                        had_deliveries,
+                    };
+                }
+                if let Some(reason) = lost {
+                    break SessionEnd::Lost {
+                        reason,
+                        had_deliveries,
+                    };
                 }
             };
-            let mut lost = None;
-            match first {
-                Some(Ok(d)) => batch.push(d),
-                Some(Err(e)) => {
-                    break SessionEnd::Lost {
-                        reason: format!("consumer error: {e}"),
-                        had_deliveries,
-                    }
+            // Closing the queue lets the committer finish what it was given, then stop.
+            drop(batches);
+            end
+        };
+        let committer = async {
+            let mut failure: Option<String> = None;
+            while let Some(batch) = to_commit.recv().await {
+                if failure.is_some() {
+                    // Not committed, not acked: redelivered after the reconnection.
+                    continue;
                 }
-                None => {
-                    break SessionEnd::Lost {
-                        reason: "the broker closed the channel".into(),
-                        had_deliveries,
-                    }
+                if let Err(e) = self.commit(&batch).await {
+                    failure = Some(format!("journal commit failed: {e}"));
+                    commit_failed.cancel();
+                    continue;
                 }
-            }
-            had_deliveries = true;
-            // Fill the batch with what arrives within batch_wait (the batch in hand is
-            // finished even on shutdown).
-            let deadline = tokio::time::Instant::now() + self.config.batch_wait;
-            while batch.len() < self.config.batch_size {
-                tokio::select! {
-                    biased;
-                    d = consumer.next() => match d {
-                        Some(Ok(d)) => batch.push(d),
-                        Some(Err(e)) => { lost = Some(format!("consumer error: {e}")); break; }
-                        None => { lost = Some("the broker closed the channel".into()); break; }
-                    },
-                    _ = tokio::time::sleep_until(deadline) => break,
+                if std::env::var(FAILPOINT_ENV).as_deref() == Ok(FAILPOINT_KILL_AFTER_COMMIT) {
+                    kill_self();
                 }
-            }
-            if let Err(e) = self.commit(&batch).await {
-                // Not acked: the broker redelivers after the reconnection.
-                break SessionEnd::Lost {
-                    reason: format!("journal commit failed: {e}"),
-                    had_deliveries,
-                };
-            }
-            if std::env::var(FAILPOINT_ENV).as_deref() == Ok(FAILPOINT_KILL_AFTER_COMMIT) {
-                kill_self();
-            }
-            let full = batch.len() >= self.config.batch_size;
-            if let Some(last) = batch.last() {
-                if lost.is_none() {
-                    if let Err(e) = channel
-                        .basic_ack(last.delivery_tag, BasicAckOptions { multiple: true })
-                        .await
-                    {
-                        // Committed but not acked: redelivered later, folded by the journal.
-                        lost = Some(format!("ack failed: {e}"));
+                let Some(last) = batch.last() else { continue };
+                if let Err(e) = channel
+                    .basic_ack(last.delivery_tag, BasicAckOptions { multiple: true })
+                    .await
+                {
+                    // Committed but not acked: redelivered later, folded by the journal.
+                    failure = Some(format!("ack failed: {e}"));
+                    commit_failed.cancel();
+                    continue;
+                }
+                metrics::counter!("sebridge_stream_acked_total", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
+                    .increment(batch.len() as u64);
+                let full = batch.len() >= self.config.batch_size;
+                self.status.update_tenant(self.tenant(), &self.label, |s| {
+                    s.state = if full {
+                        TenantState::CatchingUp
                     } else {
-                        metrics::counter!("sebridge_stream_acked_total", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
-                            .increment(batch.len() as u64);
-                    }
-                }
+                        TenantState::Idle
+                    };
+                    s.last_success = Some(time::OffsetDateTime::now_utc());
+                });
             }
-            batch.clear();
-            self.status.update_tenant(self.tenant(), &self.label, |s| {
-                s.state = if full {
-                    TenantState::CatchingUp
-                } else {
-                    TenantState::Idle
-                };
-                s.last_success = Some(time::OffsetDateTime::now_utc());
-            });
-            if let Some(reason) = lost {
-                break SessionEnd::Lost {
-                    reason,
-                    had_deliveries,
-                };
-            }
+            failure
+        };
+        let (end, failure) = tokio::join!(receiver, committer);
+        let end = match (end, failure) {
+            (SessionEnd::Lost { had_deliveries, .. }, Some(reason)) => SessionEnd::Lost {
+                reason,
+                had_deliveries,
+            },
+            (end, _) => end,
         };
         close(&conn, &channel).await;
         Ok(end)
