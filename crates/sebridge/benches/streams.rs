@@ -127,7 +127,20 @@ async fn sebridge_config(dir: &Path) -> Config {
 }
 
 fn spawn_sebridge(config: &Config) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sebridge"));
+    // SEBRIDGE_BENCH_WRAP="perf record -g -o /tmp/p.data" runs sebridge under a profiler.
+    let wrap: Vec<String> = std::env::var("SEBRIDGE_BENCH_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut cmd = match wrap.split_first() {
+        Some((prog, args)) => {
+            let mut c = Command::new(prog);
+            c.args(args).arg(env!("CARGO_BIN_EXE_sebridge"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_sebridge")),
+    };
     cmd.arg("run");
     // SEBRIDGE_BENCH_LISTEN=127.0.0.1:PORT serves /status and /metrics while it runs.
     if let Ok(listen) = std::env::var("SEBRIDGE_BENCH_LISTEN") {
@@ -157,6 +170,17 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU seconds (user + system) a running process has used, from /proc/<pid>/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -173,8 +197,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// One drain run of sebridge: seconds until the sink holds every published byte, peak RSS.
-async fn drain_sebridge(n: usize) -> (f64, f64) {
+/// One drain run of sebridge: seconds until the sink holds every published byte, peak RSS,
+/// CPU seconds.
+async fn drain_sebridge(n: usize) -> (f64, f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let expected = publish(n, dir.path());
     let config = sebridge_config(dir.path()).await;
@@ -190,46 +215,77 @@ async fn drain_sebridge(n: usize) -> (f64, f64) {
     }
     let secs = t0.elapsed().as_secs_f64();
     let rss = peak_rss_mib(child.id());
+    let cpu = cpu_secs(child.id());
     stop(child);
     assert_eq!(
         file_len(&out),
         expected,
         "sebridge wrote exactly the published bytes"
     );
-    (secs, rss)
+    (secs, rss, cpu)
 }
 
-fn drain_baseline(n: usize, cmd: &mut Command) -> f64 {
+/// One baseline run (under /usr/bin/time for its CPU): (seconds it reports, CPU seconds).
+fn drain_baseline(n: usize, program: &[&std::ffi::OsStr]) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let expected = publish(n, dir.path());
     let out = dir.path().join("out.jsonl");
-    let printed = run_ok(cmd.arg(n.to_string()).arg(&out), "baseline consumer");
+    let times = dir.path().join("times");
+    let printed = run_ok(
+        Command::new("/usr/bin/time")
+            .arg("-f")
+            .arg("%U %S")
+            .arg("-o")
+            .arg(&times)
+            .args(program)
+            .arg(n.to_string())
+            .arg(&out),
+        "baseline consumer",
+    );
     assert_eq!(
         file_len(&out),
         expected,
         "baseline wrote the published bytes"
     );
-    parse_seconds(&printed)
+    let cpu: f64 = std::fs::read_to_string(&times)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    (parse_seconds(&printed), cpu)
 }
 
 async fn drain(n: usize, runs: usize) {
     let raw = rawconsumer();
     let pika = shared_bench().join("pika_consumer.py");
     let (mut s_t, mut r_t, mut p_t, mut rss) = (vec![], vec![], vec![], vec![]);
+    let (mut s_c, mut r_c, mut p_c) = (vec![], vec![], vec![]);
+    let per = |cpu: f64| cpu / n as f64 * 1e6;
     for run in 1..=runs {
-        let p = drain_baseline(n, Command::new("python3").arg(&pika));
-        let r = drain_baseline(n, &mut Command::new(&raw));
-        let (s, m) = drain_sebridge(n).await;
+        let (p, pc) = drain_baseline(n, &["python3".as_ref(), pika.as_os_str()]);
+        let (r, rc) = drain_baseline(n, &[raw.as_os_str()]);
+        let (s, m, sc) = drain_sebridge(n).await;
         println!(
-            "run {run}: pika {:.0} msg/s, rawconsumer {:.0} msg/s, sebridge {:.0} msg/s (peak RSS {m:.0} MiB)",
+            "run {run}: pika {:.0} msg/s ({:.1} µs CPU/msg), rawconsumer {:.0} msg/s ({:.1} µs), \
+             sebridge {:.0} msg/s ({:.1} µs; peak RSS {m:.0} MiB); sebridge/raw {:.2}, load {}",
             n as f64 / p,
+            per(pc),
             n as f64 / r,
-            n as f64 / s
+            per(rc),
+            n as f64 / s,
+            per(sc),
+            r / s,
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
         );
         p_t.push(p);
         r_t.push(r);
         s_t.push(s);
         rss.push(m);
+        p_c.push(per(pc));
+        r_c.push(per(rc));
+        s_c.push(per(sc));
     }
     let (p, r, s) = (
         n as f64 / median(p_t),
@@ -237,12 +293,19 @@ async fn drain(n: usize, runs: usize) {
         n as f64 / median(s_t),
     );
     println!("\n## Drain {n} events (median of {runs})\n");
-    println!("| consumer | msg/s | sebridge ÷ it |");
-    println!("|---|---:|---:|");
-    println!("| tutorial pika consumer | {p:.0} | {:.2}× |", s / p);
-    println!("| raw lapin consumer (ceiling) | {r:.0} | {:.2}× |", s / r);
+    let (pc, rc, sc) = (median(p_c), median(r_c), median(s_c));
+    println!("| consumer | msg/s | sebridge ÷ it | CPU µs/msg |");
+    println!("|---|---:|---:|---:|");
     println!(
-        "| sebridge: stream source -> journal -> file sink | {s:.0} | 1.00× |\n\npeak RSS of sebridge while draining: {:.0} MiB",
+        "| tutorial pika consumer | {p:.0} | {:.2}× | {pc:.1} |",
+        s / p
+    );
+    println!(
+        "| raw lapin consumer (ceiling) | {r:.0} | {:.2}× | {rc:.1} |",
+        s / r
+    );
+    println!(
+        "| sebridge: stream source -> journal -> file sink | {s:.0} | 1.00× | {sc:.1} |\n\npeak RSS of sebridge while draining: {:.0} MiB",
         rss.iter().cloned().fold(0.0, f64::max)
     );
 }
