@@ -34,6 +34,9 @@ pub struct TenantStatus {
     pub rate_limit_remaining: Option<u64>,
     /// Epoch seconds of the newest committed event second.
     pub cursor_time: Option<i64>,
+    /// Stream sources: the AMQP connection ("connected to amqps://... queue ...", or why not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -126,6 +129,7 @@ impl StatusBoard {
                     last_success: None,
                     rate_limit_remaining: None,
                     cursor_time: None,
+                    connection: None,
                 });
         })
     }

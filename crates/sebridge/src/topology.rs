@@ -109,6 +109,9 @@ pub struct Topology {
     pub status: StatusBoard,
     pub http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
+    /// Sinks stop after the sources, once they have delivered what the sources committed on
+    /// their way out (bounded wait).
+    sinks_stop: CancellationToken,
     sources: JoinSet<()>,
     sinks: JoinSet<()>,
     /// The incident executor and reconciler (the engine runs with the sinks).
@@ -178,14 +181,30 @@ impl Topology {
                     };
                     sources.spawn(src.run(shutdown.clone()));
                 }
+                SourceConfig::Stream(cfg) => {
+                    let src = crate::sources::stream::StreamSource::build(
+                        name, cfg, &tenants, config, &store, &status,
+                    )
+                    .await?;
+                    info!(source = %name, streams = src.streams.len(), "stream source starting");
+                    sources.spawn(src.run(shutdown.clone()));
+                }
             }
         }
         let mut sinks = JoinSet::new();
+        let sinks_stop = CancellationToken::new();
         for (name, sink) in &config.sinks {
-            crate::sinks::build::spawn_sink(&mut sinks, name, sink, &store, &status, &shutdown);
+            crate::sinks::build::spawn_sink(&mut sinks, name, sink, &store, &status, &sinks_stop);
         }
+        // The engine is a journal consumer like the sinks: it drains with them on stop.
         let (incidents, incident_tasks) = start_incidents(
-            config, &store, &tenants, &status, &shutdown, &mut sinks, listen,
+            config,
+            &store,
+            &tenants,
+            &status,
+            &sinks_stop,
+            &mut sinks,
+            listen,
         )?;
         // Retention runs beside the sources (stopped with them); it only deletes rows every
         // consumer has passed, unless the operator chose otherwise.
@@ -214,6 +233,7 @@ impl Topology {
             status,
             http_addr,
             shutdown,
+            sinks_stop,
             sources,
             sinks,
             incident_tasks,
@@ -264,6 +284,18 @@ impl Topology {
     pub async fn stop(mut self) -> RunReport {
         self.shutdown.cancel();
         while self.sources.join_next().await.is_some() {}
+        // A source's last batch (e.g. a stream's deliveries in hand) may have been committed
+        // after the sinks' last read: let healthy sinks deliver it before they stop.
+        let head = self.store.head();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let snap = self.status.snapshot(head);
+            if snap.sinks.iter().all(|s| s.position >= head || !s.healthy) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.sinks_stop.cancel();
         while self.sinks.join_next().await.is_some() {}
         while self.incident_tasks.join_next().await.is_some() {}
         if let Some(s) = self.server.take() {

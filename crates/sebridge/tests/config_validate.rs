@@ -206,13 +206,13 @@ fn bad_values() {
                 ],
             ),
             (
-                33,
-                8,
-                &["unknown source type `stream` in source `stream`; expected one of poll"],
+                34,
+                12,
+                &["`prefetch` in source `stream` must be between 1 and 65535, found 0"],
             ),
-            (37, 8, &["`path` in sink `archive` is a directory"]),
+            (38, 8, &["`path` in sink `archive` is a directory"]),
             (
-                40,
+                41,
                 8,
                 &["unknown sink type `kafka` in sink `siem`; expected one of file, stdout, syslog, splunk_hec"],
             ),

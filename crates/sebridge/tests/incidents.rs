@@ -100,7 +100,9 @@ bearer_token = "{BEARER}"
     std::fs::write(&path, text).expect("config written");
     let mut config = Config::load(&path).unwrap_or_else(|e| panic!("config invalid: {e}"));
     for source in config.sources.values_mut() {
-        let SourceConfig::Poll(p) = source;
+        let SourceConfig::Poll(p) = source else {
+            continue;
+        };
         p.interval = Duration::from_millis(100);
         p.request_timeout = Duration::from_secs(5);
     }

@@ -142,7 +142,7 @@ async fn run_until(
 fn load(path: &Path) -> Config {
     let mut c = Config::load(path).expect("valid config");
     for s in c.sources.values_mut() {
-        let SourceConfig::Poll(p) = s;
+        let SourceConfig::Poll(p) = s else { continue };
         p.interval = Duration::from_millis(100);
     }
     c

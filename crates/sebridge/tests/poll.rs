@@ -26,7 +26,9 @@ async fn events_inserted_between_page_fetches_are_neither_lost_nor_repeated() {
     let mut e = env(sim(1, 1500), 100).await;
     // One poll only, so the request count below is the cost of that poll.
     for s in e.config.sources.values_mut() {
-        let sebridge::config::SourceConfig::Poll(p) = s;
+        let sebridge::config::SourceConfig::Poll(p) = s else {
+            continue;
+        };
         p.interval = Duration::from_secs(600);
     }
     // New events land on top of the list while the poller pages through it: every page
@@ -93,7 +95,9 @@ async fn paces_itself_by_the_rate_limit_headers() {
     // resets instead of running into 429s. (No overlap re-read: at 25 events a page it
     // would cost more requests per poll than this budget allows every 200 ms.)
     for s in e.config.sources.values_mut() {
-        let sebridge::config::SourceConfig::Poll(p) = s;
+        let sebridge::config::SourceConfig::Poll(p) = s else {
+            continue;
+        };
         p.overlap = Duration::ZERO;
     }
     e.sim
@@ -407,7 +411,9 @@ async fn late_arrivals_need_the_overlap_re_read() {
     let mut e = env(sim(1, 100), 50).await;
     let set_overlap = |e: &mut Env, secs: u64| {
         for s in e.config.sources.values_mut() {
-            let sebridge::config::SourceConfig::Poll(p) = s;
+            let sebridge::config::SourceConfig::Poll(p) = s else {
+                continue;
+            };
             p.overlap = Duration::from_secs(secs);
         }
     };

@@ -613,7 +613,9 @@ max_rows = 100000
     })
     .unwrap_or_else(|e| panic!("config: {e}"));
     for s in config.sources.values_mut() {
-        let sebridge::config::SourceConfig::Poll(p) = s;
+        let sebridge::config::SourceConfig::Poll(p) = s else {
+            continue;
+        };
         p.interval = Duration::from_millis(200);
     }
     for s in config.sinks.values_mut() {

@@ -14,6 +14,7 @@ mod event;
 mod model;
 mod ratelimit;
 mod region;
+mod streams;
 
 pub use client::{
     default_http_client, format_api_date, ApiResponse, Client, ClientBuilder, ComputersQuery,
@@ -27,3 +28,4 @@ pub use model::{Computer, Group, Isolation, IsolationStatus, IsolationSummary, V
 pub use ratelimit::RateLimit;
 pub use region::{Region, UnknownRegion};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use streams::{AmqpCredentials, EventStream, EventStreamUpdate, NewEventStream};

@@ -188,3 +188,56 @@ fn typed_view_reads_routing_fields() {
         "taken from computer.connector_guid"
     );
 }
+
+#[test]
+fn event_stream_creation_answer_reads_with_its_password_redacted_in_debug() {
+    use secure_endpoint::EventStream;
+    let (_, text) = read("POST_v1_event_streams_response");
+    let r = ApiResponse::<EventStream>::from_body(text.as_bytes()).unwrap();
+    let s = r.data;
+    assert_eq!((s.id, s.name.as_str()), (6, "DQrbpudi"));
+    let c = &s.amqp_credentials;
+    assert_eq!(c.queue_name, "event_stream_6");
+    assert_eq!(c.host, "export-streaming.amp.cisco.com");
+    // The API sends the port as a string and "https" for AMQP over TLS.
+    assert_eq!(c.port, "443");
+    assert_eq!(c.port_number(), Ok(443));
+    assert!(c.uses_tls());
+    assert_eq!(c.password(), Some("password"));
+    assert!(!format!("{s:?}").contains("\"password\""));
+    assert!(s.event_types.is_empty() && s.group_guids.is_empty());
+}
+
+#[test]
+fn event_stream_list_without_passwords_reads() {
+    use secure_endpoint::EventStream;
+    // The GET shape (reference §7.1): plural filter names, no password.
+    let body = r#"{"version":"v1.2.0","metadata":{"links":{"self":"https://api.amp.cisco.com/v1/event_streams"}},
+      "data":[{"id":1474,"name":"siem","amqp_credentials":{"user_name":"1474-92a4c0b1d2e3f4a5b6c7",
+      "queue_name":"event_stream_1474","host":"export-streaming.amp.cisco.com","port":"443","proto":"https"},
+      "event_types":[1090519054,553648143],"group_guids":["b077d6bc-bbdf-42f7-8838-a06053fbd98a"]}]}"#;
+    let r = ApiResponse::<Vec<EventStream>>::from_body(body.as_bytes()).unwrap();
+    assert_eq!(r.data[0].event_types, vec![1090519054, 553648143]);
+    assert_eq!(r.data[0].amqp_credentials.password(), None);
+}
+
+#[test]
+fn amqp_delivery_body_is_a_bare_event() {
+    // The real AMQP message body (2017 dump) is one /v1/events item, no envelope.
+    let (_, text) = read("AMQP_message_body_threat_detected_2017");
+    let e = Event::from_json(&text).unwrap();
+    assert_eq!(e.id, 1503580638684881251);
+    assert_eq!(e.event_type_id, 1090519054);
+    assert_eq!(e.raw(), text.trim());
+    // The routing key of the dump is <org>.<connector_guid>.<event_type_id>.
+    let (_, props) = read("AMQP_delivery_method_and_properties");
+    let rk = props
+        .split("routing_key=")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap();
+    let parts: Vec<&str> = rk.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(Some(parts[1]), e.connector_guid.as_deref());
+    assert_eq!(parts[2], e.event_type_id.to_string());
+}

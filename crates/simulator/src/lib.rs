@@ -39,6 +39,7 @@ pub mod receivers;
 mod sim;
 mod snow;
 mod stats;
+mod streams;
 mod util;
 mod world;
 mod xdr;
@@ -59,6 +60,7 @@ pub use snow::{
     TIMESTAMP_HEADER as SNOW_TIMESTAMP_HEADER,
 };
 pub use stats::{SimStats, TenantStats};
+pub use streams::{AmqpConfig, StreamUsers, EXCHANGE as STREAM_EXCHANGE, MAX_STREAMS_PER_ORG};
 pub use util::parse_duration;
 pub use xdr::XdrInfo;
 
@@ -103,6 +105,9 @@ pub struct SimConfig {
     pub documented_rate_headers: bool,
     /// Global fault injection (tenants can be overridden with [`SimHandle::set_faults`]).
     pub faults: Faults,
+    /// Event Streams on a real RabbitMQ broker (`/v1/event_streams`); `None` answers those
+    /// routes with 503.
+    pub amqp: Option<AmqpConfig>,
 }
 
 impl Default for SimConfig {
@@ -120,6 +125,7 @@ impl Default for SimConfig {
             rate_limit_window: DEFAULT_RATE_LIMIT_WINDOW,
             documented_rate_headers: false,
             faults: Faults::NONE,
+            amqp: None,
         }
     }
 }
@@ -167,6 +173,9 @@ pub enum SimError {
     /// No tenant has this name.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// The AMQP broker for Event Streams is not usable.
+    #[error("event streams: {0}")]
+    Amqp(String),
 }
 
 /// A group of a tenant.

@@ -45,6 +45,8 @@ pub(crate) struct Tenant {
     pub fault_rng: Mutex<SmallRng>,
     pub limiter: Mutex<RateLimiter>,
     pub counters: Counters,
+    /// Publishes what this tenant gets to its event streams (no-op without streams).
+    pub streams: crate::streams::TenantStreams,
     /// `/v1/events` requests answered, and events waiting for a given count.
     pending: Mutex<Pending>,
 }
@@ -85,6 +87,7 @@ impl Tenant {
     }
 
     pub fn insert(&self, events: Vec<StoredEvent>) {
+        self.streams.publish(&events);
         self.store.write().insert_many(events);
     }
 
@@ -159,6 +162,8 @@ pub(crate) struct SimInner {
     /// The simulated ServiceNow instance and XDR organisation (one each, shared by tenants).
     pub snow: crate::snow::SnowState,
     pub xdr: crate::xdr::XdrState,
+    /// Event Streams broker, when configured.
+    pub broker: Option<Arc<crate::streams::Broker>>,
 }
 
 impl SimInner {
@@ -408,6 +413,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         None => None,
     };
 
+    let broker = match cfg.amqp.clone() {
+        Some(a) => Some(
+            crate::streams::Broker::start(a)
+                .await
+                .map_err(SimError::Amqp)?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| SimError::Bind {
@@ -453,6 +466,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
             fault_rng: Mutex::new(fault_rng),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limit, cfg.rate_limit_window)),
             counters: Counters::default(),
+            streams: Default::default(),
             pending: Mutex::new(Pending::default()),
         }));
     }
@@ -468,7 +482,13 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         rate_bits: AtomicU64::new(cfg.rate.to_bits()),
         snow: crate::snow::SnowState::new(&mut master),
         xdr: crate::xdr::XdrState::new(&mut master),
+        broker,
     });
+    if let Some(b) = &inner.broker {
+        for t in &inner.tenants {
+            b.attach(&t.streams, &t.org_guid);
+        }
+    }
 
     // Initial content: the events file (same events for every tenant) or generated history.
     {
@@ -711,10 +731,38 @@ impl SimHandle {
             .collect())
     }
 
-    /// Stops the simulator gracefully (waits up to 5 s for open requests).
+    /// Waits until every event given to the tenants so far has been published to their
+    /// event streams and confirmed by the broker (true), or `limit` passed (false). True at
+    /// once without a broker.
+    pub async fn flush_streams(&self, limit: Duration) -> bool {
+        match &self.inner.broker {
+            Some(b) => b.flush(limit).await,
+            None => true,
+        }
+    }
+
+    /// Every event stream: `(tenant, stream id, queue name, user name)`.
+    pub fn event_streams(&self) -> Vec<(String, u64, String, String)> {
+        self.inner
+            .broker
+            .as_ref()
+            .map(|b| {
+                b.all()
+                    .into_iter()
+                    .map(|(t, s)| (t, s.id, s.queue_name, s.user_name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Stops the simulator gracefully (waits up to 5 s for open requests) and removes its
+    /// event streams (queues and broker users).
     pub async fn shutdown(mut self) {
         if let Some(g) = self.generator.take() {
             g.abort();
+        }
+        if let Some(b) = &self.inner.broker {
+            b.shutdown().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -734,6 +782,9 @@ impl Drop for SimHandle {
     fn drop(&mut self) {
         if let Some(g) = self.generator.take() {
             g.abort();
+        }
+        if let Some(b) = &self.inner.broker {
+            b.cleanup_blocking();
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

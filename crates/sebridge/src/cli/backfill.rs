@@ -48,10 +48,10 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let mut poll_cfg: PollSourceConfig = config
         .sources
         .values()
-        .map(|s| match s {
-            SourceConfig::Poll(p) => p.clone(),
+        .find_map(|s| match s {
+            SourceConfig::Poll(p) => Some(p.clone()),
+            _ => None,
         })
-        .next()
         .context("backfill uses a poll source's settings; the config has none")?;
     poll_cfg.since = Some(since);
     let store = open_store(&config).await?;

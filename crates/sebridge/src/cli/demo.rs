@@ -58,7 +58,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             temp.path().to_path_buf()
         }
     };
+    let amqp = super::demo_stream::detect().await;
+    let streaming = amqp.is_some();
     let sim = simulator::start(SimConfig {
+        amqp,
         tenants: args.tenants.max(1),
         rate: args.rate.max(0.0),
         history: args.history,
@@ -74,8 +77,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         super::demo_incidents::append_config(&sim, &config_path)?;
     }
     let siem = demo_siem::start(&config_path).await?;
-    let config = Config::load(&config_path)
-        .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?;
+    let config = if streaming {
+        super::demo_stream::enable(&sim, &config_path).await?
+    } else {
+        Config::load(&config_path)
+            .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?
+    };
     let topology = match Topology::start(&config, Some(args.listen)).await {
         Ok(t) => t,
         // The dashboard port is taken (another demo?): any free port will do.
@@ -88,6 +95,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         SinkConfig::File(f) => Some(f.path.clone()),
         _ => None,
     });
+    if streaming {
+        println!(
+            "event streams: RabbitMQ is reachable on 127.0.0.1:5672, so new events arrive by the \
+             stream path (AMQP push, journaled then acked); poll backfills the history and fills gaps"
+        );
+    } else {
+        println!(
+            "event streams: RabbitMQ is not reachable on 127.0.0.1:5672, so events come by polling \
+             only (start RabbitMQ to see the stream path)"
+        );
+    }
     print_banner(
         &sim,
         &config,
@@ -186,7 +204,14 @@ fn print_summary(topology: &Topology, elapsed: Duration) {
     let tenants: Vec<String> = snap
         .tenants
         .iter()
-        .map(|t| format!("{} {} ({:?})", t.tenant, t.events_ingested, t.state).to_lowercase())
+        .map(|t| {
+            let via = if t.source == "poll" {
+                String::new()
+            } else {
+                format!("/{}", t.source.split(':').next().unwrap_or_default())
+            };
+            format!("{}{via} {} ({:?})", t.tenant, t.events_ingested, t.state).to_lowercase()
+        })
         .collect();
     let sinks: Vec<String> = snap
         .sinks

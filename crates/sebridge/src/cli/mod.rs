@@ -3,11 +3,14 @@
 mod backfill;
 mod demo;
 mod demo_incidents;
+mod demo_stream;
 mod events;
 mod incidents;
 mod replay;
 mod run;
 mod sinks;
+mod streams;
+mod tail;
 mod tenants;
 
 use anyhow::Context;
@@ -86,6 +89,10 @@ pub enum Command {
     Audit(incidents::AuditArgs),
     /// Journal consumers: positions and backlogs; forget a removed sink.
     Sinks(sinks::SinksArgs),
+    /// Manage a tenant's Event Streams (AMQP push) and their encrypted credentials.
+    Streams(streams::StreamsArgs),
+    /// Print a tenant's events as they arrive on its Event Stream (journaled before acked).
+    Tail(tail::TailArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -120,6 +127,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incidents(a) => incidents::run(a).await,
         Command::Audit(a) => incidents::audit(a).await,
         Command::Sinks(a) => sinks::run(a).await,
+        Command::Streams(a) => streams::run(a).await,
+        Command::Tail(a) => tail::run(a).await,
     }
 }
 

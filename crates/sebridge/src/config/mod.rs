@@ -130,6 +130,9 @@ impl TenantConfig {
 pub enum SourceConfig {
     /// `type = "poll"`: REST polling of `GET /v1/events`.
     Poll(PollSourceConfig),
+    /// `type = "stream"`: Event Streams (AMQP push) with the credentials stored by
+    /// `sebridge streams create`.
+    Stream(StreamSourceConfig),
 }
 
 impl SourceConfig {
@@ -137,6 +140,7 @@ impl SourceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Poll(_) => "poll",
+            SourceConfig::Stream(_) => "stream",
         }
     }
 
@@ -144,6 +148,7 @@ impl SourceConfig {
     pub fn tenants(&self) -> &Option<Vec<String>> {
         match self {
             SourceConfig::Poll(p) => &p.tenants,
+            SourceConfig::Stream(s) => &s.tenants,
         }
     }
 }
@@ -172,6 +177,31 @@ pub struct PollSourceConfig {
     pub groups: Vec<String>,
     /// Optional subset of tenants; `None` = every enabled tenant.
     pub tenants: Option<Vec<String>>,
+}
+
+/// `[sources.<name>] type = "stream"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSourceConfig {
+    /// Names of the tenants' stored streams to consume; empty = every stored stream.
+    pub streams: Vec<String>,
+    /// Optional subset of tenants; `None` = every enabled tenant that has a stored stream.
+    pub tenants: Option<Vec<String>>,
+    /// Unacknowledged deliveries the broker may send ahead (default 2000, ≥ `batch_size`).
+    pub prefetch: u16,
+    /// Deliveries per journal commit at most (default 1000).
+    pub batch_size: usize,
+    /// How long a partial batch waits for more deliveries before it is committed (default 20ms).
+    pub batch_wait: Duration,
+    /// AMQP heartbeat (default 30s; "0s" disables).
+    pub heartbeat: Duration,
+    /// TCP + TLS + login timeout (default 15s).
+    pub connect_timeout: Duration,
+    /// Longest pause between reconnection attempts (default 60s).
+    pub max_backoff: Duration,
+    /// PEM file of the CA(s) that sign the broker's certificate, instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any broker certificate. Off by default; warned about on every connection.
+    pub insecure: bool,
 }
 
 /// An event type, by id (TOML integer) or by name (TOML string), resolved against the
@@ -271,6 +301,12 @@ pub mod defaults {
     pub const POLL_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// Late arrivals of up to a minute are caught; in steady state this costs no request.
     pub const POLL_OVERLAP: Duration = Duration::from_secs(60);
+    pub const STREAM_PREFETCH: u16 = 2000;
+    pub const STREAM_BATCH_SIZE: usize = 1000;
+    pub const STREAM_BATCH_WAIT: Duration = Duration::from_millis(20);
+    pub const STREAM_HEARTBEAT: Duration = Duration::from_secs(30);
+    pub const STREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const STREAM_MAX_BACKOFF: Duration = Duration::from_secs(60);
     pub const SINK_WRAP: bool = false;
     pub const SINK_BATCH_SIZE: usize = super::sinks::defaults::BATCH_SIZE;
 }

@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 use toml_edit::{Document, TableLike};
 use url::Url;
 
+mod stream;
+
 use super::defaults;
 use super::reader::{closest, item_type, key_span, value_type, Reader, Section, Span};
 use super::{
@@ -34,7 +36,7 @@ const STORE_KINDS: &[&str] = &["sqlite", "postgres"];
 const SECRETS_KEYS: &[&str] = &["key_file"];
 const SERVER_KEYS: &[&str] = &["listen"];
 const TENANT_KEYS: &[&str] = &["region", "base_url", "client_id", "api_key", "enabled"];
-const SOURCE_TYPES: &[&str] = &["poll"];
+const SOURCE_TYPES: &[&str] = &["poll", "stream"];
 const POLL_KEYS: &[&str] = &[
     "type",
     "interval",
@@ -95,7 +97,7 @@ pub(super) fn parse(
     let secrets = secrets(&mut r, root, &base_dir);
     let server = server(&mut r, root);
     let (tenants, declared) = tenants(&mut r, root, &typos);
-    let sources = sources(&mut r, root, &typos, &declared);
+    let sources = sources(&mut r, root, &typos, &declared, &base_dir);
     let sinks = sinks(&mut r, root, &typos, &base_dir);
     let incidents = super::incidents::incidents(&mut r, root, &declared);
     let journal = super::sinks::journal(&mut r, root);
@@ -550,6 +552,7 @@ fn sources(
     root: Section<'_>,
     typos: &[String],
     declared_tenants: &BTreeSet<String>,
+    base_dir: &Path,
 ) -> BTreeMap<String, SourceConfig> {
     let entries = named_tables(
         r,
@@ -573,6 +576,9 @@ fn sources(
         };
         let source = match kind.as_str() {
             "poll" => poll_source(r, s, declared_tenants).map(SourceConfig::Poll),
+            "stream" => {
+                stream::stream_source(r, s, declared_tenants, base_dir).map(SourceConfig::Stream)
+            }
             _ => None,
         };
         if let (Some(source), true) = (source, entry.valid_name) {

@@ -121,7 +121,9 @@ fn example_toml_loads() {
     assert_eq!(globex.endpoint, Endpoint::Region(Region::Eu));
     assert_eq!(globex.client_id, "0123456789abcdef0123");
 
-    let SourceConfig::Poll(p) = &c.sources["poll"];
+    let SourceConfig::Poll(p) = &c.sources["poll"] else {
+        panic!("a poll source")
+    };
     assert_eq!(p.interval, Duration::from_secs(60));
     assert_eq!(p.lookback, Duration::from_secs(24 * 3600));
     assert_eq!(p.since, None);
@@ -383,7 +385,7 @@ fn misspelt_type_is_reported_as_such() {
     assert_eq!(
         e,
         "8:1: unknown key `tpye` in source `poll` (did you mean `type`?); `type` must be one \
-         of poll"
+         of poll, stream"
     );
 }
 
@@ -777,7 +779,9 @@ fn source_tenants_must_exist() {
         "[tenants.globex]\nregion = \"eu\"\nclient_id = \"g\"\napi_key = \"${GLOBEX_API_KEY}\"\n\n[sources.poll]",
     );
     let c = ok(&two.replace("type = \"poll\"", "type = \"poll\"\ntenants = [\"globex\"]"));
-    let SourceConfig::Poll(p) = &c.sources["poll"];
+    let SourceConfig::Poll(p) = &c.sources["poll"] else {
+        panic!("a poll source")
+    };
     assert_eq!(p.tenants.as_deref(), Some(&["globex".to_string()][..]));
 
     let e = one_error(&two.replace(
@@ -813,12 +817,12 @@ fn source_tenants_naming_an_invalid_tenant_do_not_cascade() {
 #[test]
 fn unknown_source_and_sink_types() {
     let text = MIN
-        .replace("type = \"poll\"", "type = \"stream\"\nwhatever = 1")
+        .replace("type = \"poll\"", "type = \"push\"\nwhatever = 1")
         .replace("type = \"stdout\"", "type = \"files\"");
     assert_eq!(
         errors(&text),
         [
-            "8:8: unknown source type `stream` in source `poll`; expected one of poll",
+            "8:8: unknown source type `push` in source `poll`; expected one of poll, stream",
             "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook (did \
              you mean `file`?)",
         ]
@@ -1101,4 +1105,56 @@ fn default_common() -> super::SinkCommon {
         retry_max: Duration::from_secs(60),
         filter: super::SinkFilter::default(),
     }
+}
+// ---- stream sources ---------------------------------------------------------------------------
+
+fn stream_source(text: &str) -> super::StreamSourceConfig {
+    match ok(text).sources.get("push") {
+        Some(SourceConfig::Stream(s)) => s.clone(),
+        other => panic!("expected a stream source, got {other:?}"),
+    }
+}
+
+const STREAM: &str = "\n[sources.push]\ntype = \"stream\"\n";
+
+#[test]
+fn stream_source_defaults_and_keys() {
+    let s = stream_source(&format!("{MIN}{STREAM}"));
+    assert_eq!(s.prefetch, defaults::STREAM_PREFETCH);
+    assert_eq!(s.batch_size, defaults::STREAM_BATCH_SIZE);
+    assert_eq!(s.heartbeat, Duration::from_secs(30));
+    assert!(!s.insecure && s.ca_file.is_none() && s.streams.is_empty() && s.tenants.is_none());
+    let s = stream_source(&format!(
+        "{MIN}{STREAM}streams = [\"siem\"]\ntenants = [\"acme\"]\nprefetch = 500\nbatch_size = 250\n\
+         batch_wait = \"5ms\"\nheartbeat = \"0s\"\nconnect_timeout = \"3s\"\nmax_backoff = \"10s\"\n"
+    ));
+    assert_eq!((s.prefetch, s.batch_size), (500, 250));
+    assert_eq!(s.streams, vec!["siem".to_string()]);
+    assert_eq!(s.tenants, Some(vec!["acme".to_string()]));
+    assert_eq!(s.heartbeat, Duration::ZERO);
+    assert_eq!(s.max_backoff, Duration::from_secs(10));
+}
+
+#[test]
+fn stream_source_problems_are_all_reported_with_positions() {
+    let errs = errors(&format!(
+        "{MIN}{STREAM}prefetch = 0\nca_file = \"/nonexistent/ca.pem\"\nheartbat = \"5s\"\n"
+    ));
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert_contains(&errs[0], &["15:12:", "`prefetch`", "between 1 and 65535"]);
+    assert_contains(&errs[1], &["16:11:", "`ca_file`", "not a readable file"]);
+    assert_contains(
+        &errs[2],
+        &["17:1: unknown key `heartbat`", "did you mean `heartbeat`"],
+    );
+    let e = one_error(&format!("{MIN}{STREAM}prefetch = 100\nbatch_size = 200\n"));
+    assert_contains(&e, &["16:14:", "larger than `prefetch`"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "x").unwrap();
+    let e = one_error(&format!(
+        "{MIN}{STREAM}ca_file = {:?}\ninsecure = true\n",
+        ca.display().to_string()
+    ));
+    assert_contains(&e, &["16:12:", "both `ca_file` and `insecure = true`"]);
 }

@@ -2,6 +2,7 @@
 //! own progress (a REST cursor in the same transaction; an AMQP ack after the commit).
 
 pub mod poll;
+pub mod stream;
 
 /// A tenant as a source sees it: its name and an API client bound to its credentials.
 #[derive(Clone, Debug)]

@@ -5,8 +5,10 @@
 
 pub mod incidents;
 mod sqlite;
+mod streams;
 
 pub use sqlite::SqliteStore;
+pub use streams::StoredStream;
 
 use secure_endpoint::{Event, Severity};
 use std::path::PathBuf;
@@ -282,6 +284,10 @@ impl Store {
     /// The incident tables (incidents, outbox, audit log).
     pub fn incidents(&self) -> incidents::IncidentStore {
         self.inner.incidents()
+    }
+
+    fn sqlite(&self) -> &SqliteStore {
+        &self.inner
     }
 
     /// Closes the connections, checkpointing the WAL.

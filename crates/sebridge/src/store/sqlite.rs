@@ -145,6 +145,11 @@ impl SqliteStore {
         }
     }
 
+    /// The single writer connection (also used by other store modules).
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     pub async fn close(&self) {
         self.checkpointer.stop.cancel();
         self.checkpointer.pool.close().await;

@@ -4,6 +4,8 @@
 use crate::config::{Config, Endpoint};
 use crate::secrets::{MasterKey, SecretsError};
 use crate::store::{RegisteredTenant, Store, StoreError};
+
+pub mod streams;
 use secure_endpoint::{Credentials, ExposeSecret, Region, SecretString};
 use url::Url;
 

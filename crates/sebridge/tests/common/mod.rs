@@ -28,7 +28,9 @@ pub async fn env(sim: SimConfig, page_size: u32) -> Env {
     let mut config =
         Config::load(&path).unwrap_or_else(|e| panic!("simulator config invalid: {e}"));
     for source in config.sources.values_mut() {
-        let SourceConfig::Poll(p) = source;
+        let SourceConfig::Poll(p) = source else {
+            continue;
+        };
         p.page_size = page_size;
         p.interval = Duration::from_millis(200);
         p.request_timeout = Duration::from_secs(5);

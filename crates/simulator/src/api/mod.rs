@@ -6,6 +6,7 @@ mod computers;
 mod envelope;
 mod events;
 mod groups;
+mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +55,16 @@ pub(crate) fn router(sim: Arc<SimInner>) -> Router {
         )
         .route("/v1/groups", get(groups::list))
         .route("/v1/groups/{guid}", get(groups::get_one))
+        .route(
+            "/v1/event_streams",
+            get(streams::list).post(streams::create),
+        )
+        .route(
+            "/v1/event_streams/{id}",
+            get(streams::get_one)
+                .patch(streams::patch)
+                .delete(streams::delete),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(sim.clone(), gate));

@@ -124,6 +124,16 @@ struct Cli {
     /// The Elasticsearch API key (Authorization: ApiKey <key>) to accept.
     #[arg(long, default_value = "c2VicmlkZ2U6dGVzdA==")]
     es_api_key: String,
+
+    /// Serve /v1/event_streams with real queues on this RabbitMQ (a login that may declare
+    /// queues and exchanges), e.g. amqp://guest:guest@127.0.0.1:5672/%2f.
+    #[arg(long)]
+    amqp_url: Option<String>,
+
+    /// How per-stream broker users are made: rabbitmqctl (needs broker admin rights), shared
+    /// (every stream gets the --amqp-url login; a deviation from the real service), or auto.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "rabbitmqctl", "shared"])]
+    stream_users: String,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -237,7 +247,19 @@ async fn main() -> Result<()> {
     let rate = cli
         .rate
         .unwrap_or(if cli.events_file.is_some() { 0.0 } else { 1.0 });
+    let amqp = match cli.amqp_url {
+        Some(url) => Some(simulator::AmqpConfig {
+            users: match cli.stream_users.as_str() {
+                "rabbitmqctl" => simulator::StreamUsers::rabbitmqctl(),
+                "shared" => simulator::StreamUsers::Shared,
+                _ => simulator::StreamUsers::detect().await,
+            },
+            ..simulator::AmqpConfig::local(url)
+        }),
+        None => None,
+    };
     let cfg = SimConfig {
+        amqp,
         listen: cli.listen,
         tenants: cli.tenants,
         tenant_names: cli.tenant_names,

@@ -1,0 +1,197 @@
+//! `sebridge tail --tenant T [--stream NAME] [--json]`: a tenant's events as they arrive on its
+//! Event Stream — the vendor's "hello world" consumer done properly: verified TLS, heartbeats,
+//! reconnects with backoff, clean Ctrl-C.
+//!
+//! A queue's deliveries are split between its consumers, and an acked delivery is gone. So
+//! `tail` never just acks and prints: it is a stream source like `sebridge run`'s — every
+//! delivery is committed to the journal (the config's store) before it is acked and printed.
+//! Nothing it shows is lost to the pipeline: the pipeline's sinks deliver it from the journal.
+//! When another consumer (a running pipeline) shares the queue, tail says so, since it then
+//! shows only its share of the events.
+
+use super::{load_config, termination_signal, ConfigArg};
+use anyhow::{bail, Context};
+use sebridge::amqp::TlsPolicy;
+use sebridge::config::{defaults, SourceConfig, StreamSourceConfig};
+use sebridge::sources::stream::{Observed, StreamSource};
+use sebridge::status::StatusBoard;
+use sebridge::topology::open_store;
+use secure_endpoint::Event;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(clap::Args, Debug)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long)]
+    pub tenant: String,
+    /// The stored stream to follow (needed when the tenant has several).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Print each event's JSON exactly as the vendor sent it, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// PEM CA file for the broker's certificate (default: the config's stream source
+    /// `ca_file`, else the system's roots).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the broker's certificate (testing only; warned about).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// The config's first stream source settings, or the defaults.
+fn source_settings(config: &sebridge::config::Config) -> StreamSourceConfig {
+    config
+        .sources
+        .values()
+        .find_map(|s| match s {
+            SourceConfig::Stream(c) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap_or(StreamSourceConfig {
+            streams: Vec::new(),
+            tenants: None,
+            prefetch: defaults::STREAM_PREFETCH,
+            batch_size: defaults::STREAM_BATCH_SIZE,
+            batch_wait: defaults::STREAM_BATCH_WAIT,
+            heartbeat: defaults::STREAM_HEARTBEAT,
+            connect_timeout: defaults::STREAM_CONNECT_TIMEOUT,
+            max_backoff: defaults::STREAM_MAX_BACKOFF,
+            ca_file: None,
+            insecure: false,
+        })
+}
+
+fn line(e: &Event) -> String {
+    let time = e
+        .time()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!(
+        "{time}  {:<12} {:<34} {:<24} {}",
+        e.severity.map(|s| s.as_str()).unwrap_or("-"),
+        e.event_type
+            .clone()
+            .unwrap_or_else(|| e.event_type_id.to_string()),
+        e.hostname.as_deref().unwrap_or("-"),
+        e.detection.as_deref().unwrap_or("")
+    )
+}
+
+pub async fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let config = match load_config(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(&config).await?;
+    let streams = sebridge::tenants::streams::resolve(&config, &store, Some(&args.tenant))
+        .await
+        .context("cannot read the stored event streams")?;
+    let stream = match (&args.stream, streams.len()) {
+        (_, 0) => bail!(
+            "tenant {} has no stored event stream: create one with `sebridge streams create --tenant {} --name <name>`",
+            args.tenant,
+            args.tenant
+        ),
+        (Some(name), _) => streams
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned()
+            .with_context(|| {
+                let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+                format!("tenant {} has no stream named {name:?} (stored: {})", args.tenant, names.join(", "))
+            })?,
+        (None, 1) => streams[0].clone(),
+        (None, _) => {
+            let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+            bail!("tenant {} has several streams ({}): choose one with --stream", args.tenant, names.join(", "))
+        }
+    };
+    let mut settings = source_settings(&config);
+    if args.ca_file.is_some() || args.insecure {
+        settings.ca_file = args.ca_file.clone();
+        settings.insecure = args.insecure;
+    }
+    // Surface a bad TLS setting now, before connecting.
+    sebridge::amqp::client_config(&TlsPolicy {
+        ca_file: settings.ca_file.clone(),
+        insecure: settings.insecure,
+    })?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let source = StreamSource {
+        name: "tail".into(),
+        config: settings,
+        streams: vec![stream.clone()],
+        store: store.clone(),
+        status: StatusBoard::default(),
+        observer: Some(tx),
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(source.run(shutdown.clone()));
+    eprintln!(
+        "following stream {} of tenant {} (queue {}); Ctrl-C stops",
+        stream.name, args.tenant, stream.credentials.queue_name
+    );
+    let stop = termination_signal();
+    tokio::pin!(stop);
+    let mut printed: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            o = rx.recv() => match o {
+                None => break,
+                Some(o) => if !show(o, args.json, &mut printed) {
+                    break;
+                },
+            }
+        }
+    }
+    shutdown.cancel();
+    // The batch in hand is committed, acked and shown before the consumer stops; the
+    // channel closes when it has.
+    while let Some(o) = rx.recv().await {
+        show(o, args.json, &mut printed);
+    }
+    let _ = task.await;
+    store.close().await;
+    eprintln!("stopped after {printed} event(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what the consumer reports; false when stdout is gone (e.g. `| head`).
+fn show(o: Observed, json: bool, printed: &mut u64) -> bool {
+    match o {
+        Observed::Connected {
+            detail,
+            other_consumers,
+        } => {
+            eprintln!("{detail}");
+            if other_consumers > 0 {
+                eprintln!(
+                    "note: {other_consumers} other consumer(s) (a running `sebridge run`?) share \
+                     this queue; the broker splits deliveries, so this shows only a share of the \
+                     events. Every event still reaches the journal."
+                );
+            }
+        }
+        Observed::Disconnected { reason } => eprintln!("disconnected: {reason}"),
+        Observed::Events(events) => {
+            let mut out = std::io::stdout().lock();
+            for e in &events {
+                let text = if json { e.raw().to_string() } else { line(e) };
+                if writeln!(out, "{text}").is_err() {
+                    return false;
+                }
+                *printed += 1;
+            }
+            if out.flush().is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}

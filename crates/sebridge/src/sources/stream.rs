@@ -1,0 +1,600 @@
+//! The stream source: Event Streams (AMQP 0-9-1 push) into the journal, at least once.
+//!
+//! One consumer per stored stream. Deliveries are gathered into a batch (up to `batch_size`,
+//! or whatever arrived within `batch_wait` of the first), the batch's events are appended to
+//! the journal in one transaction (deduplicated on tenant + event id), and only then is the
+//! batch acknowledged with a single multiple-ack. A crash between the commit and the ack
+//! leaves the deliveries unacknowledged: the broker redelivers them and the journal folds
+//! them away, so nothing is lost and nothing repeats downstream. The broker keeps sending
+//! the next `prefetch` deliveries while a batch is committed.
+//!
+//! A delivery that is not a valid event (not UTF-8, not JSON, no event type...) goes to the
+//! `dead_letters` table with the reason, and is acknowledged with its batch: it never blocks
+//! the stream.
+//!
+//! Connections use heartbeats and are reopened forever, with exponential backoff and
+//! jitter. Problems time will not fix (refused login, missing queue, TLS verification,
+//! plain AMQP to a remote host) mark the stream `failed` and are retried at the slowest pace.
+//! Every state change is in the status board, the metrics and the logs.
+
+use crate::amqp::{self, AmqpError, ConnectOptions, Target, TlsPolicy};
+use crate::config::StreamSourceConfig;
+use crate::status::{StatusBoard, TenantState};
+use crate::store::{Store, StoreError};
+use crate::tenants::streams::ResolvedStream;
+use futures::StreamExt as _;
+use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
+use lapin::Connection;
+use rand::RngExt as _;
+use secure_endpoint::Event;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+/// Test hook: with `SEBRIDGE_FAILPOINT=stream-kill-after-commit`, the process SIGKILLs
+/// itself right after the first journal commit of a batch, before its ack (crash tests).
+pub const FAILPOINT_ENV: &str = "SEBRIDGE_FAILPOINT";
+const FAILPOINT_KILL_AFTER_COMMIT: &str = "stream-kill-after-commit";
+
+/// A connection that lived this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// First reconnection delay (doubled per failure, up to `max_backoff`).
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The stream source for a set of streams.
+pub struct StreamSource {
+    pub name: String,
+    pub config: StreamSourceConfig,
+    pub streams: Vec<ResolvedStream>,
+    pub store: Store,
+    pub status: StatusBoard,
+    /// Gets what happens as it happens (`sebridge tail`): connections and every committed
+    /// batch's events. Bounded: a slow reader slows the consumer down, never memory.
+    pub observer: Option<tokio::sync::mpsc::Sender<Observed>>,
+}
+
+/// What an observer of a stream source is told.
+#[derive(Debug)]
+pub enum Observed {
+    /// Connected; the detail line, and how many other consumers share the queue.
+    Connected {
+        detail: String,
+        other_consumers: u32,
+    },
+    /// The connection is gone and will be retried.
+    Disconnected { reason: String },
+    /// Events just committed to the journal (before their ack).
+    Events(Vec<Event>),
+}
+
+/// The status-board label of one stream of a source.
+pub fn status_label(source: &str, stream: &str) -> String {
+    format!("{source}:{stream}")
+}
+
+impl StreamSource {
+    /// Runs one consumer per stream until `shutdown`; each finishes and acks its batch.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let policy = TlsPolicy {
+            ca_file: self.config.ca_file.clone(),
+            insecure: self.config.insecure,
+        };
+        if policy.insecure {
+            warn!(source = %self.name, "INSECURE: `insecure = true`: broker certificates are NOT verified");
+        }
+        let tls = amqp::client_config(&policy);
+        let mut tasks = tokio::task::JoinSet::new();
+        for stream in self.streams {
+            let label = status_label(&self.name, &stream.name);
+            self.status.register_tenant(&stream.tenant, &label);
+            let consumer = StreamConsumer {
+                source: self.name.clone(),
+                label,
+                config: self.config.clone(),
+                policy: policy.clone(),
+                stream,
+                store: self.store.clone(),
+                status: self.status.clone(),
+                observer: self.observer.clone(),
+            };
+            match &tls {
+                Ok(tls) => {
+                    tasks.spawn(consumer.run(tls.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // The TLS settings themselves are unusable: nothing to retry until fixed.
+                    consumer.set_failed(e);
+                }
+            }
+        }
+        while let Some(res) = tasks.join_next().await {
+            if let Err(e) = res {
+                error!(source = %self.name, error = %e, "a stream consumer task ended abnormally");
+            }
+        }
+    }
+}
+
+/// How a session (one connection) ended.
+enum SessionEnd {
+    Shutdown,
+    /// The connection or channel went away, or a commit failed: reconnect.
+    Lost {
+        reason: String,
+        had_deliveries: bool,
+    },
+}
+
+struct StreamConsumer {
+    source: String,
+    label: String,
+    config: StreamSourceConfig,
+    policy: TlsPolicy,
+    stream: ResolvedStream,
+    store: Store,
+    status: StatusBoard,
+    observer: Option<tokio::sync::mpsc::Sender<Observed>>,
+}
+
+impl StreamConsumer {
+    async fn observe(&self, o: Observed) {
+        if let Some(tx) = &self.observer {
+            let _ = tx.send(o).await;
+        }
+    }
+
+    fn tenant(&self) -> &str {
+        &self.stream.tenant
+    }
+
+    fn set_failed(&self, e: &AmqpError) {
+        error!(tenant = %self.tenant(), stream = %self.stream.name, error = %e, "event stream unusable");
+        let msg = e.to_string();
+        self.status.update_tenant(self.tenant(), &self.label, |s| {
+            s.state = TenantState::Failed;
+            s.errors += 1;
+            s.last_error = Some(msg);
+            s.connection = Some("disconnected".into());
+        });
+    }
+
+    fn set_connected(&self, connected: bool, detail: String) {
+        metrics::gauge!("sebridge_stream_connected", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
+            .set(if connected { 1.0 } else { 0.0 });
+        self.status
+            .update_tenant(self.tenant(), &self.label, |s| s.connection = Some(detail));
+    }
+
+    async fn run(self, tls: Arc<rustls::ClientConfig>, shutdown: CancellationToken) {
+        let target = match Target::from_credentials(&self.stream.credentials) {
+            Ok(t) => t,
+            Err(e) => {
+                self.set_failed(&e);
+                return;
+            }
+        };
+        info!(tenant = %self.tenant(), stream = %self.stream.name, endpoint = %target.endpoint(),
+            queue = %self.stream.credentials.queue_name, "stream consumer starting");
+        let mut failures: u32 = 0;
+        while !shutdown.is_cancelled() {
+            let started = Instant::now();
+            let delay = match self.session(&target, &tls, &shutdown).await {
+                Ok(SessionEnd::Shutdown) => break,
+                Ok(SessionEnd::Lost {
+                    reason,
+                    had_deliveries,
+                }) => {
+                    if had_deliveries || started.elapsed() >= STABLE_AFTER {
+                        failures = 0;
+                    }
+                    failures = failures.saturating_add(1);
+                    let delay = backoff(failures, self.config.max_backoff);
+                    warn!(tenant = %self.tenant(), stream = %self.stream.name, reason = %reason,
+                        retry_in = ?delay, "event stream connection lost; reconnecting");
+                    self.observe(Observed::Disconnected {
+                        reason: format!("{reason}; reconnecting in {delay:?}"),
+                    })
+                    .await;
+                    self.status.update_tenant(self.tenant(), &self.label, |s| {
+                        s.state = TenantState::Backoff;
+                        s.errors += 1;
+                        s.last_error = Some(reason);
+                    });
+                    delay
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let delay = if e.needs_human() {
+                        self.config.max_backoff
+                    } else {
+                        backoff(failures, self.config.max_backoff)
+                    };
+                    metrics::counter!("sebridge_stream_connect_errors_total", "tenant" => self.tenant().to_string(), "kind" => e.kind())
+                        .increment(1);
+                    if e.needs_human() {
+                        error!(tenant = %self.tenant(), stream = %self.stream.name, error = %e,
+                            retry_in = ?delay, "event stream refused; needs attention");
+                    } else {
+                        warn!(tenant = %self.tenant(), stream = %self.stream.name, error = %e,
+                            retry_in = ?delay, "cannot open the event stream; retrying");
+                    }
+                    self.observe(Observed::Disconnected {
+                        reason: format!("{e}; retrying in {delay:?}"),
+                    })
+                    .await;
+                    let msg = e.to_string();
+                    let state = if e.needs_human() {
+                        TenantState::Failed
+                    } else {
+                        TenantState::Backoff
+                    };
+                    self.status.update_tenant(self.tenant(), &self.label, |s| {
+                        s.state = state;
+                        s.errors += 1;
+                        s.last_error = Some(msg);
+                    });
+                    delay
+                }
+            };
+            self.set_connected(false, format!("disconnected; retrying in {delay:?}"));
+            metrics::counter!("sebridge_stream_reconnects_total", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
+                .increment(1);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.set_connected(false, "stopped".into());
+        info!(tenant = %self.tenant(), stream = %self.stream.name, "stream consumer stopped");
+    }
+
+    /// One connection: open, consume in batches, commit, ack; until lost or shutdown.
+    async fn session(
+        &self,
+        target: &Target,
+        tls: &Arc<rustls::ClientConfig>,
+        shutdown: &CancellationToken,
+    ) -> Result<SessionEnd, AmqpError> {
+        let opts = ConnectOptions {
+            heartbeat: self.config.heartbeat,
+            connect_timeout: self.config.connect_timeout,
+            connection_name: format!("sebridge {} {}", self.source, self.tenant()),
+        };
+        let conn = tokio::select! {
+            c = amqp::connect(target, tls, &self.policy, &opts) => c?,
+            _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+        };
+        let tag = format!("sebridge-{}-{}", self.source, std::process::id());
+        let sub = match amqp::subscribe(
+            &conn,
+            &self.stream.credentials.queue_name,
+            self.config.prefetch,
+            &tag,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = conn.close(200, "bye".into()).await;
+                return Err(e);
+            }
+        };
+        let detail = format!(
+            "connected to {} queue {} ({} waiting{})",
+            target.endpoint(),
+            self.stream.credentials.queue_name,
+            sub.backlog,
+            if sub.other_consumers > 0 {
+                format!(", {} other consumer(s) share it", sub.other_consumers)
+            } else {
+                String::new()
+            }
+        );
+        info!(tenant = %self.tenant(), stream = %self.stream.name, backlog = sub.backlog,
+            other_consumers = sub.other_consumers, "{detail}");
+        self.set_connected(true, detail.clone());
+        self.observe(Observed::Connected {
+            detail,
+            other_consumers: sub.other_consumers,
+        })
+        .await;
+        self.status.update_tenant(self.tenant(), &self.label, |s| {
+            s.state = if sub.backlog > 0 {
+                TenantState::CatchingUp
+            } else {
+                TenantState::Idle
+            };
+            s.last_error = None;
+        });
+        let channel = sub.channel;
+        let mut consumer = sub.consumer;
+        // Receiving and committing overlap: while one batch is committed (fsync) and then
+        // acked, the next one is gathered. Batches are committed and acked in order, so a
+        // multiple-ack never covers an uncommitted delivery. At most one batch waits.
+        let (batches, mut to_commit) = tokio::sync::mpsc::channel::<Vec<Delivery>>(1);
+        let commit_failed = CancellationToken::new();
+        let receiver = async {
+            let mut had_deliveries = false;
+            let idle_after = self.config.batch_wait.max(Duration::from_millis(200));
+            let end = loop {
+                let mut batch: Vec<Delivery> = Vec::with_capacity(self.config.batch_size);
+                // Wait for the first delivery of a batch.
+                let first = tokio::select! {
+                    d = consumer.next() => d,
+                    _ = shutdown.cancelled() => break SessionEnd::Shutdown,
+                    _ = commit_failed.cancelled() => break SessionEnd::Lost {
+                        reason: "journal commit or ack failed".into(),
+                        had_deliveries,
+                    },
+                    _ = tokio::time::sleep(idle_after) => {
+                        self.status.update_tenant(self.tenant(), &self.label, |s| {
+                            if s.state == TenantState::CatchingUp || s.state == TenantState::Starting {
+                                s.state = TenantState::Idle;
+                            }
+                            s.last_success = Some(time::OffsetDateTime::now_utc());
+                        });
+                        continue;
+                    }
+                };
+                let mut lost = None;
+                match first {
+                    Some(Ok(d)) => batch.push(d),
+                    Some(Err(e)) => {
+                        break SessionEnd::Lost {
+                            reason: format!("consumer error: {e}"),
+                            had_deliveries,
+                        }
+                    }
+                    None => {
+                        break SessionEnd::Lost {
+                            reason: "the broker closed the channel".into(),
+                            had_deliveries,
+                        }
+                    }
+                }
+                had_deliveries = true;
+                // Fill the batch with what arrives within batch_wait (the batch in hand is
+                // finished even on shutdown).
+                // One timer per batch, not per delivery (a timer registration per message
+                // showed up as CPU in profiles).
+                let deadline = tokio::time::sleep(self.config.batch_wait);
+                tokio::pin!(deadline);
+                while batch.len() < self.config.batch_size {
+                    tokio::select! {
+                        biased;
+                        d = consumer.next() => match d {
+                            Some(Ok(d)) => batch.push(d),
+                            Some(Err(e)) => { lost = Some(format!("consumer error: {e}")); break; }
+                            None => { lost = Some("the broker closed the channel".into()); break; }
+                        },
+                        _ = &mut deadline => break,
+                    }
+                }
+                if batches.send(batch).await.is_err() {
+                    break SessionEnd::Lost {
+                        reason: "journal commit or ack failed".into(),
+                        had_deliveries,
+                    };
+                }
+                if let Some(reason) = lost {
+                    break SessionEnd::Lost {
+                        reason,
+                        had_deliveries,
+                    };
+                }
+            };
+            // Closing the queue lets the committer finish what it was given, then stop.
+            drop(batches);
+            end
+        };
+        let committer = async {
+            let mut failure: Option<String> = None;
+            while let Some(batch) = to_commit.recv().await {
+                if failure.is_some() {
+                    // Not committed, not acked: redelivered after the reconnection.
+                    continue;
+                }
+                if let Err(e) = self.commit(&batch).await {
+                    failure = Some(format!("journal commit failed: {e}"));
+                    commit_failed.cancel();
+                    continue;
+                }
+                if std::env::var(FAILPOINT_ENV).as_deref() == Ok(FAILPOINT_KILL_AFTER_COMMIT) {
+                    kill_self();
+                }
+                let Some(last) = batch.last() else { continue };
+                if let Err(e) = channel
+                    .basic_ack(last.delivery_tag, BasicAckOptions { multiple: true })
+                    .await
+                {
+                    // Committed but not acked: redelivered later, folded by the journal.
+                    failure = Some(format!("ack failed: {e}"));
+                    commit_failed.cancel();
+                    continue;
+                }
+                metrics::counter!("sebridge_stream_acked_total", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
+                    .increment(batch.len() as u64);
+                let full = batch.len() >= self.config.batch_size;
+                self.status.update_tenant(self.tenant(), &self.label, |s| {
+                    s.state = if full {
+                        TenantState::CatchingUp
+                    } else {
+                        TenantState::Idle
+                    };
+                    s.last_success = Some(time::OffsetDateTime::now_utc());
+                });
+            }
+            failure
+        };
+        let (end, failure) = tokio::join!(receiver, committer);
+        let end = match (end, failure) {
+            (SessionEnd::Lost { had_deliveries, .. }, Some(reason)) => SessionEnd::Lost {
+                reason,
+                had_deliveries,
+            },
+            (end, _) => end,
+        };
+        close(&conn, &channel).await;
+        Ok(end)
+    }
+
+    /// Journals a batch's events and dead-letters what is not an event.
+    async fn commit(&self, batch: &[Delivery]) -> Result<(), StoreError> {
+        let mut events = Vec::with_capacity(batch.len());
+        let mut rejected: Vec<(String, String)> = Vec::new();
+        for d in batch {
+            match std::str::from_utf8(&d.data) {
+                Ok(text) => match Event::from_json(text) {
+                    Ok(e) => events.push(e),
+                    Err(e) => rejected.push((e.to_string(), text.to_string())),
+                },
+                Err(e) => rejected.push((
+                    format!("message body is not UTF-8 ({e}); kept with replacement characters"),
+                    String::from_utf8_lossy(&d.data).into_owned(),
+                )),
+            }
+        }
+        let tenant = self.tenant();
+        metrics::counter!("sebridge_stream_deliveries_total", "tenant" => tenant.to_string(), "stream" => self.stream.name.clone())
+            .increment(batch.len() as u64);
+        for (reason, raw) in &rejected {
+            self.store
+                .dead_letter(tenant, &self.source, reason, raw)
+                .await?;
+            warn!(tenant = %tenant, stream = %self.stream.name, reason = %reason, "dead-lettered a delivery that is not an event");
+        }
+        if !rejected.is_empty() {
+            metrics::counter!("sebridge_stream_dead_letters_total", "tenant" => tenant.to_string(), "stream" => self.stream.name.clone())
+                .increment(rejected.len() as u64);
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let appended = self
+            .store
+            .append(tenant, &self.source, &events, None)
+            .await?;
+        metrics::counter!("sebridge_events_ingested_total", "tenant" => tenant.to_string(), "source" => self.source.clone())
+            .increment(appended.inserted);
+        let newest = events.iter().map(|e| e.timestamp).max();
+        self.status.update_tenant(tenant, &self.label, |s| {
+            s.events_ingested += appended.inserted;
+            s.duplicates += appended.duplicates;
+            if newest > s.cursor_time {
+                s.cursor_time = newest;
+            }
+        });
+        debug!(tenant = %tenant, stream = %self.stream.name, inserted = appended.inserted,
+            duplicates = appended.duplicates, "journaled a batch of deliveries");
+        self.observe(Observed::Events(events)).await;
+        Ok(())
+    }
+}
+
+/// Closes the channel (unacked deliveries go back to the queue) and the connection.
+async fn close(conn: &Connection, channel: &lapin::Channel) {
+    let bye = async {
+        let _ = channel.close(200, "bye".into()).await;
+        let _ = conn.close(200, "bye".into()).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), bye).await;
+}
+
+/// Exponential backoff with ±50% jitter, capped.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(max);
+    let jitter: f64 = rand::rng().random_range(0.5..1.5);
+    base.mul_f64(jitter).min(max)
+}
+
+fn kill_self() -> ! {
+    error!(
+        "failpoint {FAILPOINT_KILL_AFTER_COMMIT}: SIGKILL after the journal commit, before the ack"
+    );
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(std::process::id().to_string())
+        .status();
+    // `kill` is missing: abort is the next best crash.
+    std::process::abort()
+}
+
+impl StreamSource {
+    /// The source for `tenants` (already resolved and enabled): their stored streams, limited
+    /// to the configured names. A tenant the source names explicitly but that has no matching
+    /// stream is shown as failed (with how to fix it) rather than silently skipped.
+    pub async fn build(
+        name: &str,
+        cfg: &StreamSourceConfig,
+        tenants: &[crate::tenants::ResolvedTenant],
+        config: &crate::config::Config,
+        store: &Store,
+        status: &StatusBoard,
+    ) -> Result<StreamSource, crate::tenants::TenantError> {
+        let all = crate::tenants::streams::resolve(config, store, None).await?;
+        let selected: Vec<&str> = tenants
+            .iter()
+            .filter(|t| cfg.tenants.as_ref().is_none_or(|sel| sel.contains(&t.name)))
+            .map(|t| t.name.as_str())
+            .collect();
+        let streams: Vec<ResolvedStream> = all
+            .into_iter()
+            .filter(|s| selected.contains(&s.tenant.as_str()))
+            .filter(|s| cfg.streams.is_empty() || cfg.streams.contains(&s.name))
+            .collect();
+        for t in &selected {
+            if streams.iter().any(|s| s.tenant == *t) {
+                continue;
+            }
+            let wanted = if cfg.streams.is_empty() {
+                "any event stream".to_string()
+            } else {
+                format!("a stream named {}", cfg.streams.join(" or "))
+            };
+            let msg = format!(
+                "tenant {t} has no stored event stream ({wanted}): create one with \
+                 `sebridge streams create --tenant {t} --name <name>`"
+            );
+            if cfg.tenants.is_some() {
+                let label = status_label(name, "-");
+                status.register_tenant(t, &label);
+                status.update_tenant(t, &label, |s| {
+                    s.state = TenantState::Failed;
+                    s.last_error = Some(msg.clone());
+                });
+                error!(source = %name, "{msg}");
+            } else {
+                info!(source = %name, "{msg}; skipped");
+            }
+        }
+        Ok(StreamSource {
+            name: name.to_string(),
+            config: cfg.clone(),
+            streams,
+            store: store.clone(),
+            status: status.clone(),
+            observer: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_capped() {
+        let max = Duration::from_secs(60);
+        for f in 1..40 {
+            let d = backoff(f, max);
+            assert!(d <= max, "{d:?}");
+            assert!(d >= FIRST_BACKOFF / 2, "{d:?}");
+        }
+        assert!(backoff(1, max) <= Duration::from_millis(750));
+        assert!(backoff(10, max) >= Duration::from_secs(30));
+    }
+}

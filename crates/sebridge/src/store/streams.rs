@@ -1,0 +1,121 @@
+//! Stored event streams (`sebridge streams create`): the sealed AMQP credentials and the
+//! non-secret parts for listing.
+
+use super::{SqliteStore, Store, StoreError};
+use sqlx::Row;
+
+/// An event stream as stored; `sealed_credentials` opens with the master key.
+#[derive(Clone, Debug)]
+pub struct StoredStream {
+    pub tenant: String,
+    pub stream_id: u64,
+    pub name: String,
+    pub queue_name: String,
+    pub host: String,
+    pub port: String,
+    pub proto: String,
+    pub event_types: Vec<u64>,
+    pub group_guids: Vec<String>,
+    pub sealed_credentials: Vec<u8>,
+    pub created_at: i64,
+}
+
+fn id_to_db(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn id_from_db(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
+impl Store {
+    /// Stores a stream; false when the tenant already has a stream with this id or name.
+    pub async fn save_stream(&self, s: &StoredStream) -> Result<bool, StoreError> {
+        self.sqlite().save_stream(s).await
+    }
+
+    /// Streams of one tenant (or of every tenant), by tenant then name.
+    pub async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
+        self.sqlite().streams(tenant).await
+    }
+
+    /// Removes a stream; false when there was none.
+    pub async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
+        self.sqlite().remove_stream(tenant, stream_id).await
+    }
+}
+
+impl SqliteStore {
+    async fn save_stream(&self, s: &StoredStream) -> Result<bool, StoreError> {
+        let types = serde_json::to_string(&s.event_types).map_err(|e| StoreError::Corrupt {
+            what: "event stream",
+            detail: e.to_string(),
+        })?;
+        let groups = serde_json::to_string(&s.group_guids).map_err(|e| StoreError::Corrupt {
+            what: "event stream",
+            detail: e.to_string(),
+        })?;
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO event_streams (tenant, stream_id, name, queue_name, host, port,
+             proto, event_types, group_guids, credentials, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.tenant)
+        .bind(id_to_db(s.stream_id))
+        .bind(&s.name)
+        .bind(&s.queue_name)
+        .bind(&s.host)
+        .bind(&s.port)
+        .bind(&s.proto)
+        .bind(types)
+        .bind(groups)
+        .bind(&s.sealed_credentials)
+        .bind(s.created_at)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant, stream_id, name, queue_name, host, port, proto, event_types,
+             group_guids, credentials, created_at FROM event_streams
+             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, name",
+        )
+        .bind(tenant)
+        .fetch_all(self.writer())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+                    what: "event stream",
+                    detail: e.to_string(),
+                };
+                let types: String = r.try_get(7)?;
+                let groups: String = r.try_get(8)?;
+                Ok(StoredStream {
+                    tenant: r.try_get(0)?,
+                    stream_id: id_from_db(r.try_get(1)?),
+                    name: r.try_get(2)?,
+                    queue_name: r.try_get(3)?,
+                    host: r.try_get(4)?,
+                    port: r.try_get(5)?,
+                    proto: r.try_get(6)?,
+                    event_types: serde_json::from_str(&types).map_err(corrupt)?,
+                    group_guids: serde_json::from_str(&groups).map_err(corrupt)?,
+                    sealed_credentials: r.try_get(9)?,
+                    created_at: r.try_get(10)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM event_streams WHERE tenant = ? AND stream_id = ?")
+            .bind(tenant)
+            .bind(id_to_db(stream_id))
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
