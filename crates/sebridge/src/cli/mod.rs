@@ -97,8 +97,11 @@ pub enum Command {
 
 pub fn init_tracing(cli: &Cli) {
     let default = match cli.command {
-        Command::Run(_) => "info",
-        _ => "warn",
+        // lapin logs every closed channel at ERROR (a passive declare of a missing queue, a
+        // broker restart); the stream source reports those itself, with the tenant and what
+        // happens next, so lapin's own lines are off unless asked for with --log.
+        Command::Run(_) => "info,lapin=off",
+        _ => "warn,lapin=off",
     };
     let filter = tracing_subscriber::EnvFilter::try_new(cli.log.as_deref().unwrap_or(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

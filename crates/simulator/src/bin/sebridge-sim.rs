@@ -240,7 +240,8 @@ async fn main() -> Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // lapin logs the 404 of every free-id probe (a passive declare) at ERROR.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off")),
         )
         .init();
 
