@@ -13,8 +13,9 @@
 //! creation time is when the simulated ServiceNow stored the record (millisecond clock of
 //! the same process).
 //!
-//! `--source` selects the source path. This build has `poll`; the stream source (Event
-//! Streams over AMQP) plugs in at [`source_toml`] and [`publish`].
+//! `--source` selects the source path: `poll` (`GET /v1/events` every `--interval`) or
+//! `stream` (Event Streams: the simulator publishes each event to the tenant's queue on the
+//! local RabbitMQ, `SEBRIDGE_BENCH_AMQP_URL` or guest@127.0.0.1:5672; needs rabbitmqctl).
 
 use anyhow::{bail, Context};
 use sebridge::config::Config;
@@ -68,15 +69,13 @@ fn source_toml(a: &Args) -> anyhow::Result<String> {
             "[sources.poll]\ntype = \"poll\"\ninterval = \"{}ms\"\nlookback = \"1m\"\n",
             a.interval.as_millis()
         )),
-        other => bail!(
-            "source {other:?} is not in this build (the stream source lands separately); \
-             add its table here and its publication in publish()"
-        ),
+        "stream" => Ok("[sources.stream]\ntype = \"stream\"\nbatch_wait = \"10ms\"\n".into()),
+        other => bail!("unknown source {other:?} (poll or stream)"),
     }
 }
 
-/// Makes one event available on the measured path. For `poll`, inserting it into the
-/// simulator makes it listable by `GET /v1/events`.
+/// Makes one event available on the measured path: inserted into the simulator, it is
+/// listable by `GET /v1/events` and published to the tenant's event stream, if any.
 fn publish(sim: &SimHandle, tenant: &str, event: Value) -> anyhow::Result<()> {
     sim.insert_events(tenant, vec![event])?;
     Ok(())
@@ -93,6 +92,20 @@ fn threat(sim: &SimHandle, tenant: &str, id: u64) -> anyhow::Result<Value> {
         "detection": "W32.Bench", "connector_guid": c.guid, "group_guids": [c.group_guid],
         "computer": {"connector_guid": c.guid, "hostname": c.hostname, "active": true},
         "file": {"file_name": "bench.exe", "identity": {"sha256": format!("{id:064x}")}}
+    }))
+}
+
+/// An event no incident rule picks (a clean scan), for warming up the stream path.
+fn warm_up(sim: &SimHandle, tenant: &str, id: u64) -> anyhow::Result<Value> {
+    let t = sim.tenant(tenant)?;
+    let c = &t.computers[0];
+    let now = time::OffsetDateTime::now_utc();
+    Ok(serde_json::json!({
+        "id": id, "timestamp": now.unix_timestamp(), "timestamp_nanoseconds": now.nanosecond(),
+        "date": secure_endpoint::format_api_date(now),
+        "event_type": "Scan Completed, No Detections", "event_type_id": 554696715u64,
+        "severity": "Low", "connector_guid": c.guid, "group_guids": [c.group_guid],
+        "computer": {"connector_guid": c.guid, "hostname": c.hostname, "active": true}
     }))
 }
 
@@ -116,8 +129,45 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(args))
 }
 
+fn amqp_url() -> String {
+    std::env::var("SEBRIDGE_BENCH_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Creates one event stream per tenant through the API and stores its credentials, as
+/// `sebridge streams create` does.
+async fn create_streams(config: &Config) -> anyhow::Result<()> {
+    let store = sebridge::topology::open_store(config).await?;
+    let tenants = sebridge::tenants::resolve_all(config, &store).await?;
+    let http = secure_endpoint::default_http_client(Duration::from_secs(30))?;
+    for t in &tenants {
+        let client = sebridge::topology::api_client(t, &http)?;
+        let created = client
+            .create_event_stream(&secure_endpoint::NewEventStream {
+                name: "bench".into(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create the event stream of {}", t.name))?
+            .data;
+        sebridge::tenants::streams::save_created(config, &store, &t.name, &created, &[], &[])
+            .await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
 async fn run(a: Args) -> anyhow::Result<()> {
+    let amqp = if a.source == "stream" {
+        Some(simulator::AmqpConfig {
+            users: simulator::StreamUsers::detect().await,
+            ..simulator::AmqpConfig::local(amqp_url())
+        })
+    } else {
+        None
+    };
     let sim = simulator::start(SimConfig {
+        amqp,
         tenants: a.tenants,
         rate: 0.0,
         history: 0,
@@ -171,23 +221,40 @@ client_password = "{xpw}"
     ));
     std::fs::write(&path, &text)?;
     let config = Config::load(&path).map_err(|e| anyhow::anyhow!("bench config: {e}"))?;
+    if a.source == "stream" {
+        create_streams(&config).await?;
+    }
     let topology = Topology::start(&config, None).await?;
-    // Every tenant has polled once (cursor set) before the clock starts.
+    let tenants: Vec<String> = sim.tenants().into_iter().map(|t| t.name).collect();
     let ready = Instant::now();
-    while topology
-        .status
-        .snapshot(0)
-        .tenants
-        .iter()
-        .any(|t| t.last_success.is_none())
-    {
-        if ready.elapsed() > Duration::from_secs(60) {
-            bail!("tenants not polled within 60 s");
+    if a.source == "stream" {
+        // One unimportant event per tenant, journaled, shows every consumer is attached
+        // before the clock starts.
+        for (n, tenant) in tenants.iter().enumerate() {
+            publish(&sim, tenant, warm_up(&sim, tenant, 1 + n as u64)?)?;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        while topology.store.count().await? < tenants.len() as i64 {
+            if ready.elapsed() > Duration::from_secs(60) {
+                bail!("stream consumers not attached within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    } else {
+        // Every tenant has polled once (cursor set) before the clock starts.
+        while topology
+            .status
+            .snapshot(0)
+            .tenants
+            .iter()
+            .any(|t| t.last_success.is_none())
+        {
+            if ready.elapsed() > Duration::from_secs(60) {
+                bail!("tenants not polled within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
-    let tenants: Vec<String> = sim.tenants().into_iter().map(|t| t.name).collect();
     let total = (a.rate * a.duration.as_secs_f64()).round() as u64;
     let gap = Duration::from_secs_f64(1.0 / a.rate);
     let mut published: HashMap<String, i64> = HashMap::new();

@@ -169,7 +169,8 @@ pub fn render_json(entry: &JournalEntry, wrap: bool, out: &mut String) {
     // raw event carry formatting newlines (only possible between tokens, since JSON strings
     // escape control characters), they become spaces: same JSON, one line.
     let raw = entry.raw.as_str();
-    let needs_fix = raw.contains(['\n', '\r']);
+    // memchr2 scans with SIMD; a `char` pattern decodes every character (µs per event).
+    let needs_fix = memchr::memchr2(b'\n', b'\r', raw.as_bytes()).is_some();
     let fixed;
     let raw = if needs_fix {
         fixed = raw.replace(['\n', '\r'], " ");

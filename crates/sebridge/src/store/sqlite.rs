@@ -6,8 +6,11 @@ use super::{
     StoreError,
 };
 use secure_endpoint::{Event, Severity};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlSafeStr;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -54,6 +57,55 @@ struct Checkpointer {
 
 /// How often the background checkpoint runs (a no-op when the WAL is already copied).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The schema migrations (`migrations/sqlite/NNNN_description.sql`), embedded in the binary.
+/// Listed by hand instead of `sqlx::migrate!` so the build needs no sqlx proc-macro, which
+/// compiled sqlx and SQLite a second time for the host. Version, description and checksum are
+/// what the macro produced, so existing databases see the same applied migrations.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "journal",
+        include_str!("../../migrations/sqlite/0001_journal.sql"),
+    ),
+    (
+        2,
+        "streams",
+        include_str!("../../migrations/sqlite/0002_streams.sql"),
+    ),
+    (
+        3,
+        "sinks",
+        include_str!("../../migrations/sqlite/0003_sinks.sql"),
+    ),
+    (
+        4,
+        "incidents",
+        include_str!("../../migrations/sqlite/0004_incidents.sql"),
+    ),
+    (
+        5,
+        "dead letter fingerprint",
+        include_str!("../../migrations/sqlite/0005_dead_letter_fingerprint.sql"),
+    ),
+];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+    )
+}
 
 impl Checkpointer {
     fn start(pool: SqlitePool) -> Checkpointer {
@@ -119,7 +171,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        migrator().run(&writer).await?;
         let checkpoint_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -548,6 +600,20 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded list must be exactly the migration directory, with the version,
+    /// description and checksum sqlx's own resolver derives from it.
+    #[tokio::test]
+    async fn embedded_migrations_match_the_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let from_dir = Migrator::new(dir.as_path()).await.unwrap();
+        let embedded = migrator();
+        let key = |m: &Migration| (m.version, m.description.to_string(), m.checksum.to_vec());
+        assert_eq!(
+            embedded.iter().map(key).collect::<Vec<_>>(),
+            from_dir.iter().map(key).collect::<Vec<_>>()
+        );
+    }
 
     fn ev(id: u64, ts: i64) -> Event {
         Event::from_json(&format!(

@@ -1,6 +1,6 @@
 //! The `sebridge-sim` binary: startup line, --write-config, signals, exit codes.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The poll source against the simulator over real HTTP on loopback: nothing lost, nothing
 //! repeated, whatever the API does between and during requests.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sebridge::topology::Topology;
 use simulator::{Faults, SimConfig};
 use std::time::Duration;

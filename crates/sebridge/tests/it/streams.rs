@@ -3,15 +3,13 @@
 //! messages, SIGKILL between the journal commit and the ack, a refused login, the `streams`
 //! and `tail` commands. Broker outages and TLS are in `broker_faults.rs` (own broker node).
 
-mod stream_common;
-
+use crate::stream_common::*;
 use sebridge::status::TenantState;
 use sebridge::topology::Topology;
 use simulator::AmqpConfig;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use stream_common::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

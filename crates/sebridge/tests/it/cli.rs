@@ -1,9 +1,7 @@
 //! The binaries as users and scripts run them: exit codes, signals, SIGKILL and restart,
 //! the `sebridge-sim --write-config` form, and the tenants commands.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use simulator::SimConfig;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -2,11 +2,9 @@
 //! the messages a stream's own broker user receives (exchange, routing key, CC header,
 //! properties, body byte-identical to the `/v1/events` item).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::StreamExt as _;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};

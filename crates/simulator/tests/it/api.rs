@@ -1,9 +1,7 @@
 //! The `/v1` API over real HTTP: paging, order, filters, errors, computers, groups,
 //! isolation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 

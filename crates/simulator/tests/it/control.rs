@@ -1,11 +1,9 @@
 //! Rate limiting, fault injection, events files, the library controls, the `/_sim` routes
 //! and the written config.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use simulator::{Faults, SimConfig, SimError, SimStats, TenantInfo};

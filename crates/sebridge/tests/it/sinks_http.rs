@@ -2,7 +2,7 @@
 //! signature-checking webhook endpoint), with injected failures; and the ECS mapping
 //! compared field by field with Elastic's own expected output.
 
-mod support;
+use crate::support;
 
 use sebridge::config::{
     ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, Secret, SinkCommon, WebhookSinkConfig,

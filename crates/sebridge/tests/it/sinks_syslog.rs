@@ -4,7 +4,7 @@
 //! exactly once and parses back — CEF and LEEF field by field, with parsers written here
 //! from the format specifications (not the sink's code).
 
-mod support;
+use crate::support;
 
 use sebridge::config::{
     sink_defaults, MessageFormat, SinkCommon, SyslogFraming, SyslogProtocol, SyslogSinkConfig,

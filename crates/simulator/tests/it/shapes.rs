@@ -1,11 +1,9 @@
 //! Generated events have the shapes of the captured real payloads
 //! (`shared/fixtures/secure-endpoint`) and of the reference's field table.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Map, Value};
 
 /// Top-level event fields listed in the reference (§4.4).

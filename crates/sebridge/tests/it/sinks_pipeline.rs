@@ -3,7 +3,7 @@
 //! flowing), filters, batch timeout, journal retention and its alarm, and every sink type
 //! wired from a TOML config end to end.
 
-mod support;
+use crate::support;
 
 use sebridge::config::{
     Config, JournalConfig, LaggingPolicy, PostgresSinkConfig, Secret, SinkCommon, SinkFilter,

@@ -1,0 +1,20 @@
+//! All integration tests of this crate in one binary: one link instead of one per file,
+//! which is most of the test build's time.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../stream_common/mod.rs"]
+mod stream_common;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod config_validate;
+mod incidents;
+mod incidents_cli;
+mod incidents_engine;
+mod poll;
+mod sinks_http;
+mod sinks_pipeline;
+mod sinks_syslog;
+mod streams;
