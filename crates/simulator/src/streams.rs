@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use futures::StreamExt as _;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions, QueueDeleteOptions,
@@ -655,15 +656,18 @@ impl Broker {
         self.flush(Duration::from_secs(5)).await;
         let all = std::mem::take(&mut *self.streams.lock());
         let recs: Vec<StreamRec> = all.into_values().flatten().collect();
-        join_all(recs.iter().map(|r| async move {
-            let _ = self.delete_queue(&r.queue_name).await;
-            let _ = self
-                .cfg
-                .users
-                .run(&["delete_user", &r.user_name], None)
-                .await;
-        }))
-        .await;
+        // A few at a time: every `rabbitmqctl` is an Erlang VM of ~50 MB and a second of CPU,
+        // and a hundred streams at once once loaded the machine to 70.
+        futures::stream::iter(&recs)
+            .for_each_concurrent(4, |r| async move {
+                let _ = self.delete_queue(&r.queue_name).await;
+                let _ = self
+                    .cfg
+                    .users
+                    .run(&["delete_user", &r.user_name], None)
+                    .await;
+            })
+            .await;
         if let Some(t) = self.publisher.lock().take() {
             t.abort();
         }

@@ -29,6 +29,10 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("corrupt {what} in the store: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    #[error("reading the journal failed: {0}")]
+    Read(#[from] rusqlite::Error),
+    #[error("reading the journal failed: {0}")]
+    ReadTask(#[from] tokio::task::JoinError),
 }
 
 /// A row of the journal. `seq` increases with every append but is not dense: an ignored

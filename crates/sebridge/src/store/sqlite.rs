@@ -41,7 +41,92 @@ fn severity_from_db(v: Option<i64>) -> Option<Severity> {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    journal: JournalReader,
     checkpointer: Checkpointer,
+}
+
+/// The journal's read hot path (every sink reads every event through it): plain SQLite
+/// connections used on blocking threads. sqlx's driver hands each row from its worker thread
+/// to the async side through a channel — a wake-up, an allocation and a copy per row — which
+/// made reading the journal the sinks' bottleneck. Same SQLite library as sqlx's.
+#[derive(Clone)]
+struct JournalReader {
+    path: std::path::PathBuf,
+    idle: std::sync::Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+}
+
+impl std::fmt::Debug for JournalReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalReader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+const READ_AFTER_SQL: &str = "SELECT seq, tenant, event_id, event_type_id, event_time, \
+     received_at, source, raw, severity, connector_guid FROM journal WHERE seq > ?1 \
+     ORDER BY seq LIMIT ?2";
+
+impl JournalReader {
+    /// Connections kept for reuse (more may be open at a time, briefly).
+    const IDLE: usize = 4;
+
+    fn new(path: &Path) -> JournalReader {
+        JournalReader {
+            path: path.to_path_buf(),
+            idle: Default::default(),
+        }
+    }
+
+    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        Ok(conn)
+    }
+
+    /// Blocking: call from a blocking thread.
+    fn read_after(&self, after_seq: i64, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let rows = Self::query(&conn, after_seq, limit)?;
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < Self::IDLE {
+                idle.push(conn);
+            }
+        }
+        Ok(rows)
+    }
+
+    fn query(
+        conn: &rusqlite::Connection,
+        after_seq: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<JournalEntry>> {
+        let mut stmt = conn.prepare_cached(READ_AFTER_SQL)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(rusqlite::params![after_seq, limit], |r| {
+            Ok(JournalEntry {
+                seq: r.get(0)?,
+                tenant: r.get(1)?,
+                event_id: id_from_db(r.get(2)?),
+                event_type_id: id_from_db(r.get(3)?),
+                event_time: r.get(4)?,
+                received_at: r.get(5)?,
+                source: r.get(6)?,
+                raw: r.get(7)?,
+                severity: severity_from_db(r.get(8)?),
+                connector_guid: r.get(9)?,
+            })
+        })?;
+        rows.collect()
+    }
 }
 
 /// Copies the WAL into the database file from a connection of its own, in the background.
@@ -185,6 +270,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             reader,
+            journal: JournalReader::new(path),
             checkpointer: Checkpointer::start(checkpoint_pool),
         })
     }
@@ -306,31 +392,8 @@ impl SqliteStore {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
-                    severity, connector_guid
-             FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after_seq)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(JournalEntry {
-                    seq: r.try_get(0)?,
-                    tenant: r.try_get(1)?,
-                    event_id: id_from_db(r.try_get(2)?),
-                    event_type_id: id_from_db(r.try_get(3)?),
-                    event_time: r.try_get(4)?,
-                    received_at: r.try_get(5)?,
-                    source: r.try_get(6)?,
-                    raw: r.try_get(7)?,
-                    severity: severity_from_db(r.try_get(8)?),
-                    connector_guid: r.try_get(9)?,
-                })
-            })
-            .collect()
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || journal.read_after(after_seq, limit)).await?
     }
 
     pub async fn cursor(&self, tenant: &str, source: &str) -> Result<Option<Cursor>, StoreError> {
