@@ -81,32 +81,42 @@ fn publish(sim: &SimHandle, tenant: &str, event: Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn threat(sim: &SimHandle, tenant: &str, id: u64) -> anyhow::Result<Value> {
+/// An event of the given type on one of the tenant's computers, stamped now.
+fn event(
+    sim: &SimHandle,
+    tenant: &str,
+    id: u64,
+    (event_type, event_type_id, severity): (&str, u64, &str),
+) -> anyhow::Result<Value> {
     let t = sim.tenant(tenant)?;
     let c = &t.computers[(id as usize) % t.computers.len()];
     let now = time::OffsetDateTime::now_utc();
     Ok(serde_json::json!({
         "id": id, "timestamp": now.unix_timestamp(), "timestamp_nanoseconds": now.nanosecond(),
         "date": secure_endpoint::format_api_date(now),
-        "event_type": "Threat Detected", "event_type_id": 1090519054u64, "severity": "High",
-        "detection": "W32.Bench", "connector_guid": c.guid, "group_guids": [c.group_guid],
-        "computer": {"connector_guid": c.guid, "hostname": c.hostname, "active": true},
-        "file": {"file_name": "bench.exe", "identity": {"sha256": format!("{id:064x}")}}
+        "event_type": event_type, "event_type_id": event_type_id, "severity": severity,
+        "connector_guid": c.guid, "group_guids": [c.group_guid],
+        "computer": {"connector_guid": c.guid, "hostname": c.hostname, "active": true}
     }))
+}
+
+/// A detection of a new file: every one opens an incident.
+fn threat(sim: &SimHandle, tenant: &str, id: u64) -> anyhow::Result<Value> {
+    let mut e = event(sim, tenant, id, ("Threat Detected", 1090519054, "High"))?;
+    e["detection"] = "W32.Bench".into();
+    e["file"] =
+        serde_json::json!({"file_name": "bench.exe", "identity": {"sha256": format!("{id:064x}")}});
+    Ok(e)
 }
 
 /// An event no incident rule picks (a clean scan), for warming up the stream path.
 fn warm_up(sim: &SimHandle, tenant: &str, id: u64) -> anyhow::Result<Value> {
-    let t = sim.tenant(tenant)?;
-    let c = &t.computers[0];
-    let now = time::OffsetDateTime::now_utc();
-    Ok(serde_json::json!({
-        "id": id, "timestamp": now.unix_timestamp(), "timestamp_nanoseconds": now.nanosecond(),
-        "date": secure_endpoint::format_api_date(now),
-        "event_type": "Scan Completed, No Detections", "event_type_id": 554696715u64,
-        "severity": "Low", "connector_guid": c.guid, "group_guids": [c.group_guid],
-        "computer": {"connector_guid": c.guid, "hostname": c.hostname, "active": true}
-    }))
+    event(
+        sim,
+        tenant,
+        id,
+        ("Scan Completed, No Detections", 554696715, "Low"),
+    )
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

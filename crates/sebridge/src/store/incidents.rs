@@ -78,6 +78,11 @@ fn id_from_db(id: i64) -> u64 {
     u64::from_ne_bytes(id.to_ne_bytes())
 }
 
+/// The incident of an optional row (the single-row lookups share this).
+fn incident_from(row: Option<SqliteRow>) -> Result<Option<IncidentRow>, StoreError> {
+    Ok(row.as_ref().map(row_to_incident).transpose()?)
+}
+
 fn row_to_incident(r: &SqliteRow) -> Result<IncidentRow, sqlx::Error> {
     Ok(IncidentRow {
         id: r.try_get(0)?,
@@ -833,10 +838,7 @@ impl IncidentStore {
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref()
-            .map(row_to_incident)
-            .transpose()
-            .map_err(StoreError::Query)
+        incident_from(row)
     }
 
     pub async fn by_snow_sys_id(&self, sys_id: &str) -> Result<Option<IncidentRow>, StoreError> {
@@ -846,10 +848,7 @@ impl IncidentStore {
         .bind(sys_id)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref()
-            .map(row_to_incident)
-            .transpose()
-            .map_err(StoreError::Query)
+        incident_from(row)
     }
 
     pub async fn by_correlation_id(&self, cid: &str) -> Result<Option<IncidentRow>, StoreError> {
@@ -859,10 +858,7 @@ impl IncidentStore {
         .bind(cid)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref()
-            .map(row_to_incident)
-            .transpose()
-            .map_err(StoreError::Query)
+        incident_from(row)
     }
 
     /// Incidents, newest first, optionally by status and tenant.
