@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Bit 63 marks ids that sebridge derived from content. Observed vendor ids stay below
@@ -71,7 +72,8 @@ pub enum EventError {
 /// fields are a typed view read from it.
 #[derive(Clone)]
 pub struct Event {
-    raw: Box<str>,
+    // Shared: the journal and its in-memory tail hold the same text without copying it.
+    raw: Arc<str>,
     /// The vendor's id, or one derived from the content (see [`Event::id_is_derived`]).
     pub id: u64,
     pub event_type_id: u64,
@@ -247,6 +249,11 @@ impl Event {
     /// The vendor's JSON text, exactly as received.
     pub fn raw(&self) -> &str {
         &self.raw
+    }
+
+    /// The same text, shared (a reference count, no copy).
+    pub fn shared_raw(&self) -> Arc<str> {
+        Arc::clone(&self.raw)
     }
 
     /// True when the API gave no id and [`Event::id`] was derived from the content.

@@ -203,7 +203,7 @@ async fn map_documents(
     batch: &[JournalEntry],
     data_stream: &str,
 ) -> Result<Vec<Option<String>>, SinkError> {
-    let input: Vec<(String, String)> = batch
+    let input: Vec<(String, std::sync::Arc<str>)> = batch
         .iter()
         .map(|e| (e.tenant.clone(), e.raw.clone()))
         .collect();
@@ -213,7 +213,7 @@ async fn map_documents(
             .map_or(1, |n| n.get())
             .clamp(1, 4);
         let chunk = input.len().div_ceil(threads).max(64);
-        let map = |part: &[(String, String)]| -> Vec<Option<String>> {
+        let map = |part: &[(String, std::sync::Arc<str>)]| -> Vec<Option<String>> {
             part.iter()
                 .map(|(tenant, raw)| to_ecs(raw, tenant, &ds).map(|d| d.to_string()))
                 .collect()

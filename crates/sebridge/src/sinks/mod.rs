@@ -168,7 +168,7 @@ pub fn render_json(entry: &JournalEntry, wrap: bool, out: &mut String) {
     // A JSON-lines record must not contain a newline. The API sends compact JSON; should a
     // raw event carry formatting newlines (only possible between tokens, since JSON strings
     // escape control characters), they become spaces: same JSON, one line.
-    let raw = entry.raw.as_str();
+    let raw: &str = &entry.raw;
     // memchr2 scans with SIMD; a `char` pattern decodes every character (µs per event).
     let needs_fix = memchr::memchr2(b'\n', b'\r', raw.as_bytes()).is_some();
     let fixed;

@@ -4,6 +4,7 @@
 //! SQLite (embedded, WAL) is the default backend.
 
 pub mod incidents;
+mod recent;
 mod sqlite;
 mod streams;
 
@@ -29,10 +30,11 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("corrupt {what} in the store: {detail}")]
     Corrupt { what: &'static str, detail: String },
-    #[error("reading the journal failed: {0}")]
-    Read(#[from] rusqlite::Error),
-    #[error("reading the journal failed: {0}")]
-    ReadTask(#[from] tokio::task::JoinError),
+    /// The journal's hot paths (append, read) run on plain SQLite connections.
+    #[error("journal query failed: {0}")]
+    Journal(#[from] rusqlite::Error),
+    #[error("journal task failed: {0}")]
+    JournalTask(#[from] tokio::task::JoinError),
 }
 
 /// A row of the journal. `seq` increases with every append but is not dense: an ignored
@@ -48,8 +50,8 @@ pub struct JournalEntry {
     /// When the journal received it, epoch milliseconds.
     pub received_at: i64,
     pub source: String,
-    /// The vendor's JSON, byte for byte.
-    pub raw: String,
+    /// The vendor's JSON, byte for byte (shared: cloning an entry copies no event text).
+    pub raw: std::sync::Arc<str>,
     /// From the typed view at append time (`None`: absent, or journaled before 0003_sinks).
     pub severity: Option<Severity>,
     pub connector_guid: Option<String>,

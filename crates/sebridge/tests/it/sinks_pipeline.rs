@@ -139,6 +139,15 @@ async fn postgres_holds_every_event_exactly_once_even_when_redelivered() {
         );
     }
     assert!(fractional > 0);
+    // The local PostgreSQL (15, Debian) has lz4: `raw` is compressed with it ('l').
+    let compression: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT attcompression::text FROM pg_attribute
+         WHERE attrelid = '\"{schema}\".events'::regclass AND attname = 'raw'"
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(compression, "l");
     drop_schema(&schema).await;
 }
 

@@ -768,7 +768,7 @@ async fn json_over_udp_arrives_byte_for_byte() {
     let lines = rs.lines(120).await;
     let rows = store.read_after(0, 1000).await.unwrap();
     let mut got: Vec<String> = lines.iter().map(|l| parse_5424(l).5).collect();
-    let mut want: Vec<String> = rows.iter().map(|r| r.raw.clone()).collect();
+    let mut want: Vec<String> = rows.iter().map(|r| r.raw.to_string()).collect();
     got.sort();
     want.sort();
     assert_eq!(got, want, "every event's JSON arrived once, byte for byte");

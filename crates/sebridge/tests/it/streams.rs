@@ -143,7 +143,7 @@ async fn poison_messages_are_dead_lettered_and_acked() {
         reasons.iter().any(|r| r.contains("unsigned 64-bit")),
         "{reasons:?}"
     );
-    assert!(letters.iter().any(|l| l.raw == "not json at all"));
+    assert!(letters.iter().any(|l| &*l.raw == "not json at all"));
     assert!(letters.iter().all(|l| l.tenant == "tenant-1"));
     // Poison was acked with its batch: nothing is stuck in the queue.
     assert_eq!(queue_depth(&amqp_url(), &queue).await, 0);
