@@ -151,6 +151,47 @@ async fn postgres_holds_every_event_exactly_once_even_when_redelivered() {
     drop_schema(&schema).await;
 }
 
+/// An event PostgreSQL refuses for its data (jsonb holds no `\u0000`) is dead-lettered with
+/// PostgreSQL's reason; the rest of its batch, split across connections, all arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_dead_letters_only_the_event_it_refuses() {
+    let schema = support::unique("sebridge_pg_refuse");
+    let table = format!("{schema}.events");
+    let dir = tempfile::tempdir().unwrap();
+    let mut evs = support::events(400, 1);
+    let mut poison: serde_json::Value = serde_json::from_str(evs[250].raw()).unwrap();
+    poison["detection"] = "NUL\u{0}inside".into();
+    evs[250] = secure_endpoint::Event::from_json(&poison.to_string()).unwrap();
+    assert!(evs[250].raw().contains("\\u0000"));
+    let store = support::journal(dir.path(), &evs, &["acme"]).await;
+    let mut cfg = pg_config(support::pg_url(), &table);
+    cfg.common.batch_size = 400;
+    let ctx = SinkCtx {
+        name: "pg".into(),
+        store: store.clone(),
+        status: StatusBoard::default(),
+    };
+    support::deliver_all(
+        "pg",
+        PostgresSink::new(cfg.clone(), ctx),
+        SinkOptions::from(&cfg.common),
+        &store,
+    )
+    .await;
+    let ids = table_ids(&table).await;
+    assert_eq!(ids.len(), 399);
+    assert!(!ids.iter().any(|(_, id)| id == "251"));
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].raw.contains("NUL"), "{:?}", dead[0]);
+    assert!(
+        dead[0].reason.contains("PostgreSQL refused"),
+        "{}",
+        dead[0].reason
+    );
+    drop_schema(&schema).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_down_for_a_while_loses_nothing_duplicates_nothing_and_blocks_nobody() {
     let schema = support::unique("sebridge_down");
