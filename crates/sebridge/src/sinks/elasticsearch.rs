@@ -263,7 +263,7 @@ async fn map_documents(batch: &[JournalEntry], data_stream: &str) -> Result<Mapp
             let spans = map_part(part, &ds, &mut buf);
             (buf, spans)
         };
-        let parts: Vec<(Vec<u8>, Vec<Option<Range<usize>>>)> = if input.len() <= chunk {
+        let parts = if input.len() <= chunk {
             vec![map(&input)]
         } else {
             std::thread::scope(|scope| {
