@@ -20,8 +20,20 @@
 //!   when `tactics` is present, which looks like a bug);
 //! - `severity` compares case-insensitively.
 
-use serde_json::{Map, Value};
+//!
+//! The event is parsed into a [`tree::J`], which borrows its strings from the raw text, and
+//! the document is written straight into the caller's buffer ([`write_ecs`]): no
+//! `serde_json::Value` tree, no per-field key allocation.
+
+mod tree;
+
+#[cfg(test)]
+mod reference;
+
+use serde_json::Value;
+use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
+use tree::{Obj, J};
 
 pub const ECS_VERSION: &str = "8.11.0";
 pub const MODULE: &str = "cisco_secure_endpoint";
@@ -29,17 +41,37 @@ pub const DATASET: &str = "cisco_secure_endpoint.event";
 
 /// The ECS document of one event. `None` when `raw` is not a JSON object.
 pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
-    let Value::Object(mut ev) = serde_json::from_str::<Value>(raw).ok()? else {
+    serde_json::to_value(map(raw, tenant, data_stream)?).ok()
+}
+
+/// Appends the ECS document of one event to `out`, as compact JSON (what
+/// `to_ecs(..).to_string()` gives). False, with `out` unchanged, when `raw` is not a JSON
+/// object.
+pub fn write_ecs(raw: &str, tenant: &str, data_stream: &str, out: &mut Vec<u8>) -> bool {
+    let Some(doc) = map(raw, tenant, data_stream) else {
+        return false;
+    };
+    let len = out.len();
+    // Writing into a Vec cannot fail and every key is a string; keep `out` whole regardless.
+    if serde_json::to_writer(&mut *out, &doc).is_err() {
+        out.truncate(len);
+        return false;
+    }
+    true
+}
+
+fn map<'a>(raw: &'a str, tenant: &'a str, data_stream: &'a str) -> Option<Obj<'a>> {
+    let J::Obj(mut ev) = serde_json::from_str::<J<'a>>(raw).ok()? else {
         return None;
     };
-    let mut doc = Map::new();
+    let mut doc = Obj::new();
     let mut related = Related::default();
 
     // Time: the second plus the sub-second part.
-    let ts = ev.get("timestamp").and_then(Value::as_i64);
+    let ts = ev.get("timestamp").and_then(J::as_i64);
     let nanos = ev
         .get("timestamp_nanoseconds")
-        .and_then(Value::as_u64)
+        .and_then(J::as_u64)
         .unwrap_or(0)
         .min(999_999_999);
     let when = match ts {
@@ -48,44 +80,41 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
             .and_then(|t| t.replace_nanosecond(u32::try_from(nanos).unwrap_or(0)).ok()),
         None => ev
             .get("date")
-            .and_then(Value::as_str)
+            .and_then(J::as_str)
             .and_then(|d| time::OffsetDateTime::parse(d, &Rfc3339).ok()),
     };
     if let Some(t) = when {
-        doc.insert("@timestamp".into(), Value::String(iso_millis(t)));
+        doc.insert("@timestamp", J::str(iso_millis(t)));
     }
 
-    let mut event = Map::new();
-    event.insert("original".into(), Value::String(raw.to_string()));
-    event.insert("kind".into(), "alert".into());
-    event.insert("module".into(), MODULE.into());
-    event.insert("dataset".into(), DATASET.into());
+    let mut event = Obj::new();
+    event.insert("original", J::str(raw));
+    event.insert("kind", J::str("alert"));
+    event.insert("module", J::str(MODULE));
+    event.insert("dataset", J::str(DATASET));
     if let Some(id) = ev.remove("id").filter(|v| !v.is_null()) {
-        event.insert("id".into(), Value::String(scalar_text(&id)));
+        event.insert("id", J::Str(scalar_text(id)));
     }
     if let Some(code) = ev.get("event_type_id") {
-        event.insert("code".into(), Value::String(scalar_text(code)));
+        event.insert("code", J::Str(scalar_text(code.clone())));
     }
     if let Some(action) = ev.remove("event_type") {
-        event.insert("action".into(), action);
+        event.insert("action", action);
     }
     let severity = match ev.remove("severity") {
-        None | Some(Value::Null) => Some(0),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "low" => Some(1),
-            "medium" => Some(2),
-            "high" => Some(3),
-            "critical" => Some(4),
-            _ => None,
-        },
+        None | Some(J::Null) => Some(0u64),
+        Some(J::Str(s)) => ["low", "medium", "high", "critical"]
+            .iter()
+            .position(|l| s.eq_ignore_ascii_case(l))
+            .map(|i| i as u64 + 1),
         Some(_) => None,
     };
     if let Some(s) = severity {
-        event.insert("severity".into(), Value::from(s));
+        event.insert("severity", J::from(s));
     }
     if let Some(start) = ev.remove("start_timestamp").and_then(|v| v.as_i64()) {
         if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(start) {
-            event.insert("start".into(), Value::String(iso_millis(t)));
+            event.insert("start", J::str(iso_millis(t)));
         }
     }
     for k in ["timestamp", "timestamp_nanoseconds", "date", "start_date"] {
@@ -97,161 +126,143 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
         .and_then(|f| f.get("file_name"))
         .is_some_and(|v| !v.is_null())
     {
-        category.push(Value::from("file"));
+        category.push(J::str("file"));
     }
     if ev
         .get("file")
         .and_then(|f| f.get("disposition"))
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         == Some("Malicious")
     {
-        category.push(Value::from("malware"));
+        category.push(J::str("malware"));
     }
     if !category.is_empty() {
-        event.insert("category".into(), Value::Array(category));
+        event.insert("category", J::Arr(category));
     }
 
     // error.error_code → error.code (string); the description stays with the vendor fields.
-    if let Some(Value::Object(err)) = ev.get_mut("error") {
+    if let Some(J::Obj(err)) = ev.get_mut("error") {
         if let Some(code) = err.remove("error_code").filter(|v| !v.is_null()) {
-            put(
-                &mut doc,
-                &["error", "code"],
-                Value::String(scalar_text(&code)),
-            );
+            doc.put(&["error", "code"], J::Str(scalar_text(code)));
         }
     }
 
     if let Some(groups) = ev.remove("group_guids") {
-        put(&mut doc, &["group", "id"], groups);
+        doc.put(&["group", "id"], groups);
     }
 
     // Host.
     let top_hostname = ev.remove("hostname");
-    let mut hostname: Option<String> = None;
-    if let Some(Value::Object(c)) = ev.get_mut("computer") {
-        hostname = c
-            .remove("hostname")
-            .and_then(|h| h.as_str().map(str::to_string));
+    let mut hostname: Option<Cow<'a, str>> = None;
+    if let Some(J::Obj(c)) = ev.get_mut("computer") {
+        hostname = c.remove("hostname").and_then(J::into_str);
         c.remove("links");
         if let Some(guid) = c.remove("connector_guid") {
-            put(&mut doc, &["host", "id"], guid);
+            doc.put(&["host", "id"], guid);
         }
-        if let Some(user) = c
-            .remove("user")
-            .and_then(|u| u.as_str().map(str::to_string))
-        {
-            map_user(&mut doc, &mut related, &user);
+        if let Some(user) = c.remove("user").and_then(J::into_str) {
+            map_user(&mut doc, &mut related, user);
         }
-        if let Some(ip) = c.get("external_ip").and_then(Value::as_str) {
+        if let Some(ip) = c.get("external_ip").and_then(J::as_cow) {
             related.ip(ip);
         }
-        if let Some(Value::Array(addrs)) = c.get("network_addresses") {
+        if let Some(J::Arr(addrs)) = c.get("network_addresses") {
             let mut ips = Vec::new();
             let mut macs = Vec::new();
             for a in addrs {
-                if let Some(ip) = a
-                    .get("ip")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                {
-                    related.ip(ip);
-                    push_unique(&mut ips, ip.to_string());
+                if let Some(ip) = a.get("ip").and_then(J::as_cow).filter(|s| !s.is_empty()) {
+                    related.ip(ip.clone());
+                    push_unique(&mut ips, ip);
                 }
-                if let Some(mac) = a
-                    .get("mac")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                {
-                    push_unique(&mut macs, mac.to_ascii_uppercase().replace(':', "-"));
+                if let Some(mac) = a.get("mac").and_then(J::as_str).filter(|s| !s.is_empty()) {
+                    push_unique(
+                        &mut macs,
+                        Cow::Owned(mac.to_ascii_uppercase().replace(':', "-")),
+                    );
                 }
             }
             if !ips.is_empty() {
-                put(&mut doc, &["host", "ip"], strings(ips));
+                doc.put(&["host", "ip"], strings(ips));
             }
             if !macs.is_empty() {
-                put(&mut doc, &["host", "mac"], strings(macs.clone()));
-                put(&mut ev, &["related", "mac"], strings(macs));
+                doc.put(&["host", "mac"], strings(macs.clone()));
+                ev.put(&["related", "mac"], strings(macs));
             }
         }
     }
-    let hostname = hostname.or_else(|| top_hostname.and_then(|h| h.as_str().map(str::to_string)));
+    let hostname = hostname.or_else(|| top_hostname.and_then(J::into_str));
     if let Some(h) = hostname.filter(|h| !h.is_empty()) {
-        let lower = h.to_lowercase();
-        put(&mut doc, &["host", "name"], Value::String(lower.clone()));
-        match h.split_once('.') {
+        let lower = lowercase(&h);
+        doc.put(&["host", "name"], J::Str(lower.clone()));
+        match split_once(&h, '.') {
             Some((short, domain)) => {
-                put(&mut doc, &["host", "hostname"], short.into());
-                put(&mut doc, &["host", "domain"], domain.into());
+                doc.put(&["host", "hostname"], J::Str(short));
+                doc.put(&["host", "domain"], J::Str(domain));
             }
-            None => put(&mut doc, &["host", "hostname"], Value::String(h.clone())),
+            None => doc.put(&["host", "hostname"], J::Str(h)),
         }
-        related.host(&lower);
+        related.host(lower);
     }
 
     // File.
-    if let Some(Value::Object(f)) = ev.get_mut("file") {
+    if let Some(J::Obj(f)) = ev.get_mut("file") {
         if let Some(name) = f.remove("file_name") {
-            put(&mut doc, &["file", "name"], name);
+            doc.put(&["file", "name"], name);
         }
         if let Some(path) = f.remove("file_path") {
             if path.as_str().is_some_and(|p| p.contains('\\')) {
-                put(&mut doc, &["host", "os", "family"], "windows".into());
-                put(&mut doc, &["host", "os", "platform"], "windows".into());
+                doc.put(&["host", "os", "family"], J::str("windows"));
+                doc.put(&["host", "os", "platform"], J::str("windows"));
             }
-            put(&mut doc, &["file", "path"], path);
+            doc.put(&["file", "path"], path);
         }
-        if let Some(Value::Object(identity)) = f.remove("identity") {
-            for (k, v) in identity {
-                if let Some(h) = v.as_str().filter(|s| !s.is_empty()) {
+        if let Some(J::Obj(identity)) = f.remove("identity") {
+            for (k, v) in identity.into_entries() {
+                if let Some(h) = v.as_cow().filter(|s| !s.is_empty()) {
                     related.hash(h);
-                    put(&mut doc, &["file", "hash", &k], v.clone());
+                    doc.child("file").child("hash").insert(k, v);
                 }
             }
         }
-        if let Some(Value::Object(parent)) = f.get_mut("parent") {
+        if let Some(J::Obj(parent)) = f.get_mut("parent") {
             map_process(&mut doc, parent, None);
         }
     }
 
     // Network flow.
-    if let Some(Value::Object(n)) = ev.get_mut("network_info") {
+    if let Some(J::Obj(n)) = ev.get_mut("network_info") {
         for (from, to) in [("local_ip", "source"), ("remote_ip", "destination")] {
             if let Some(ip) = n.remove(from) {
-                if let Some(s) = ip.as_str() {
+                if let Some(s) = ip.as_cow() {
                     related.ip(s);
                 }
-                put(&mut doc, &[to, "ip"], ip);
+                doc.put(&[to, "ip"], ip);
             }
         }
         for (from, to) in [("local_port", "source"), ("remote_port", "destination")] {
             if let Some(port) = n.remove(from) {
-                let port = match &port {
-                    Value::String(s) => s.parse::<u64>().map(Value::from).unwrap_or(port),
-                    _ => port,
-                };
-                put(&mut doc, &[to, "port"], port);
+                doc.put(&[to, "port"], number_from_text(port));
             }
         }
-        if let Some(Value::Object(nfm)) = n.get_mut("nfm") {
+        if let Some(J::Obj(nfm)) = n.get_mut("nfm") {
             if let Some(p) = nfm.remove("protocol") {
-                put(&mut doc, &["network", "transport"], p);
+                doc.put(&["network", "transport"], p);
             }
-            if let Some(d) = nfm.get("direction").and_then(Value::as_str) {
+            if let Some(d) = nfm.get("direction").and_then(J::as_str) {
                 let dir = if d == "Outgoing connection from" {
                     "egress"
                 } else {
                     "ingress"
                 };
-                put(&mut doc, &["network", "direction"], dir.into());
+                doc.put(&["network", "direction"], J::str(dir));
             }
         }
         if let Some(u) = n.remove("dirty_url") {
-            if let Some(s) = u.as_str() {
+            if let Some(s) = u.into_str() {
                 map_url(&mut doc, s);
             }
         }
-        if let Some(Value::Object(parent)) = n.get_mut("parent") {
+        if let Some(J::Obj(parent)) = n.get_mut("parent") {
             map_process(&mut doc, parent, Some(&mut related));
         }
     }
@@ -260,34 +271,26 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
     if let Some(args) = ev
         .get("command_line")
         .and_then(|c| c.get("arguments"))
-        .and_then(Value::as_str)
+        .and_then(J::as_cow)
         .filter(|s| !s.is_empty())
     {
-        let parts: Vec<String> = args
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        put(&mut doc, &["process", "command_line"], args.into());
+        let parts = words(&args);
+        doc.put(&["process", "command_line"], J::Str(args));
         if let Some(first) = parts.first() {
-            put(&mut doc, &["process", "executable"], first.clone().into());
+            doc.put(&["process", "executable"], J::Str(first.clone()));
         }
-        put(
-            &mut doc,
-            &["process", "args_count"],
-            Value::from(parts.len()),
-        );
-        put(&mut doc, &["process", "args"], strings(parts));
+        doc.put(&["process", "args_count"], J::from(parts.len() as u64));
+        doc.put(&["process", "args"], strings(parts));
     }
 
     // MITRE ATT&CK.
     for (key, target) in [("tactics", "tactic"), ("techniques", "technique")] {
-        if let Some(Value::Array(items)) = ev.get(key) {
+        if let Some(J::Arr(items)) = ev.get(key) {
             let (mut names, mut ids, mut refs) = (Vec::new(), Vec::new(), Vec::new());
             for it in items {
                 match it {
-                    Value::String(s) => ids.push(Value::String(s.clone())),
-                    Value::Object(o) => {
+                    J::Str(s) => ids.push(J::Str(s.clone())),
+                    J::Obj(o) => {
                         if let Some(v) = o.get("name") {
                             names.push(v.clone());
                         }
@@ -303,61 +306,60 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
             }
             for (field, vals) in [("name", names), ("id", ids), ("reference", refs)] {
                 if !vals.is_empty() {
-                    put(&mut doc, &["threat", target, field], Value::Array(vals));
+                    doc.put(&["threat", target, field], J::Arr(vals));
                 }
             }
         }
     }
 
     // Threat hunting: epoch seconds → dates; its own tactics/techniques are dropped.
-    if let Some(Value::Object(th)) = ev.get_mut("threat_hunting") {
+    if let Some(J::Obj(th)) = ev.get_mut("threat_hunting") {
         th.remove("tactics");
         th.remove("techniques");
         for k in ["incident_start_time", "incident_end_time"] {
             if let Some(t) = th
                 .get(k)
-                .and_then(Value::as_i64)
+                .and_then(J::as_i64)
                 .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
             {
-                th.insert(k.into(), Value::String(iso_millis(t)));
+                th.insert(k, J::str(iso_millis(t)));
             }
         }
     }
 
     // CVEs.
-    if let Some(Value::Array(vulns)) = ev.get("vulnerabilities") {
-        let cves: Vec<String> = vulns
+    if let Some(J::Arr(vulns)) = ev.get("vulnerabilities") {
+        let cves: Vec<Cow<'a, str>> = vulns
             .iter()
-            .filter_map(|v| v.get("cve").and_then(Value::as_str))
-            .map(str::to_string)
+            .filter_map(|v| v.get("cve").and_then(J::as_cow))
             .collect();
         if !cves.is_empty() {
-            put(&mut ev, &["related", "cve"], strings(cves));
+            ev.put(&["related", "cve"], strings(cves));
         }
     }
 
     related.write(&mut doc);
-    doc.insert("event".into(), Value::Object(event));
-    put(&mut doc, &["ecs", "version"], ECS_VERSION.into());
-    put(&mut doc, &["organization", "name"], tenant.into());
+    doc.insert("event", J::Obj(event));
+    doc.put(&["ecs", "version"], J::str(ECS_VERSION));
+    doc.put(&["organization", "name"], J::str(tenant));
     let mut parts = data_stream.splitn(3, '-');
     if let (Some(t), Some(d), Some(n)) = (parts.next(), parts.next(), parts.next()) {
-        put(&mut doc, &["data_stream", "type"], t.into());
-        put(&mut doc, &["data_stream", "dataset"], d.into());
-        put(&mut doc, &["data_stream", "namespace"], n.into());
+        doc.put(&["data_stream", "type"], J::str(t));
+        doc.put(&["data_stream", "dataset"], J::str(d));
+        doc.put(&["data_stream", "namespace"], J::str(n));
     }
-    doc.insert(
-        "tags".into(),
-        Value::Array(vec!["preserve_original_event".into()]),
-    );
-    let mut vendor = Value::Object(ev);
-    prune(&mut vendor);
-    if !vendor.as_object().is_some_and(Map::is_empty) {
-        put(&mut doc, &["cisco", "secure_endpoint"], vendor);
+    doc.insert("tags", J::Arr(vec![J::str("preserve_original_event")]));
+    let mut vendor = J::Obj(ev);
+    vendor.prune();
+    if !vendor.as_obj().is_some_and(Obj::is_empty) {
+        doc.put(&["cisco", "secure_endpoint"], vendor);
     }
-    let mut doc = Value::Object(doc);
-    prune(&mut doc);
-    Some(doc)
+    let mut doc = J::Obj(doc);
+    doc.prune();
+    match doc {
+        J::Obj(o) => Some(o),
+        _ => None,
+    }
 }
 
 fn iso_millis(t: time::OffsetDateTime) -> String {
@@ -373,84 +375,93 @@ fn iso_millis(t: time::OffsetDateTime) -> String {
     )
 }
 
-fn scalar_text(v: &Value) -> String {
+/// A string as itself, anything else as its JSON text.
+fn scalar_text(v: J<'_>) -> Cow<'_, str> {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        J::Str(s) => s,
+        other => Cow::Owned(serde_json::to_string(&other).unwrap_or_default()),
     }
 }
 
-fn strings(v: Vec<String>) -> Value {
-    Value::Array(v.into_iter().map(Value::String).collect())
+/// A string holding a whole non-negative integer becomes that number (ports, pids).
+fn number_from_text(v: J<'_>) -> J<'_> {
+    match &v {
+        J::Str(s) => s.parse::<u64>().map(J::from).unwrap_or(v),
+        _ => v,
+    }
 }
 
-fn push_unique(v: &mut Vec<String>, s: String) {
+fn strings<'a>(v: Vec<Cow<'a, str>>) -> J<'a> {
+    J::Arr(v.into_iter().map(J::Str).collect())
+}
+
+fn push_unique<'a>(v: &mut Vec<Cow<'a, str>>, s: Cow<'a, str>) {
     if !v.contains(&s) {
         v.push(s);
     }
 }
 
-/// Sets `path` in `map`, creating objects on the way (an existing non-object is replaced).
-fn put(map: &mut Map<String, Value>, path: &[&str], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = map;
-    for p in parents {
-        let entry = cur
-            .entry(p.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        let Value::Object(next) = entry else { return };
-        cur = next;
+/// `str::to_lowercase`, borrowing when that would change nothing.
+fn lowercase<'a>(s: &Cow<'a, str>) -> Cow<'a, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        s.clone()
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
-    cur.insert(last.to_string(), value);
 }
 
-/// Removes nulls, empty strings, empty objects and empty arrays (as the pipeline's last
-/// script does).
-fn prune(v: &mut Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => {
-            a.retain_mut(prune);
-            !a.is_empty()
-        }
-        Value::Object(o) => {
-            o.retain(|_, v| prune(v));
-            !o.is_empty()
-        }
-        _ => true,
+/// `str::split_once`, keeping borrowed parts borrowed.
+fn split_once<'a>(s: &Cow<'a, str>, c: char) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+    match s {
+        Cow::Borrowed(b) => b
+            .split_once(c)
+            .map(|(x, y)| (Cow::Borrowed(x), Cow::Borrowed(y))),
+        Cow::Owned(o) => o
+            .split_once(c)
+            .map(|(x, y)| (Cow::Owned(x.to_string()), Cow::Owned(y.to_string()))),
+    }
+}
+
+/// The non-empty space-separated words, keeping borrowed parts borrowed.
+fn words<'a>(s: &Cow<'a, str>) -> Vec<Cow<'a, str>> {
+    match s {
+        Cow::Borrowed(b) => b
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(Cow::Borrowed)
+            .collect(),
+        Cow::Owned(o) => o
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| Cow::Owned(w.to_string()))
+            .collect(),
     }
 }
 
 #[derive(Default)]
-struct Related {
-    ip: Vec<String>,
-    hash: Vec<String>,
-    hosts: Vec<String>,
-    user: Vec<String>,
+struct Related<'a> {
+    ip: Vec<Cow<'a, str>>,
+    hash: Vec<Cow<'a, str>>,
+    hosts: Vec<Cow<'a, str>>,
+    user: Vec<Cow<'a, str>>,
 }
 
-impl Related {
-    fn ip(&mut self, s: &str) {
+impl<'a> Related<'a> {
+    fn ip(&mut self, s: Cow<'a, str>) {
         if !s.is_empty() {
-            push_unique(&mut self.ip, s.to_string());
+            push_unique(&mut self.ip, s);
         }
     }
-    fn hash(&mut self, s: &str) {
-        push_unique(&mut self.hash, s.to_string());
+    fn hash(&mut self, s: Cow<'a, str>) {
+        push_unique(&mut self.hash, s);
     }
-    fn host(&mut self, s: &str) {
-        push_unique(&mut self.hosts, s.to_string());
+    fn host(&mut self, s: Cow<'a, str>) {
+        push_unique(&mut self.hosts, s);
     }
-    fn user(&mut self, s: &str) {
-        push_unique(&mut self.user, s.to_string());
+    fn user(&mut self, s: Cow<'a, str>) {
+        push_unique(&mut self.user, s);
     }
-    fn write(self, doc: &mut Map<String, Value>) {
+    fn write(self, doc: &mut Obj<'a>) {
         for (k, v) in [
             ("hash", self.hash),
             ("hosts", self.hosts),
@@ -458,14 +469,14 @@ impl Related {
             ("user", self.user),
         ] {
             if !v.is_empty() {
-                put(doc, &["related", k], strings(v));
+                doc.put(&["related", k], strings(v));
             }
         }
     }
 }
 
 /// `user@domain` → user.name + user.domain (+ user.email); "Not Available" is no user.
-fn map_user(doc: &mut Map<String, Value>, related: &mut Related, user: &str) {
+fn map_user<'a>(doc: &mut Obj<'a>, related: &mut Related<'a>, user: Cow<'a, str>) {
     if user.is_empty() || user == "Not Available" {
         return;
     }
@@ -482,65 +493,58 @@ fn map_user(doc: &mut Map<String, Value>, related: &mut Related, user: &str) {
                     && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             })
     };
-    let name = match user.split_once('@') {
-        Some((n, d)) if is_username(n) && is_hostname(d) => {
-            put(doc, &["user", "domain"], d.into());
-            n.to_string()
+    let name = match split_once(&user, '@') {
+        Some((n, d)) if is_username(&n) && is_hostname(&d) => {
+            doc.put(&["user", "domain"], J::Str(d));
+            n
         }
-        _ => user.to_string(),
+        _ => user.clone(),
     };
-    put(doc, &["user", "name"], Value::String(name.clone()));
-    related.user(&name);
+    doc.put(&["user", "name"], J::Str(name.clone()));
+    related.user(name);
     if user.find('@').is_some_and(|i| i > 0) {
-        put(doc, &["user", "email"], user.into());
+        doc.put(&["user", "email"], J::Str(user.clone()));
         related.user(user);
     }
 }
 
 /// A parent process (of a file or a flow) → process.pid/name/hash.*.
-fn map_process(
-    doc: &mut Map<String, Value>,
-    parent: &mut Map<String, Value>,
-    related: Option<&mut Related>,
-) {
+fn map_process<'a>(doc: &mut Obj<'a>, parent: &mut Obj<'a>, related: Option<&mut Related<'a>>) {
     if let Some(pid) = parent.remove("process_id") {
-        let pid = match &pid {
-            Value::String(s) => s.parse::<u64>().map(Value::from).unwrap_or(pid),
-            _ => pid,
-        };
-        put(doc, &["process", "pid"], pid);
+        doc.put(&["process", "pid"], number_from_text(pid));
     }
     if let Some(name) = parent.remove("file_name") {
-        put(doc, &["process", "name"], name);
+        doc.put(&["process", "name"], name);
     }
-    if let Some(Value::Object(identity)) = parent.remove("identity") {
+    if let Some(J::Obj(identity)) = parent.remove("identity") {
         let mut hashes = Vec::new();
-        for (k, v) in identity {
-            if let Some(h) = v.as_str().filter(|s| !s.is_empty()) {
-                hashes.push(h.to_string());
-                put(doc, &["process", "hash", &k], v.clone());
+        for (k, v) in identity.into_entries() {
+            if let Some(h) = v.as_cow().filter(|s| !s.is_empty()) {
+                hashes.push(h);
+                doc.child("process").child("hash").insert(k, v);
             }
         }
         // Elastic adds flow parents' hashes to related.hash, but not file parents'.
         if let Some(r) = related {
             for h in hashes {
-                r.hash(&h);
+                r.hash(h);
             }
         }
     }
 }
 
-fn map_url(doc: &mut Map<String, Value>, s: &str) {
-    put(doc, &["url", "original"], s.into());
-    let Ok(u) = url::Url::parse(s) else { return };
-    put(doc, &["url", "scheme"], u.scheme().into());
+fn map_url<'a>(doc: &mut Obj<'a>, s: Cow<'a, str>) {
+    doc.put(&["url", "original"], J::Str(s.clone()));
+    let Ok(u) = url::Url::parse(&s) else { return };
+    let owned = |s: &str| J::Str(Cow::Owned(s.to_string()));
+    doc.put(&["url", "scheme"], owned(u.scheme()));
     if let Some(d) = u.host_str() {
-        put(doc, &["url", "domain"], d.into());
+        doc.put(&["url", "domain"], owned(d));
     }
     if let Some(p) = u.port() {
-        put(doc, &["url", "port"], Value::from(p));
+        doc.put(&["url", "port"], J::from(u64::from(p)));
     }
-    put(doc, &["url", "path"], u.path().into());
+    doc.put(&["url", "path"], owned(u.path()));
     if let Some(ext) = u
         .path()
         .rsplit('/')
@@ -549,16 +553,16 @@ fn map_url(doc: &mut Map<String, Value>, s: &str) {
         .map(|(_, e)| e)
         .filter(|e| !e.is_empty())
     {
-        put(doc, &["url", "extension"], ext.into());
+        doc.put(&["url", "extension"], owned(ext));
     }
     if let Some(q) = u.query() {
-        put(doc, &["url", "query"], q.into());
+        doc.put(&["url", "query"], owned(q));
     }
     if let Some(f) = u.fragment() {
-        put(doc, &["url", "fragment"], f.into());
+        doc.put(&["url", "fragment"], owned(f));
     }
     if !u.username().is_empty() {
-        put(doc, &["url", "username"], u.username().into());
+        doc.put(&["url", "username"], owned(u.username()));
     }
 }
 

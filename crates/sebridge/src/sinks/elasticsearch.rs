@@ -11,12 +11,13 @@
 //! are dead-lettered with Elasticsearch's reason, and the batch is done when every item is
 //! either in the index or in `dead_letters`.
 
-use super::ecs::to_ecs;
+use super::ecs::write_ecs;
 use super::http::{client, describe, excerpt, gzip_off_thread, retry_after, retryable};
-use super::{backoff, push_json_str, Sink, SinkCtx, SinkError};
+use super::{backoff, Sink, SinkCtx, SinkError};
 use crate::config::{ElasticAuth, ElasticsearchSinkConfig};
 use crate::store::JournalEntry;
 use serde::Deserialize;
+use std::ops::Range;
 use std::time::Duration;
 use tracing::{debug, warn};
 
@@ -29,7 +30,7 @@ pub struct ElasticsearchSink {
     ctx: SinkCtx,
     http: reqwest::Client,
     bulk_url: String,
-    body: String,
+    body: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -62,7 +63,7 @@ impl ElasticsearchSink {
             ctx,
             http,
             bulk_url,
-            body: String::new(),
+            body: Vec::new(),
         })
     }
 
@@ -96,19 +97,15 @@ impl ElasticsearchSink {
     async fn send(
         &mut self,
         batch: &[JournalEntry],
-        docs: &[Option<String>],
+        docs: &Mapped,
         idx: &[usize],
     ) -> Result<Vec<usize>, SinkError> {
         let mut body = std::mem::take(&mut self.body);
         body.clear();
         let mut sent = Vec::with_capacity(idx.len());
         for &i in idx {
-            let Some(doc) = &docs[i] else { continue };
-            body.push_str("{\"create\":{\"_id\":");
-            push_json_str(&mut body, &Self::doc_id(&batch[i]));
-            body.push_str("}}\n");
-            body.push_str(doc);
-            body.push('\n');
+            let Some(lines) = docs.lines(i) else { continue };
+            body.extend_from_slice(lines);
             sent.push(i);
         }
         if sent.is_empty() {
@@ -120,7 +117,7 @@ impl ElasticsearchSink {
             body = b;
             z
         } else {
-            body.as_bytes().to_vec()
+            body.clone()
         };
         self.body = body;
         let resp = self
@@ -197,48 +194,108 @@ impl ElasticsearchSink {
     }
 }
 
-/// The ECS documents of a batch, mapped on blocking threads, split across the cores (mapping
-/// is the CPU-heavy part of this sink; the async workers stay free).
-async fn map_documents(
-    batch: &[JournalEntry],
+/// A batch's bulk lines (`create` action and ECS document, each ending in `\n`), written
+/// once and copied into the body of the first request and of any retry.
+struct Mapped {
+    /// One buffer per mapping thread.
+    bufs: Vec<Vec<u8>>,
+    /// Per batch entry: (buffer, range) of its lines; `None` when it could not be mapped.
+    spans: Vec<Option<(usize, Range<usize>)>>,
+}
+
+impl Mapped {
+    fn lines(&self, i: usize) -> Option<&[u8]> {
+        let (b, r) = self.spans.get(i)?.as_ref()?;
+        self.bufs.get(*b)?.get(r.clone())
+    }
+
+    fn is_mapped(&self, i: usize) -> bool {
+        self.spans.get(i).is_some_and(Option::is_some)
+    }
+}
+
+/// Writes the bulk lines of `part` into `buf`; the range of each entry's lines.
+fn map_part(
+    part: &[(String, u64, std::sync::Arc<str>)],
     data_stream: &str,
-) -> Result<Vec<Option<String>>, SinkError> {
-    let input: Vec<(String, std::sync::Arc<str>)> = batch
+    buf: &mut Vec<u8>,
+) -> Vec<Option<Range<usize>>> {
+    // Documents are about twice the event (they keep `event.original`).
+    buf.reserve(part.iter().map(|(_, _, raw)| raw.len() * 2 + 64).sum());
+    part.iter()
+        .map(|(tenant, event_id, raw)| {
+            let start = buf.len();
+            buf.extend_from_slice(b"{\"create\":{\"_id\":");
+            // The `_id` of [`ElasticsearchSink::doc_id`].
+            let id = format!("{tenant}:{event_id}");
+            // Writing a string into a Vec cannot fail.
+            if serde_json::to_writer(&mut *buf, &id).is_err() {
+                buf.truncate(start);
+                return None;
+            }
+            buf.extend_from_slice(b"}}\n");
+            if !write_ecs(raw, tenant, data_stream, buf) {
+                buf.truncate(start);
+                return None;
+            }
+            buf.push(b'\n');
+            Some(start..buf.len())
+        })
+        .collect()
+}
+
+/// The bulk lines of a batch, mapped on blocking threads, split across the cores (mapping
+/// is the CPU-heavy part of this sink; the async workers stay free).
+async fn map_documents(batch: &[JournalEntry], data_stream: &str) -> Result<Mapped, SinkError> {
+    let input: Vec<(String, u64, std::sync::Arc<str>)> = batch
         .iter()
-        .map(|e| (e.tenant.clone(), e.raw.clone()))
+        .map(|e| (e.tenant.clone(), e.event_id, e.raw.clone()))
         .collect();
     let ds = data_stream.to_string();
+    let n = batch.len();
     tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
         let chunk = input.len().div_ceil(threads).max(64);
-        let map = |part: &[(String, std::sync::Arc<str>)]| -> Vec<Option<String>> {
-            part.iter()
-                .map(|(tenant, raw)| to_ecs(raw, tenant, &ds).map(|d| d.to_string()))
-                .collect()
+        let map = |part: &[(String, u64, std::sync::Arc<str>)]| {
+            let mut buf = Vec::new();
+            let spans = map_part(part, &ds, &mut buf);
+            (buf, spans)
         };
-        if input.len() <= chunk {
-            return map(&input);
+        let parts = if input.len() <= chunk {
+            vec![map(&input)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = input
+                    .chunks(chunk)
+                    .skip(1)
+                    .map(|part| scope.spawn(move || map(part)))
+                    .collect();
+                let mut out = vec![map(&input[..chunk])];
+                for h in handles {
+                    // A panic in mapping is a bug; surface it as a failed batch, not a crash.
+                    out.extend(h.join().ok());
+                }
+                out
+            })
+        };
+        let mut mapped = Mapped {
+            bufs: Vec::with_capacity(parts.len()),
+            spans: Vec::with_capacity(n),
+        };
+        for (b, (buf, spans)) in parts.into_iter().enumerate() {
+            mapped.bufs.push(buf);
+            mapped
+                .spans
+                .extend(spans.into_iter().map(|s| s.map(|r| (b, r))));
         }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = input
-                .chunks(chunk)
-                .skip(1)
-                .map(|part| scope.spawn(move || map(part)))
-                .collect();
-            let mut out = map(&input[..chunk]);
-            for h in handles {
-                // A panic in mapping is a bug; surface it as a failed batch, not a crash.
-                out.extend(h.join().unwrap_or_default());
-            }
-            out
-        })
+        mapped
     })
     .await
     .map_err(|e| SinkError::Other(format!("ECS mapping task failed: {e}")))
     .and_then(|docs| {
-        if docs.len() == batch.len() {
+        if docs.spans.len() == n {
             Ok(docs)
         } else {
             Err(SinkError::Other(
@@ -259,8 +316,8 @@ impl Sink for ElasticsearchSink {
 
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         let docs = map_documents(batch, &self.config.data_stream).await?;
-        for (e, d) in batch.iter().zip(&docs) {
-            if d.is_none() {
+        for (i, e) in batch.iter().enumerate() {
+            if !docs.is_mapped(i) {
                 self.ctx
                     .dead_letter(e, "not a JSON object; cannot map it to ECS")
                     .await?;

@@ -40,8 +40,11 @@ pub fn gzip(body: &[u8]) -> Result<Vec<u8>, SinkError> {
 
 /// [`gzip`] on a blocking thread (compressing a large batch would stall the async workers).
 /// Hands the body back so its buffer is reused.
-pub async fn gzip_off_thread(body: String) -> Result<(String, Vec<u8>), SinkError> {
-    tokio::task::spawn_blocking(move || gzip(body.as_bytes()).map(|z| (body, z)))
+pub async fn gzip_off_thread<B>(body: B) -> Result<(B, Vec<u8>), SinkError>
+where
+    B: AsRef<[u8]> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || gzip(body.as_ref()).map(|z| (body, z)))
         .await
         .map_err(|e| SinkError::Other(format!("compression task failed: {e}")))?
 }

@@ -15,7 +15,9 @@
 // would only repeat them.
 #![allow(missing_docs)]
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,11 +29,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use parking_lot::Mutex;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{body_bytes, Server};
+use super::{with_body, Server, Text};
 use crate::SimError;
 
 /// How to start a bulk receiver.
@@ -226,12 +230,93 @@ async fn bulk_target(
     bulk(shared, Some(target), q, headers, body)
 }
 
+/// An action line: its first `{op: meta}` pair (Elasticsearch refuses lines with more; they
+/// are read and ignored here).
+struct Action<'a> {
+    op: Cow<'a, str>,
+    meta: Meta<'a>,
+}
+
 #[derive(Deserialize)]
-struct Meta {
-    #[serde(default, rename = "_index")]
-    index: Option<String>,
-    #[serde(default, rename = "_id")]
-    id: Option<String>,
+struct Meta<'a> {
+    #[serde(default, borrow, rename = "_index")]
+    index: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "_id")]
+    id: Option<Cow<'a, str>>,
+}
+
+/// Parses an action line; `None` when it is not a non-empty object of metadata.
+fn parse_action(line: &[u8]) -> Option<Action<'_>> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Action<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an action object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let Some(op) = m.next_key::<Text<'de>>()? else {
+                return Ok(None);
+            };
+            let meta = m.next_value::<Meta<'de>>()?;
+            while m.next_entry::<Text<'de>, Meta<'de>>()?.is_some() {}
+            Ok(Some(Action { op: op.0, meta }))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let action = de.deserialize_map(V).ok()?;
+    de.end().ok()?;
+    action
+}
+
+/// One item of the reply, serialized as `{op: {...}}` with the keys in the order
+/// Elasticsearch's reply had when built as a `serde_json::Value` (sorted).
+#[derive(Serialize)]
+struct ItemBody<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    #[serde(rename = "_index")]
+    index: &'a str,
+    #[serde(rename = "_primary_term", skip_serializing_if = "Option::is_none")]
+    primary_term: Option<u64>,
+    #[serde(rename = "_seq_no", skip_serializing_if = "Option::is_none")]
+    seq_no: Option<u64>,
+    #[serde(rename = "_shards", skip_serializing_if = "Option::is_none")]
+    shards: Option<Shards>,
+    #[serde(rename = "_version", skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ItemError<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'static str>,
+    status: u16,
+}
+
+#[derive(Serialize)]
+struct Shards {
+    failed: u32,
+    successful: u32,
+    total: u32,
+}
+
+#[derive(Serialize)]
+struct ItemError<'a> {
+    index: &'a str,
+    reason: Cow<'a, str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+struct Item<'a> {
+    op: &'a str,
+    body: ItemBody<'a>,
+}
+
+impl Serialize for Item<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.op, &self.body)?;
+        m.end()
+    }
 }
 
 fn bulk(
@@ -267,16 +352,29 @@ fn bulk(
         );
     }
     let gz = headers.contains_key(header::CONTENT_ENCODING);
-    let data = match body_bytes(&headers, &body) {
-        Ok(d) => d,
-        Err(e) => return error_body(StatusCode::BAD_REQUEST, "parse_exception", &e),
-    };
+    with_body(&headers, &body, |data| {
+        bulk_items(&shared, target.as_deref(), &q, gz, data)
+    })
+    .unwrap_or_else(|e| error_body(StatusCode::BAD_REQUEST, "parse_exception", &e))
+}
+
+/// The items of a (gunzipped) bulk body, answered.
+fn bulk_items(
+    shared: &Shared,
+    target: Option<&str>,
+    q: &HashMap<String, String>,
+    gz: bool,
+    data: &[u8],
+) -> Response {
     let started = std::time::Instant::now();
     let mut lines = data
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
-    let mut items = Vec::new();
+    // The items, written as they are decided (the reply's `errors` is known only at the end).
+    let mut items = Vec::with_capacity(data.len() / 16 + 64);
     let mut any_error = false;
+    // The backing index of the last stream seen (bulk bodies go to one stream, as a rule).
+    let mut backing: (String, String) = Default::default();
     let mut guard = shared.inner.lock();
     let inner = &mut *guard;
     if gz {
@@ -285,16 +383,8 @@ fn bulk(
     if let Some(p) = q.get("pipeline") {
         inner.stats.last_pipeline = Some(p.clone());
     }
-    while let Some(action) = lines.next() {
-        let parsed: Result<HashMap<String, Meta>, _> = serde_json::from_slice(action);
-        let Ok(map) = parsed else {
-            return error_body(
-                StatusCode::BAD_REQUEST,
-                "illegal_argument_exception",
-                "Malformed action/metadata line",
-            );
-        };
-        let Some((op, meta)) = map.into_iter().next() else {
+    while let Some(line) = lines.next() {
+        let Some(Action { op, meta }) = parse_action(line) else {
             return error_body(
                 StatusCode::BAD_REQUEST,
                 "illegal_argument_exception",
@@ -318,26 +408,47 @@ fn bulk(
                 "document is not JSON",
             );
         };
-        let Some(stream) = meta.index.clone().or_else(|| target.clone()) else {
+        let Some(stream) = meta.index.or_else(|| target.map(Cow::Borrowed)) else {
             return error_body(
                 StatusCode::BAD_REQUEST,
                 "action_request_validation_exception",
                 "Validation Failed: 1: index is missing;",
             );
         };
-        let id = meta.id.clone().unwrap_or_else(|| {
+        let id = meta.id.unwrap_or_else(|| {
             inner.seq_no += 1;
-            format!("auto-{}", inner.seq_no)
+            Cow::Owned(format!("auto-{}", inner.seq_no))
         });
-        let backing = format!(".ds-{stream}-2026.01.01-000001");
-        let fail = |status: u16, kind: &str, reason: &str| {
-            json!({op.clone(): {"_index": backing, "_id": id, "status": status,
-                "error": {"type": kind, "reason": reason, "index": backing}}})
+        if backing.0 != stream || backing.1.is_empty() {
+            backing = (
+                stream.to_string(),
+                format!(".ds-{stream}-2026.01.01-000001"),
+            );
+        }
+        let index = backing.1.as_str();
+        let fail = |status: u16, kind: &'static str, reason: Cow<'static, str>| ItemBody {
+            id: &id,
+            index,
+            primary_term: None,
+            seq_no: None,
+            shards: None,
+            version: None,
+            error: Some(ItemError {
+                index,
+                reason,
+                kind,
+            }),
+            result: None,
+            status,
         };
         let item = if op != "create" {
             any_error = true;
             inner.stats.failed_items += 1;
-            fail(400, "illegal_argument_exception", &format!("only write ops with an op_type of create are allowed in data streams (got {op})"))
+            fail(
+                400,
+                "illegal_argument_exception",
+                Cow::Owned(format!("only write ops with an op_type of create are allowed in data streams (got {op})")),
+            )
         } else if inner.faults.next_items > 0 {
             inner.faults.next_items -= 1;
             any_error = true;
@@ -347,13 +458,13 @@ fn bulk(
                 fail(
                     429,
                     "es_rejected_execution_exception",
-                    "rejected execution of primary operation",
+                    Cow::Borrowed("rejected execution of primary operation"),
                 )
             } else {
                 fail(
                     status,
                     "unavailable_shards_exception",
-                    "primary shard is not active",
+                    Cow::Borrowed("primary shard is not active"),
                 )
             }
         } else if inner
@@ -367,20 +478,17 @@ fn bulk(
             fail(
                 400,
                 "mapper_parsing_exception",
-                "failed to parse field [x] of type [long] in document",
+                Cow::Borrowed("failed to parse field [x] of type [long] in document"),
             )
-        } else if !inner
-            .ids
-            .entry(stream.clone())
-            .or_default()
-            .insert(id.clone())
-        {
+        } else if !insert_id(&mut inner.ids, &stream, &id) {
             any_error = true;
             inner.stats.conflicts += 1;
             fail(
                 409,
                 "version_conflict_engine_exception",
-                &format!("[{id}]: version conflict, document already exists (current version [1])"),
+                Cow::Owned(format!(
+                    "[{id}]: version conflict, document already exists (current version [1])"
+                )),
             )
         } else {
             inner.stats.created += 1;
@@ -389,17 +497,58 @@ fn bulk(
                 let v: Value = serde_json::from_str(doc.get()).unwrap_or(Value::Null);
                 inner
                     .docs
-                    .entry(stream.clone())
+                    .entry(stream.to_string())
                     .or_default()
-                    .push((id.clone(), v));
+                    .push((id.to_string(), v));
             }
-            json!({op.clone(): {"_index": backing, "_id": id, "_version": 1, "result": "created",
-                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": inner.seq_no,
-                "_primary_term": 1, "status": 201}})
+            ItemBody {
+                id: &id,
+                index,
+                primary_term: Some(1),
+                seq_no: Some(inner.seq_no),
+                shards: Some(Shards {
+                    failed: 0,
+                    successful: 1,
+                    total: 1,
+                }),
+                version: Some(1),
+                error: None,
+                result: Some("created"),
+                status: 201,
+            }
         };
-        items.push(item);
+        items.push(if items.is_empty() { b'[' } else { b',' });
+        // Serializing plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(
+            &mut items,
+            &Item {
+                op: &op,
+                body: item,
+            },
+        );
     }
     drop(guard);
-    Json(json!({"took": started.elapsed().as_millis() as u64, "errors": any_error, "items": items}))
-        .into_response()
+    if items.is_empty() {
+        items.push(b'[');
+    }
+    items.push(b']');
+    let mut reply = Vec::with_capacity(items.len() + 64);
+    reply.extend_from_slice(b"{\"errors\":");
+    reply.extend_from_slice(if any_error { b"true" } else { b"false" });
+    reply.extend_from_slice(b",\"items\":");
+    reply.extend_from_slice(&items);
+    reply.extend_from_slice(
+        format!(",\"took\":{}}}", started.elapsed().as_millis() as u64).as_bytes(),
+    );
+    ([(header::CONTENT_TYPE, "application/json")], reply).into_response()
+}
+
+/// Records `id` in `stream`; false when it was already there.
+fn insert_id(ids: &mut HashMap<String, HashSet<String>>, stream: &str, id: &str) -> bool {
+    if let Some(set) = ids.get_mut(stream) {
+        return set.insert(id.to_string());
+    }
+    ids.entry(stream.to_string())
+        .or_default()
+        .insert(id.to_string())
 }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{body_bytes, Server};
+use super::{with_body, Server, Text};
 use crate::SimError;
 
 /// How to start a HEC receiver.
@@ -185,14 +185,14 @@ fn reply(status: StatusCode, code: u32, text: &str) -> Response {
 struct EventObj<'a> {
     #[serde(default, borrow)]
     time: Option<&'a RawValue>,
-    #[serde(default)]
-    host: Option<String>,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    sourcetype: Option<String>,
-    #[serde(default)]
-    index: Option<String>,
+    #[serde(default, borrow)]
+    host: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    source: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    sourcetype: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    index: Option<Text<'a>>,
     #[serde(default, borrow)]
     fields: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -249,14 +249,20 @@ async fn collect(
         return reply(StatusCode::BAD_REQUEST, 10, "Data channel is missing");
     }
     let gz = headers.contains_key(header::CONTENT_ENCODING);
-    let data = match body_bytes(&headers, &body) {
-        Ok(d) => d,
-        Err(_) => return reply(StatusCode::BAD_REQUEST, 6, "Invalid data format"),
-    };
+    with_body(&headers, &body, |data| {
+        collect_events(&shared, channel, gz, data)
+    })
+    .unwrap_or_else(|_| reply(StatusCode::BAD_REQUEST, 6, "Invalid data format"))
+}
+
+/// The events of a (gunzipped) request body, checked and counted (and kept when asked).
+fn collect_events(shared: &Shared, channel: Option<String>, gz: bool, data: &[u8]) -> Response {
     let reject = shared.inner.lock().faults.reject_containing.clone();
     let mut events = Vec::new();
     let mut n = 0usize;
-    for item in serde_json::Deserializer::from_slice(&data).into_iter::<&RawValue>() {
+    // One pass per event: the object's fields are read as it is parsed, the event itself is
+    // checked as JSON and kept as a slice of the body.
+    for item in serde_json::Deserializer::from_slice(data).into_iter::<EventObj<'_>>() {
         let invalid = || {
             (
                 StatusCode::BAD_REQUEST,
@@ -264,10 +270,7 @@ async fn collect(
             )
                 .into_response()
         };
-        let Ok(raw) = item else { return invalid() };
-        let Ok(obj) = serde_json::from_str::<EventObj<'_>>(raw.get()) else {
-            return invalid();
-        };
+        let Ok(obj) = item else { return invalid() };
         let Some(event) = obj.event else {
             return reply(StatusCode::BAD_REQUEST, 12, "Event field is required");
         };
@@ -283,17 +286,17 @@ async fn collect(
         }
         if let Some(index) = &obj.index {
             let allowed = &shared.config.allowed_indexes;
-            if !allowed.is_empty() && !allowed.contains(index) {
+            if !allowed.is_empty() && !allowed.iter().any(|a| *a == index.0) {
                 return reply(StatusCode::BAD_REQUEST, 7, "Incorrect index");
             }
         }
         if shared.config.keep_events {
             events.push(HecEvent {
                 time: obj.time.and_then(|t| serde_json::from_str(t.get()).ok()),
-                host: obj.host,
-                source: obj.source,
-                sourcetype: obj.sourcetype,
-                index: obj.index,
+                host: obj.host.map(|t| t.0.into_owned()),
+                source: obj.source.map(|t| t.0.into_owned()),
+                sourcetype: obj.sourcetype.map(|t| t.0.into_owned()),
+                index: obj.index.map(|t| t.0.into_owned()),
                 fields: obj.fields.and_then(|t| serde_json::from_str(t.get()).ok()),
                 event: serde_json::from_str(text).unwrap_or(Value::Null),
                 channel: channel.clone(),
