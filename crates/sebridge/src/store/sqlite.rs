@@ -77,13 +77,7 @@ impl JournalReader {
     }
 
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(30))?;
-        Ok(conn)
+        open_plain(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
     }
 
     /// Blocking: call from a blocking thread.
@@ -132,6 +126,16 @@ impl JournalReader {
         })?;
         rows.collect()
     }
+}
+
+/// A plain SQLite connection to the (existing, migrated) store, used by one thread at a time.
+fn open_plain(path: &Path, mode: rusqlite::OpenFlags) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        mode | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    Ok(conn)
 }
 
 /// One event as the journal stores it, owned so the write can run on a blocking thread.
@@ -229,12 +233,7 @@ impl JournalWriter {
     }
 
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(30))?;
+        let conn = open_plain(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         // The same settings as the sqlx connections (see `SqliteStore::open`); these are
         // per connection. FULL: an append survives power loss before a source acks.
         conn.execute_batch(

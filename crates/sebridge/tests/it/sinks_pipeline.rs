@@ -50,6 +50,22 @@ async fn drop_schema(schema: &str) {
     .unwrap();
 }
 
+/// Runs a PostgreSQL sink named "pg" over the journal until it has everything.
+async fn deliver_to_pg(cfg: &PostgresSinkConfig, store: &Store) {
+    let ctx = SinkCtx {
+        name: "pg".into(),
+        store: store.clone(),
+        status: StatusBoard::default(),
+    };
+    support::deliver_all(
+        "pg",
+        PostgresSink::new(cfg.clone(), ctx),
+        SinkOptions::from(&cfg.common),
+        store,
+    )
+    .await;
+}
+
 async fn table_ids(table: &str) -> Vec<(String, String)> {
     let pool = support::pg().await;
     let (schema, name) = table.split_once('.').unwrap();
@@ -78,19 +94,7 @@ async fn postgres_holds_every_event_exactly_once_even_when_redelivered() {
         .await
         .unwrap();
     let cfg = pg_config(support::pg_url(), &table);
-    let status = StatusBoard::default();
-    let ctx = SinkCtx {
-        name: "pg".into(),
-        store: store.clone(),
-        status: status.clone(),
-    };
-    support::deliver_all(
-        "pg",
-        PostgresSink::new(cfg.clone(), ctx.clone()),
-        SinkOptions::from(&cfg.common),
-        &store,
-    )
-    .await;
+    deliver_to_pg(&cfg, &store).await;
     let first = table_ids(&table).await;
     assert_eq!(first.len(), 600);
     // Rewind (as after a crash between insert and commit) and deliver again: nothing added.
@@ -98,13 +102,7 @@ async fn postgres_holds_every_event_exactly_once_even_when_redelivered() {
         .commit_position("pg", &Position::default())
         .await
         .unwrap();
-    support::deliver_all(
-        "pg",
-        PostgresSink::new(cfg.clone(), ctx),
-        SinkOptions::from(&cfg.common),
-        &store,
-    )
-    .await;
+    deliver_to_pg(&cfg, &store).await;
     assert_eq!(table_ids(&table).await, first);
     // Columns: exact u64 ids in numeric and in jsonb, sub-second time, severity.
     let pool = support::pg().await;
@@ -166,18 +164,7 @@ async fn postgres_dead_letters_only_the_event_it_refuses() {
     let store = support::journal(dir.path(), &evs, &["acme"]).await;
     let mut cfg = pg_config(support::pg_url(), &table);
     cfg.common.batch_size = 400;
-    let ctx = SinkCtx {
-        name: "pg".into(),
-        store: store.clone(),
-        status: StatusBoard::default(),
-    };
-    support::deliver_all(
-        "pg",
-        PostgresSink::new(cfg.clone(), ctx),
-        SinkOptions::from(&cfg.common),
-        &store,
-    )
-    .await;
+    deliver_to_pg(&cfg, &store).await;
     let ids = table_ids(&table).await;
     assert_eq!(ids.len(), 399);
     assert!(!ids.iter().any(|(_, id)| id == "251"));
