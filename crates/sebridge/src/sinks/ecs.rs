@@ -19,7 +19,6 @@
 //! - techniques map to `threat.technique.*` even without tactics (Elastic's script only runs
 //!   when `tactics` is present, which looks like a bug);
 //! - `severity` compares case-insensitively.
-
 //!
 //! The event is parsed into a [`tree::J`], which borrows its strings from the raw text, and
 //! the document is written straight into the caller's buffer ([`write_ecs`]): no
@@ -30,6 +29,7 @@ mod tree;
 #[cfg(test)]
 mod reference;
 
+use super::iso_millis;
 use serde_json::Value;
 use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
@@ -360,19 +360,6 @@ fn map<'a>(raw: &'a str, tenant: &'a str, data_stream: &'a str) -> Option<Obj<'a
         J::Obj(o) => Some(o),
         _ => None,
     }
-}
-
-fn iso_millis(t: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
 }
 
 /// A string as itself, anything else as its JSON text.

@@ -69,7 +69,7 @@ impl ElasticsearchSink {
 
     /// The document `_id` of an event.
     pub fn doc_id(entry: &JournalEntry) -> String {
-        format!("{}:{}", entry.tenant, entry.event_id)
+        doc_id(&entry.tenant, entry.event_id)
     }
 
     fn request(&self, body: Vec<u8>) -> reqwest::RequestBuilder {
@@ -214,6 +214,10 @@ impl Mapped {
     }
 }
 
+fn doc_id(tenant: &str, event_id: u64) -> String {
+    format!("{tenant}:{event_id}")
+}
+
 /// Writes the bulk lines of `part` into `buf`; the range of each entry's lines.
 fn map_part(
     part: &[(String, u64, std::sync::Arc<str>)],
@@ -226,8 +230,7 @@ fn map_part(
         .map(|(tenant, event_id, raw)| {
             let start = buf.len();
             buf.extend_from_slice(b"{\"create\":{\"_id\":");
-            // The `_id` of [`ElasticsearchSink::doc_id`].
-            let id = format!("{tenant}:{event_id}");
+            let id = doc_id(tenant, *event_id);
             // Writing a string into a Vec cannot fail.
             if serde_json::to_writer(&mut *buf, &id).is_err() {
                 buf.truncate(start);

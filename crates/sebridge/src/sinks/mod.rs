@@ -163,6 +163,20 @@ pub fn render_line(entry: &JournalEntry, wrap: bool, out: &mut String) {
     out.push('\n');
 }
 
+/// `YYYY-MM-DDThh:mm:ss.mmmZ` (UTC, millisecond precision), as ECS and LEEF want it.
+pub(crate) fn iso_millis(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// The JSON of [`render_line`] without the newline.
 pub fn render_json(entry: &JournalEntry, wrap: bool, out: &mut String) {
     // A JSON-lines record must not contain a newline. The API sends compact JSON; should a

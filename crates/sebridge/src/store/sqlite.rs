@@ -253,8 +253,7 @@ impl JournalWriter {
         };
         let received_at = now_millis();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let max_seq = "SELECT MAX(seq) FROM journal";
-        let before: Option<i64> = tx.query_row(max_seq, [], |r| r.get(0))?;
+        let before: Option<i64> = tx.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
         let mut new_rows = Vec::with_capacity(b.rows.len());
         let given = b.rows.len() as u64;
         {
@@ -301,11 +300,13 @@ impl JournalWriter {
                 ])?;
             }
         }
-        let head: Option<i64> = tx.query_row(max_seq, [], |r| r.get(0))?;
         tx.commit()?;
         let inserted = new_rows.len() as u64;
-        let head = head.unwrap_or(0);
-        self.recent().committed(before.unwrap_or(0), new_rows, head);
+        // Under the write lock the numbers only grow: the head is the last row inserted here,
+        // or what it was before.
+        let before = before.unwrap_or(0);
+        let head = new_rows.last().map_or(before, |r| r.seq);
+        self.recent().committed(before, new_rows, head);
         Ok(AppendOutcome {
             inserted,
             duplicates: given - inserted,

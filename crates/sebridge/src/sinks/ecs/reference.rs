@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 
 use super::{DATASET, ECS_VERSION, MODULE};
+use crate::sinks::iso_millis;
 
 /// The ECS document of one event. `None` when `raw` is not a JSON object.
 pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
@@ -339,19 +340,6 @@ pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
     let mut doc = Value::Object(doc);
     prune(&mut doc);
     Some(doc)
-}
-
-fn iso_millis(t: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
 }
 
 fn scalar_text(v: &Value) -> String {
