@@ -37,8 +37,11 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 1000;
+/// The Elasticsearch sink's default batch (its baseline POSTs bodies of the same size).
+const ES_BATCH: usize = sebridge::config::sink_defaults::ES_BATCHES.0;
 const DS_SINK: &str = "logs-cisco_secure_endpoint.event-bench";
 const DS_BASE: &str = "logs-cisco_secure_endpoint.event-baseline";
+const DS_SINK_1000: &str = "logs-cisco_secure_endpoint.event-bench1000";
 const ES_KEY: &str = "c2VicmlkZ2U6dGVzdA==";
 const HEC_TOKEN: &str = "00000000-0000-4000-8000-000000000000";
 
@@ -203,16 +206,23 @@ fn child(args: &[String]) {
                 }
                 String::new()
             }
-            "es" => {
-                let sink = ElasticsearchSink::new(es_config(&target, DS_SINK), ctx(&case, &store)).expect("sink");
-                run(&case, sink, BATCH, &store).await;
+            "es" | "es-1000" => {
+                let (batch, ds) = if case == "es" {
+                    (ES_BATCH, DS_SINK)
+                } else {
+                    (BATCH, DS_SINK_1000)
+                };
+                let mut cfg = es_config(&target, ds);
+                cfg.common.batch_size = batch;
+                let sink = ElasticsearchSink::new(cfg, ctx(&case, &store)).expect("sink");
+                run(&case, sink, batch, &store).await;
                 String::new()
             }
             "es-baseline" => {
                 let http = reqwest::Client::new();
                 let url = format!("{target}/{DS_BASE}/_bulk?pipeline=_none");
                 let mut pos = 0;
-                while let Some(batch) = next_batch(&store, &mut pos).await {
+                while let Some(batch) = next_batch_of(&store, &mut pos, ES_BATCH).await {
                     let mut body = Vec::new();
                     for e in &batch {
                         bulk_lines(e, DS_BASE, &mut body);
@@ -488,7 +498,16 @@ async fn run<S: Sink>(name: &str, sink: S, batch: usize, store: &Store) {
 
 /// The next batch of BATCH rows after `pos` (None at the end).
 async fn next_batch(store: &Store, pos: &mut i64) -> Option<Vec<sebridge::store::JournalEntry>> {
-    let b = store.read_after(*pos, BATCH).await.expect("read");
+    next_batch_of(store, pos, BATCH).await
+}
+
+/// The next batch of `n` rows after `pos` (None at the end).
+async fn next_batch_of(
+    store: &Store,
+    pos: &mut i64,
+    n: usize,
+) -> Option<Vec<sebridge::store::JournalEntry>> {
+    let b = store.read_after(*pos, n).await.expect("read");
     *pos = b.last()?.seq;
     Some(b)
 }
@@ -774,15 +793,25 @@ fn orchestrate() {
         let r = Receiver::start("es");
         let base = spawn_child(&["es-baseline", &db_s, &r.url, &out_s]);
         let sink = spawn_child(&["es", &db_s, &r.url, &out_s]);
+        let sink_1000 = spawn_child(&["es-1000", &db_s, &r.url, &out_s]);
         let stats = r.stats();
+        let check = format!(
+            "receiver created {} docs, {} conflicts",
+            stats["created"], stats["conflicts"]
+        );
         rows.push((
-            "Elasticsearch _bulk (ECS, gzip) to the receiver".into(),
-            sink,
-            base,
             format!(
-                "receiver created {} docs, {} conflicts",
-                stats["created"], stats["conflicts"]
+                "Elasticsearch _bulk (ECS, gzip) to the receiver (batch {ES_BATCH}, the default)"
             ),
+            sink,
+            base.clone(),
+            check.clone(),
+        ));
+        rows.push((
+            format!("Elasticsearch _bulk (ECS, gzip) to the receiver (batch {BATCH})"),
+            sink_1000,
+            base,
+            check,
         ));
     }
     if want("postgres") {

@@ -948,13 +948,15 @@ fn stdout_sink(r: &mut Reader<'_>, s: Section<'_>) -> Option<StdoutSinkConfig> {
     })
 }
 
-/// `wrap` and the keys shared by all sink types (batching, retries, filters).
+/// `wrap` and the keys shared by all sink types (batching, retries, filters) of the file and
+/// stdout sinks.
 fn sink_common(
     r: &mut Reader<'_>,
     s: Section<'_>,
 ) -> (Option<bool>, Option<super::sinks::SinkCommon>) {
     let wrap = present_or(r.boolean(s, "wrap"), s, "wrap", defaults::SINK_WRAP);
-    (wrap, super::sinks::common(r, s))
+    let batches = super::sinks::defaults::STREAM_BATCHES;
+    (wrap, super::sinks::common(r, s, batches))
 }
 
 fn file_sink(

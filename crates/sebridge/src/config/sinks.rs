@@ -218,7 +218,21 @@ impl Default for JournalConfig {
 pub mod defaults {
     use std::time::Duration;
     pub const BATCH_SIZE: usize = 1000;
+    /// HTTP and database sinks: a partial batch waits up to a second, so a trickle of events
+    /// does not become a request (or a transaction) per event.
     pub const BATCH_TIMEOUT: Duration = Duration::from_secs(1);
+    /// File, stdout and syslog: no wait. A batch is what the journal holds when the previous
+    /// one is written, so batches grow under load by themselves and a line is out about one
+    /// write after its event was journaled.
+    pub const STREAM_BATCH_TIMEOUT: Duration = Duration::ZERO;
+    /// Batch size and timeout of HTTP and database sinks.
+    pub const BATCHES: (usize, Duration) = (BATCH_SIZE, BATCH_TIMEOUT);
+    /// ... of file, stdout and syslog sinks.
+    pub const STREAM_BATCHES: (usize, Duration) = (BATCH_SIZE, STREAM_BATCH_TIMEOUT);
+    /// ... of the Elasticsearch sink: 2000 ECS documents are ~9 MB of bulk body, within the
+    /// 5-15 MB per bulk request Elastic advises (Vector's default is up to 10 MB); fewer,
+    /// larger requests cost both sides less (BENCHMARKS.md, "Sinks").
+    pub const ES_BATCHES: (usize, Duration) = (2000, BATCH_TIMEOUT);
     pub const RETRY_INITIAL: Duration = Duration::from_millis(500);
     pub const RETRY_MAX: Duration = Duration::from_secs(60);
     pub const SYSLOG_FACILITY: u8 = 16;
@@ -425,14 +439,20 @@ fn duration_or(
 
 // ---- common -------------------------------------------------------------------------------
 
-pub(super) fn common(r: &mut Reader<'_>, s: Section<'_>) -> Option<SinkCommon> {
+/// The keys shared by all sink types; `batch_size` and `batch_timeout` default to the
+/// sink type's own.
+pub(super) fn common(
+    r: &mut Reader<'_>,
+    s: Section<'_>,
+    (default_size, default_timeout): (usize, Duration),
+) -> Option<SinkCommon> {
     let batch_size = present_or(
         r.integer_in::<usize>(s, "batch_size", 1..=1_000_000),
         s,
         "batch_size",
-        defaults::BATCH_SIZE,
+        default_size,
     );
-    let batch_timeout = duration_or(r, s, "batch_timeout", true, defaults::BATCH_TIMEOUT);
+    let batch_timeout = duration_or(r, s, "batch_timeout", true, default_timeout);
     let retry_initial = duration_or(r, s, "retry_initial", false, defaults::RETRY_INITIAL);
     let retry_max = duration_or(r, s, "retry_max", false, defaults::RETRY_MAX);
     if let (Some(i), Some(m)) = (retry_initial, retry_max) {
@@ -545,7 +565,7 @@ pub(super) fn syslog(
     base_dir: &Path,
 ) -> Option<SyslogSinkConfig> {
     r.check_keys(s, &keys(SYSLOG_KEYS));
-    let common = common(r, s);
+    let common = common(r, s, defaults::STREAM_BATCHES);
     let address = required(r, s, "address", "host:port (e.g. \"127.0.0.1:514\")", |r| {
         let v = r.non_empty_string(s, "address")?;
         let text = v.value.trim().to_string();
@@ -790,7 +810,7 @@ pub(super) fn splunk_hec(
     base_dir: &Path,
 ) -> Option<HecSinkConfig> {
     r.check_keys(s, &keys(HEC_KEYS));
-    let common = common(r, s);
+    let common = common(r, s, defaults::BATCHES);
     let url = http_url(r, s, "url", "https://splunk.example.com:8088");
     let token = required(
         r,
@@ -831,7 +851,7 @@ pub(super) fn elasticsearch(
     base_dir: &Path,
 ) -> Option<ElasticsearchSinkConfig> {
     r.check_keys(s, &keys(ES_KEYS));
-    let common = common(r, s);
+    let common = common(r, s, defaults::ES_BATCHES);
     let url = http_url(r, s, "url", "https://elastic.example.com:9200");
     let has = |k: &str| s.table.contains_key(k);
     let auth = match (has("api_key"), has("username"), has("password")) {
@@ -914,7 +934,7 @@ fn is_data_stream_name(ds: &str) -> bool {
 
 pub(super) fn postgres(r: &mut Reader<'_>, s: Section<'_>) -> Option<PostgresSinkConfig> {
     r.check_keys(s, &keys(PG_KEYS));
-    let common = common(r, s);
+    let common = common(r, s, defaults::BATCHES);
     let url = required(
         r,
         s,
@@ -981,7 +1001,7 @@ pub(super) fn webhook(
     base_dir: &Path,
 ) -> Option<WebhookSinkConfig> {
     r.check_keys(s, &keys(WEBHOOK_KEYS));
-    let common = common(r, s);
+    let common = common(r, s, defaults::BATCHES);
     let url = http_url(r, s, "url", "https://hooks.example.com/sebridge");
     let secret = required(
         r,

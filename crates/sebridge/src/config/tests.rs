@@ -1100,7 +1100,8 @@ fn validate_reports_every_problem_and_exits_2() {
 fn default_common() -> super::SinkCommon {
     super::SinkCommon {
         batch_size: 1000,
-        batch_timeout: Duration::from_secs(1),
+        // File and stdout: no wait for a partial batch.
+        batch_timeout: Duration::ZERO,
         retry_initial: Duration::from_millis(500),
         retry_max: Duration::from_secs(60),
         filter: super::SinkFilter::default(),

@@ -275,6 +275,10 @@ pub async fn run_sink<S: Sink>(
     let mut deadline: Option<Instant> = None;
     let mut filtered_since_commit = 0u64;
     let mut batch: Vec<JournalEntry> = Vec::with_capacity(opts.batch_size.min(100_000));
+    // The position commit of the last delivered batch runs while the next batch is delivered
+    // (an fsync per batch otherwise leaves the target idle); commits still land in order,
+    // each awaited before the next starts, and the last before the runner returns.
+    let mut committing: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
     update_backlog(&store, &status, &name, &position, &labels);
     info!(sink = %name, kind, position = position.seq, "sink started");
     'run: while !shutdown.is_cancelled() {
@@ -318,7 +322,11 @@ pub async fn run_sink<S: Sink>(
                         seq: read_to,
                         state: position.state.clone(),
                     };
-                    if let Err(e) = commit_with_retry(&store, &name, &next, &shutdown).await {
+                    let committed = match settle(&mut committing).await {
+                        Ok(()) => commit_with_retry(&store, &name, &next, &shutdown).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = committed {
                         reader_stop.cancel();
                         return Err(SinkError::Other(format!(
                             "sink {name}: cannot commit its position: {e}"
@@ -360,7 +368,7 @@ pub async fn run_sink<S: Sink>(
                         seq: commit_seq,
                         state,
                     };
-                    if let Err(e) = commit_with_retry(&store, &name, &next, &shutdown).await {
+                    if let Err(e) = settle(&mut committing).await {
                         // Not committed: the batch will be delivered again after a restart; the
                         // sink's own state (e.g. the file length) or the target's idempotency
                         // keeps that from duplicating where the target allows it.
@@ -369,6 +377,11 @@ pub async fn run_sink<S: Sink>(
                             "sink {name}: cannot commit its position: {e}"
                         )));
                     }
+                    committing = Some(tokio::spawn({
+                        let (store, name, next, shutdown) =
+                            (store.clone(), name.clone(), next.clone(), shutdown.clone());
+                        async move { commit_with_retry(&store, &name, &next, &shutdown).await }
+                    }));
                     position = next;
                     let n = batch.len() as u64;
                     metrics::counter!("sebridge_sink_events_total", &labels).increment(n);
@@ -407,9 +420,25 @@ pub async fn run_sink<S: Sink>(
     }
     reader_stop.cancel();
     let _ = reader.await;
+    let committed = settle(&mut committing).await;
     sink.close().await;
+    if let Err(e) = committed {
+        return Err(SinkError::Other(format!(
+            "sink {name}: cannot commit its position: {e}"
+        )));
+    }
     info!(sink = %name, position = position.seq, "sink stopped");
     Ok(())
+}
+
+/// Waits for the position commit in flight, if any.
+async fn settle(
+    committing: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+) -> Result<(), StoreError> {
+    match committing.take() {
+        Some(task) => task.await.map_err(StoreError::JournalTask)?,
+        None => Ok(()),
+    }
 }
 
 /// Reads the journal ahead of the runner, in order, `batch_size` rows at a time.

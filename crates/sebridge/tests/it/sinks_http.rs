@@ -248,6 +248,47 @@ async fn elasticsearch_retries_only_failed_items_honours_429_and_never_duplicate
     r.shutdown().await;
 }
 
+/// A batch goes out as several concurrent bulk requests; when one of them fails as a whole,
+/// the retry sends only the items that did not get in (no 409 for the others).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_part_failure_resends_only_that_part() {
+    let r = elastic::start(elastic::ElasticConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::journal(dir.path(), &support::events(1000, 1), &["acme"]).await;
+    r.fail_next_requests(1, 503);
+    let status = StatusBoard::default();
+    let mut cfg = es_config(&r);
+    cfg.common.batch_size = 1000;
+    let sink = ElasticsearchSink::new(cfg.clone(), ctx("es-p", &store, &status)).unwrap();
+    let run = support::spawn(
+        "es-p",
+        sink,
+        SinkOptions::from(&cfg.common),
+        &store,
+        &status,
+    );
+    run.until(store.head(), Duration::from_secs(60)).await;
+    let st = run.sink_status();
+    run.stop().await;
+    let stats = r.stats();
+    // One batch: its parts (one per core), the 503 among them, then the failed part again.
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        assert!(stats.requests >= 3, "the batch was split: {stats:?}");
+    }
+    assert_eq!(stats.injected_request_failures, 1, "{stats:?}");
+    assert_eq!(stats.created, 1000, "{stats:?}");
+    assert_eq!(
+        stats.conflicts, 0,
+        "only the failed part was resent: {stats:?}"
+    );
+    assert_eq!(r.count(DS), 1000);
+    assert_eq!(st.events_written, 1000);
+    assert!(st.retries >= 1, "{st:?}");
+    r.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elasticsearch_keeps_sub_second_time() {
     let r = elastic::start(elastic::ElasticConfig::default())

@@ -59,6 +59,69 @@ async fn stream_source_delivers_every_event_exactly_once() {
     sim.shutdown().await;
 }
 
+/// A backlog is committed in groups: each commit takes what arrived while the previous one
+/// ran (never more than `batch_size`), and every group is acked once it is journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_committed_in_groups_of_at_most_batch_size() {
+    use sebridge::config::SourceConfig;
+    use sebridge::sources::stream::{Observed, StreamSource};
+    let sim = sim(1, AmqpConfig::local(amqp_url())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        &sim,
+        dir.path(),
+        "[sources.push]\ntype = \"stream\"\nbatch_size = 400\n",
+    );
+    let Some(SourceConfig::Stream(settings)) = config.sources.get("push").cloned() else {
+        panic!("the stream source is configured");
+    };
+    assert!(settings.batch_wait.is_zero(), "group commit is the default");
+    let stream = create_stream(&config, "tenant-1", "siem").await;
+    sim.generate_events("tenant-1", 3000, None).unwrap();
+    assert!(sim.flush_streams(LIMIT).await);
+    let queue = stream.credentials.queue_name.clone();
+    assert_eq!(queue_depth(&amqp_url(), &queue).await, 3000);
+    let store = sebridge::store::Store::open_sqlite(&config_store_path(&config))
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let source = StreamSource {
+        name: "push".into(),
+        config: settings,
+        streams: vec![stream],
+        store: store.clone(),
+        status: sebridge::status::StatusBoard::default(),
+        observer: Some(tx),
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(source.run(shutdown.clone()));
+    let mut commits = Vec::new();
+    let started = Instant::now();
+    while commits.iter().sum::<usize>() < 3000 {
+        assert!(started.elapsed() < LIMIT, "committed so far: {commits:?}");
+        if let Ok(Some(Observed::Events(events))) =
+            tokio::time::timeout(Duration::from_secs(1), rx.recv()).await
+        {
+            commits.push(events.len());
+        }
+    }
+    shutdown.cancel();
+    // The consumer may wait on the observer channel while stopping.
+    while rx.recv().await.is_some() {}
+    task.await.unwrap();
+    assert_eq!(commits.iter().sum::<usize>(), 3000, "{commits:?}");
+    assert!(commits.iter().all(|&n| n <= 400), "{commits:?}");
+    // Grouped: far fewer commits than deliveries (one fsync and one ack each).
+    assert!(
+        commits.len() <= 300,
+        "{} commits: {commits:?}",
+        commits.len()
+    );
+    assert_eq!(store.head_from_db().await.unwrap(), 3000);
+    assert_eq!(queue_depth(&amqp_url(), &queue).await, 0, "all acked");
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_and_poll_together_fold_duplicates_in_the_journal() {
     let sim = sim(1, AmqpConfig::local(amqp_url())).await;
