@@ -100,7 +100,7 @@ async fn sebridge_config(dir: &Path) -> Config {
         "[store]\npath = {:?}\n[secrets]\nkey_file = {:?}\n\
          [tenants.bench]\nbase_url = \"http://127.0.0.1:9\"\nclient_id = \"bench\"\napi_key = \"bench\"\n\
          [sources.push]\ntype = \"stream\"\n{}\n\
-         [sinks.archive]\ntype = \"file\"\npath = {:?}\nwrap = false\n",
+         [sinks.archive]\ntype = \"file\"\npath = {:?}\nwrap = false\n{}\n",
         dir.join("sebridge.db"),
         dir.join("sebridge.key"),
         // SEBRIDGE_BENCH_SOURCE="prefetch = 4000" and the like: source settings to compare.
@@ -108,6 +108,10 @@ async fn sebridge_config(dir: &Path) -> Config {
             .unwrap_or_default()
             .replace("\\n", "\n"),
         dir.join("events.jsonl"),
+        // SEBRIDGE_BENCH_SINK="batch_timeout = \"20ms\"": file sink settings to compare.
+        std::env::var("SEBRIDGE_BENCH_SINK")
+            .unwrap_or_default()
+            .replace("\\n", "\n"),
     );
     let path = dir.join("sebridge.toml");
     std::fs::write(&path, text).expect("config");
