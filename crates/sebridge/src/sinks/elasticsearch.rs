@@ -6,9 +6,9 @@
 //! routes by `@timestamp` to its current backing index, so an item retried *across a
 //! rollover* could land twice; retries are seconds apart, rollovers days.)
 //!
-//! A batch goes out as a few concurrent bulk requests (one part per mapping thread and a
-//! half), each sent as soon as it is mapped and compressed: mapping overlaps with the
-//! requests in flight, and the cluster indexes several requests at once.
+//! A batch goes out as concurrent bulk requests, one part per core, each sent as soon as it
+//! is mapped and compressed on its own blocking thread, so the cluster indexes several
+//! requests at once.
 //!
 //! Only failed items are retried: items answered 429/5xx are resent (with backoff, honouring
 //! a whole-request 429's `Retry-After`), items refused for good (mapping errors and other 4xx)
@@ -252,43 +252,41 @@ impl ElasticsearchSink {
                     .map(|e| (e.tenant.clone(), e.event_id, e.raw.clone()))
                     .collect();
                 let ds = self.config.data_stream.clone();
-                let (buf, spans, sent, body) = {
-                    tokio::task::spawn_blocking(move || {
-                        buf.clear();
-                        let spans = map_part(&input, &ds, &mut buf);
-                        let sent: Vec<usize> = (0..spans.len())
-                            .filter(|&j| spans[j].is_some() && wanted[j])
-                            .collect();
-                        let body = (!sent.is_empty()).then(|| {
-                            // Only a retried batch leaves some items out.
-                            let selected: Vec<u8>;
-                            let plain: &[u8] = if sent.len() == spans.len() {
-                                &buf
-                            } else {
-                                selected = sent
-                                    .iter()
-                                    .filter_map(|&j| spans[j].clone())
-                                    .flat_map(|r| buf[r].iter().copied())
-                                    .collect();
-                                &selected
-                            };
-                            if compress {
-                                gzip(plain)
-                            } else {
-                                Ok(plain.to_vec())
-                            }
-                        });
-                        (buf, spans, sent, body)
-                    })
-                    .await
-                    .map_err(|e| SinkError::Other(format!("ECS mapping task failed: {e}")))?
-                };
+                let (buf, spans, sent, body) = tokio::task::spawn_blocking(move || {
+                    buf.clear();
+                    let spans = map_part(&input, &ds, &mut buf);
+                    let sent: Vec<usize> = (0..spans.len())
+                        .filter(|&j| spans[j].is_some() && wanted[j])
+                        .collect();
+                    let body = (!sent.is_empty()).then(|| {
+                        // `buf` holds the mapped items only; only a retried batch leaves
+                        // some of those out.
+                        let selected: Vec<u8>;
+                        let mapped = spans.iter().filter(|s| s.is_some()).count();
+                        let plain: &[u8] = if sent.len() == mapped {
+                            &buf
+                        } else {
+                            selected = sent
+                                .iter()
+                                .filter_map(|&j| spans[j].clone())
+                                .flat_map(|r| buf[r].iter().copied())
+                                .collect();
+                            &selected
+                        };
+                        if compress {
+                            gzip(plain)
+                        } else {
+                            Ok(plain.to_vec())
+                        }
+                    });
+                    (buf, spans, sent, body)
+                })
+                .await
+                .map_err(|e| SinkError::Other(format!("ECS mapping task failed: {e}")))?;
                 let reply = match body {
+                    Some(Ok(body)) => Some(self.post(body, sent.len()).await),
+                    Some(Err(e)) => Some(Err(e)),
                     None => None,
-                    Some(body) => Some(match body {
-                        Ok(body) => self.post(body, sent.len()).await,
-                        Err(e) => Err(e),
-                    }),
                 };
                 let sent: Vec<usize> = sent.into_iter().map(|j| offset + j).collect();
                 Ok::<_, SinkError>((buf, spans, sent, reply))
@@ -314,11 +312,6 @@ impl ElasticsearchSink {
                 }
                 None => {}
             }
-        }
-        if mapped.spans.len() != batch.len() {
-            return Err(SinkError::Other(
-                "ECS mapping lost documents (a mapping thread panicked)".into(),
-            ));
         }
         for (i, e) in batch.iter().enumerate() {
             if !mapped.is_mapped(i) && !done[i] {
@@ -439,7 +432,7 @@ const MIN_PART: usize = 64;
 /// A batch's bulk lines (`create` action and ECS document, each ending in `\n`), written
 /// once and copied into the body of the first request and of any retry.
 struct Mapped {
-    /// One buffer per mapping thread.
+    /// One buffer per part.
     bufs: Vec<Vec<u8>>,
     /// Per batch entry: (buffer, range) of its lines; `None` when it could not be mapped.
     spans: Vec<Option<(usize, Range<usize>)>>,
@@ -493,10 +486,6 @@ fn map_part(
 impl Sink for ElasticsearchSink {
     fn kind(&self) -> &'static str {
         "elasticsearch"
-    }
-
-    async fn open(&mut self, _state: Option<&str>) -> Result<(), SinkError> {
-        Ok(())
     }
 
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {

@@ -209,10 +209,6 @@ impl Sink for HecSink {
         "splunk_hec"
     }
 
-    async fn open(&mut self, _state: Option<&str>) -> Result<(), SinkError> {
-        Ok(())
-    }
-
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         let mut rest: Vec<&JournalEntry> = batch.iter().collect();
         while !rest.is_empty() {

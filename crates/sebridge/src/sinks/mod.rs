@@ -51,7 +51,11 @@ pub trait Sink: Send + 'static {
 
     /// Prepares the output from the state committed with the sink's position (`None` on the
     /// first run), e.g. dropping output written after the last commit by a crashed process.
-    fn open(&mut self, state: Option<&str>) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// Sinks without state or set-up need nothing here.
+    fn open(&mut self, state: Option<&str>) -> impl Future<Output = Result<(), SinkError>> + Send {
+        let _ = state;
+        async { Ok(()) }
+    }
 
     /// Delivers a batch durably (or, for events the target refuses for good, dead-letters
     /// them through [`SinkCtx`]). Returns the state to commit with the new position. An error
@@ -328,9 +332,7 @@ pub async fn run_sink<S: Sink>(
                     };
                     if let Err(e) = committed {
                         reader_stop.cancel();
-                        return Err(SinkError::Other(format!(
-                            "sink {name}: cannot commit its position: {e}"
-                        )));
+                        return Err(commit_failed(&name, &e));
                     }
                     position = next;
                     note_filtered(&status, &name, &mut filtered_since_commit, &labels);
@@ -373,9 +375,7 @@ pub async fn run_sink<S: Sink>(
                         // sink's own state (e.g. the file length) or the target's idempotency
                         // keeps that from duplicating where the target allows it.
                         reader_stop.cancel();
-                        return Err(SinkError::Other(format!(
-                            "sink {name}: cannot commit its position: {e}"
-                        )));
+                        return Err(commit_failed(&name, &e));
                     }
                     committing = Some(tokio::spawn({
                         let (store, name, next, shutdown) =
@@ -423,12 +423,14 @@ pub async fn run_sink<S: Sink>(
     let committed = settle(&mut committing).await;
     sink.close().await;
     if let Err(e) = committed {
-        return Err(SinkError::Other(format!(
-            "sink {name}: cannot commit its position: {e}"
-        )));
+        return Err(commit_failed(&name, &e));
     }
     info!(sink = %name, position = position.seq, "sink stopped");
     Ok(())
+}
+
+fn commit_failed(name: &str, e: &StoreError) -> SinkError {
+    SinkError::Other(format!("sink {name}: cannot commit its position: {e}"))
 }
 
 /// Waits for the position commit in flight, if any.

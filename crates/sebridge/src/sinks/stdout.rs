@@ -23,10 +23,6 @@ impl Sink for StdoutSink {
         "stdout"
     }
 
-    async fn open(&mut self, _state: Option<&str>) -> Result<(), SinkError> {
-        Ok(())
-    }
-
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         self.buf.clear();
         for entry in batch {

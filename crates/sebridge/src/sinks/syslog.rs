@@ -363,10 +363,6 @@ impl Sink for SyslogSink {
         "syslog"
     }
 
-    async fn open(&mut self, _state: Option<&str>) -> Result<(), SinkError> {
-        Ok(())
-    }
-
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         match self.send(batch).await {
             Ok(()) => Ok(None),

@@ -81,10 +81,6 @@ impl Sink for WebhookSink {
         "webhook"
     }
 
-    async fn open(&mut self, _state: Option<&str>) -> Result<(), SinkError> {
-        Ok(())
-    }
-
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         let body = Self::body(&self.ctx.name, batch);
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();

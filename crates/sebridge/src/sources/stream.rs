@@ -38,6 +38,10 @@ use tracing::{debug, error, info, warn};
 /// itself right after the first journal commit of a batch, before its ack (crash tests).
 pub const FAILPOINT_ENV: &str = "SEBRIDGE_FAILPOINT";
 const FAILPOINT_KILL_AFTER_COMMIT: &str = "stream-kill-after-commit";
+/// Whether the failpoint is set, read once: the check sits on every commit.
+static KILL_AFTER_COMMIT: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    std::env::var(FAILPOINT_ENV).as_deref() == Ok(FAILPOINT_KILL_AFTER_COMMIT)
+});
 
 /// A connection that lived this long resets the backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
@@ -421,7 +425,7 @@ impl StreamConsumer {
         self.commit(batch)
             .await
             .map_err(|e| format!("journal commit failed: {e}"))?;
-        if std::env::var(FAILPOINT_ENV).as_deref() == Ok(FAILPOINT_KILL_AFTER_COMMIT) {
+        if *KILL_AFTER_COMMIT {
             kill_self();
         }
         let Some(last) = batch.last() else {
