@@ -1,4 +1,4 @@
-//! The public SecureX MSSP sample's ServiceNow requests (../shared/fixtures/securex-sample-workflow)
+//! The public SecureX MSSP sample's ServiceNow requests (fixtures/securex-sample-workflow)
 //! sent through this client to the simulated instance, plus auth, errors and queries.
 
 use serde_json::{Map, Value};
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 fn fixture(name: &str) -> Value {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/securex-sample-workflow")
+        .join("../../fixtures/securex-sample-workflow")
         .join(name);
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).expect("fixture is JSON")

@@ -6,7 +6,7 @@
 //!   Every event's JSON text is stored once, pre-serialized; generated events share the
 //!   per-computer `computer` object and per-threat `file` objects between events.
 //! * [`Generator`]: a per-tenant, seeded generator of realistic events whose shapes follow
-//!   the captured payloads (see `shared/fixtures/secure-endpoint`).
+//!   the captured payloads (see `fixtures/secure-endpoint`).
 
 use std::sync::Arc;
 

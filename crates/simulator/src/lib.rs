@@ -2,7 +2,7 @@
 //! for N tenants (organisations) on loopback.
 //!
 //! It is written from the API facts in `shared/reference/secure-endpoint-api.md` and the
-//! captured payloads in `shared/fixtures/secure-endpoint/`, not from any client code.
+//! captured payloads in `fixtures/secure-endpoint/`, not from any client code.
 //!
 //! What it serves (HTTP Basic auth, one credential pair per tenant):
 //! `GET /v1/version`, `GET /v1/event_types`, `GET /v1/events` (newest first, offset paging,

@@ -1,4 +1,4 @@
-//! The public SecureX MSSP sample's XDR requests (../shared/fixtures/securex-sample-workflow)
+//! The public SecureX MSSP sample's XDR requests (fixtures/securex-sample-workflow)
 //! sent through this client to the simulated XDR, plus tokens, schema limits and lookups.
 
 use serde_json::Value;
@@ -7,7 +7,7 @@ use xdr::{Client, Credentials, Error, ExternalReference, NewIncident, SearchQuer
 
 fn fixture_text(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/securex-sample-workflow")
+        .join("../../fixtures/securex-sample-workflow")
         .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

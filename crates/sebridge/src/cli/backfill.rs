@@ -1,12 +1,13 @@
 //! `sebridge backfill`: read a tenant's history from a given time into the journal, once.
 
-use super::{load_config, termination_signal, ConfigArg};
+use super::{load_config, termination_signal};
 use anyhow::{bail, Context};
 use sebridge::config::{PollSourceConfig, SourceConfig};
 use sebridge::sources::{poll, Tenant};
 use sebridge::status::StatusBoard;
 use sebridge::tenants::resolve_all;
 use sebridge::topology::{api_client, open_store};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -14,8 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Debug)]
 pub struct BackfillArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[arg(long)]
     pub tenant: String,
     /// Start: RFC 3339 time or a duration back from now ("7d").
@@ -26,8 +25,8 @@ pub struct BackfillArgs {
     pub restart: bool,
 }
 
-pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn run(args: BackfillArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -1,15 +1,14 @@
 //! `sebridge event-types` and `sebridge events`: one-off queries.
 
-use super::{load_config, tenant_client, ConfigArg};
+use super::{load_config, tenant_client};
 use anyhow::{bail, Context};
 use secure_endpoint::{Event, EventsQuery, MAX_PAGE_SIZE};
+use std::path::Path;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 
 #[derive(clap::Args, Debug)]
 pub struct EventTypesArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[arg(long)]
     pub tenant: String,
     /// Print JSON instead of a table.
@@ -19,8 +18,6 @@ pub struct EventTypesArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct EventsArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[arg(long)]
     pub tenant: String,
     /// Start: RFC 3339 time ("2024-05-01T00:00:00Z") or a duration back from now ("2h").
@@ -43,8 +40,8 @@ pub struct EventsArgs {
     pub json: bool,
 }
 
-pub async fn event_types(args: EventTypesArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn event_types(args: EventTypesArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -80,8 +77,8 @@ fn parse_since(s: &str) -> anyhow::Result<OffsetDateTime> {
     Ok(OffsetDateTime::now_utc() - d)
 }
 
-pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn events(args: EventsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

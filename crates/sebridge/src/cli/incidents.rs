@@ -1,10 +1,11 @@
 //! `sebridge incidents list|show|close` and `sebridge audit`.
 
-use super::{load_config, ConfigArg};
+use super::load_config;
 use anyhow::{bail, Context};
 use sebridge::incidents::{executor, IncidentService};
 use sebridge::store::incidents::{AuditEntry, CloseInfo, CloseResult, IncidentRow};
 use sebridge::store::now_millis;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,6 @@ pub struct IncidentsArgs {
 pub enum IncidentsCommand {
     /// List incidents, newest first.
     List {
-        #[command(flatten)]
-        config: ConfigArg,
         /// open, closing or closed.
         #[arg(long)]
         status: Option<String>,
@@ -32,8 +31,6 @@ pub enum IncidentsCommand {
     },
     /// One incident: tickets, containment, events, operations and audit trail.
     Show {
-        #[command(flatten)]
-        config: ConfigArg,
         id: i64,
         #[arg(long)]
         json: bool,
@@ -41,8 +38,6 @@ pub enum IncidentsCommand {
     /// Close an incident from here: resolves the ServiceNow ticket, closes the XDR incident,
     /// stops the isolation sebridge started and moves the host back to its group.
     Close {
-        #[command(flatten)]
-        config: ConfigArg,
         id: i64,
         /// ServiceNow close code (default "Solution provided").
         #[arg(long)]
@@ -58,8 +53,6 @@ pub enum IncidentsCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     /// Only this incident's trail.
     #[arg(long)]
     pub incident: Option<i64>,
@@ -112,34 +105,32 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-pub async fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: IncidentsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
     match args.command {
         IncidentsCommand::List {
-            config,
             status,
             tenant,
             limit,
             json,
-        } => list(config, status, tenant, limit, json).await,
-        IncidentsCommand::Show { config, id, json } => show(config, id, json).await,
+        } => list(config_path, status, tenant, limit, json).await,
+        IncidentsCommand::Show { id, json } => show(config_path, id, json).await,
         IncidentsCommand::Close {
-            config,
             id,
             code,
             notes,
             wait,
-        } => close(config, id, code, notes, wait).await,
+        } => close(config_path, id, code, notes, wait).await,
     }
 }
 
 async fn list(
-    config: ConfigArg,
+    config_path: &Path,
     status: Option<String>,
     tenant: Option<String>,
     limit: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&config.config) {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -195,8 +186,8 @@ fn print_audit(lines: &[AuditEntry]) {
     }
 }
 
-async fn show(config: ConfigArg, id: i64, json: bool) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&config.config) {
+async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -271,13 +262,13 @@ async fn show(config: ConfigArg, id: i64, json: bool) -> anyhow::Result<ExitCode
 }
 
 async fn close(
-    config: ConfigArg,
+    config_path: &Path,
     id: i64,
     code: Option<String>,
     notes: Option<String>,
     wait: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&config.config) {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -345,8 +336,8 @@ async fn close(
     }
 }
 
-pub async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn audit(args: AuditArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -1,9 +1,8 @@
 //! Command-line interface: one module per subcommand.
 
 mod backfill;
+#[cfg(feature = "demo")]
 mod demo;
-mod demo_incidents;
-mod demo_stream;
 mod events;
 mod incidents;
 mod replay;
@@ -41,6 +40,15 @@ pub struct Cli {
     /// Log filter (tracing syntax, e.g. "info" or "sebridge=debug"); default depends on the command.
     #[arg(long, global = true, env = "SEBRIDGE_LOG")]
     pub log: Option<String>,
+    /// Configuration file (before or after the subcommand; `demo` writes its own).
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = "sebridge.toml",
+        env = "SEBRIDGE_CONFIG"
+    )]
+    pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,26 +59,22 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct ConfigArg {
-    /// Configuration file.
-    #[arg(
-        short = 'c',
-        long = "config",
-        default_value = "sebridge.toml",
-        env = "SEBRIDGE_CONFIG"
-    )]
-    pub config: PathBuf,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check a configuration file and report every problem (exit code 2 when invalid).
-    Validate(ConfigArg),
+    Validate,
     /// Run the pipeline: sources -> journal -> sinks.
     Run(run::RunArgs),
     /// Run the whole flow on this machine against the bundled simulator.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
+    /// Not in this build (built without the `demo` feature, which bundles the simulator).
+    #[cfg(not(feature = "demo"))]
+    #[command(hide = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Manage tenants (customer organisations) and their encrypted API credentials.
     Tenants(tenants::TenantsArgs),
     /// List a tenant's event types (GET /v1/event_types).
@@ -115,23 +119,33 @@ pub fn init_tracing(cli: &Cli) {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_path();
     match cli.command {
-        Command::Validate(a) => Ok(ExitCode::from(
-            u8::try_from(sebridge::config::validate_command(&a.config)).unwrap_or(EXIT_CONFIG),
+        Command::Validate => Ok(ExitCode::from(
+            u8::try_from(sebridge::config::validate_command(config)).unwrap_or(EXIT_CONFIG),
         )),
-        Command::Run(a) => run::run(a).await,
+        Command::Run(a) => run::run(a, config).await,
+        #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run(a).await,
-        Command::Tenants(a) => tenants::run(a).await,
-        Command::EventTypes(a) => events::event_types(a).await,
-        Command::Events(a) => events::events(a).await,
-        Command::Backfill(a) => backfill::run(a).await,
-        Command::Replay(a) => replay::replay(a).await,
-        Command::DeadLetters(a) => replay::dead_letters(a).await,
-        Command::Incidents(a) => incidents::run(a).await,
-        Command::Audit(a) => incidents::audit(a).await,
-        Command::Sinks(a) => sinks::run(a).await,
-        Command::Streams(a) => streams::run(a).await,
-        Command::Tail(a) => tail::run(a).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!(
+                "this sebridge was built without the simulator, so it has no demo: build it with \
+                 the default features (cargo build --release) to run `sebridge demo`"
+            );
+            Ok(ExitCode::from(EXIT_CONFIG))
+        }
+        Command::Tenants(a) => tenants::run(a, config).await,
+        Command::EventTypes(a) => events::event_types(a, config).await,
+        Command::Events(a) => events::events(a, config).await,
+        Command::Backfill(a) => backfill::run(a, config).await,
+        Command::Replay(a) => replay::replay(a, config).await,
+        Command::DeadLetters(a) => replay::dead_letters(a, config).await,
+        Command::Incidents(a) => incidents::run(a, config).await,
+        Command::Audit(a) => incidents::audit(a, config).await,
+        Command::Sinks(a) => sinks::run(a, config).await,
+        Command::Streams(a) => streams::run(a, config).await,
+        Command::Tail(a) => tail::run(a, config).await,
     }
 }
 

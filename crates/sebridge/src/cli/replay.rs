@@ -1,16 +1,15 @@
 //! `sebridge replay` (rewind a consumer's position) and `sebridge dead-letters`.
 
-use super::{load_config, ConfigArg};
+use super::load_config;
 use anyhow::{bail, Context};
 use sebridge::store::Position;
 use sebridge::topology::{lock_store, open_store};
+use std::path::Path;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     /// The consumer to rewind: a sink's name (see `[sinks.<name>]`).
     #[arg(long)]
     pub consumer: String,
@@ -27,8 +26,6 @@ pub struct ReplayArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DeadLettersArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON lines (with the raw message) instead of a table.
@@ -36,8 +33,8 @@ pub struct DeadLettersArgs {
     pub json: bool,
 }
 
-pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn replay(args: ReplayArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -88,8 +85,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-pub async fn dead_letters(args: DeadLettersArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn dead_letters(args: DeadLettersArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

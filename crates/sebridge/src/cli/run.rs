@@ -1,17 +1,16 @@
 //! `sebridge run`.
 
-use super::{load_config, termination_signal, ConfigArg};
+use super::{load_config, termination_signal};
 use anyhow::Context;
 use sebridge::topology::Topology;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     /// Exit once every tenant is caught up, every sink has delivered everything, and nothing
     /// new arrived for SECS seconds (for batch jobs and tests). Exit code 0, or 1 when some
     /// tenant failed with an error that needs a human (bad credentials...).
@@ -22,9 +21,9 @@ pub struct RunArgs {
     pub listen: Option<SocketAddr>,
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: RunArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
     let stop = termination_signal();
-    let config = match load_config(&args.config.config) {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

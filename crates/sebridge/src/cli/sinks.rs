@@ -1,15 +1,14 @@
 //! `sebridge sinks status|forget`: journal consumers' positions and backlogs.
 
-use super::{load_config, ConfigArg};
+use super::load_config;
 use anyhow::bail;
 use clap::Subcommand;
 use sebridge::topology::open_store;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct SinksArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -23,8 +22,8 @@ pub enum Action {
     Forget { name: String },
 }
 
-pub async fn run(args: SinksArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn run(args: SinksArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -1,18 +1,17 @@
 //! `sebridge streams create|list|delete`: a tenant's Event Streams, with their AMQP
 //! credentials stored encrypted (the API shows the password only once, at creation).
 
-use super::{load_config, tenant_client, ConfigArg};
+use super::{load_config, tenant_client};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use sebridge::tenants::streams as stored;
 use sebridge::topology::open_store;
 use secure_endpoint::{EventType, NewEventStream};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct StreamsArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -91,8 +90,8 @@ async fn resolve_types(
     Ok(out)
 }
 
-pub async fn run(args: StreamsArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -9,7 +9,7 @@
 //! When another consumer (a running pipeline) shares the queue, tail says so, since it then
 //! shows only its share of the events.
 
-use super::{load_config, termination_signal, ConfigArg};
+use super::{load_config, termination_signal};
 use anyhow::{bail, Context};
 use sebridge::amqp::TlsPolicy;
 use sebridge::config::{defaults, SourceConfig, StreamSourceConfig};
@@ -19,13 +19,12 @@ use sebridge::topology::open_store;
 use secure_endpoint::Event;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Debug)]
 pub struct TailArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[arg(long)]
     pub tenant: String,
     /// The stored stream to follow (needed when the tenant has several).
@@ -82,8 +81,8 @@ fn line(e: &Event) -> String {
     )
 }
 
-pub async fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

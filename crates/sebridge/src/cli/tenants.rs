@@ -1,19 +1,18 @@
 //! `sebridge tenants add|list|remove|test`.
 
-use super::{load_config, ConfigArg};
+use super::load_config;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use sebridge::tenants::{self, NewTenant, Origin};
 use sebridge::topology::{api_client, open_store};
 use secure_endpoint::{Region, SecretString};
 use std::io::BufRead;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct TenantsArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -76,8 +75,8 @@ fn read_api_key(env: Option<&str>) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(key))
 }
 
-pub async fn run(args: TenantsArgs) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config.config) {
+pub async fn run(args: TenantsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };

@@ -219,7 +219,7 @@ mod tests {
     fn default_templates_render_links_and_fields() {
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
-                "../../../shared/fixtures/secure-endpoint/elastic_integrations__cisco_secure_endpoint__test-cisco-amp1_log__line03_threat_detected_1090519054_with_parent.json",
+                "../../fixtures/secure-endpoint/elastic_integrations__cisco_secure_endpoint__test-cisco-amp1_log__line03_threat_detected_1090519054_with_parent.json",
             ),
         )
         .unwrap();

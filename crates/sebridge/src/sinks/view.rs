@@ -248,7 +248,7 @@ mod tests {
     fn cim_actions_match_the_add_on_lookup() {
         let csv = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures/splunk/cim_amp_event_actions.csv"),
+                .join("../../fixtures/splunk/cim_amp_event_actions.csv"),
         )
         .expect("fixture");
         let mut n = 0;

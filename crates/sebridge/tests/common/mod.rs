@@ -144,7 +144,7 @@ pub fn event_at(id: u64, ts: i64, nanos: u32) -> Value {
 }
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 pub fn now() -> i64 {

@@ -173,7 +173,7 @@ impl Env {
 /// A real Threat Detected event (Elastic's capture) for one of the simulator's computers.
 fn threat(c: &simulator::ComputerInfo, id: u64, ts: i64, sha256: &str, severity: &str) -> Value {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/fixtures/secure-endpoint/elastic_integrations__cisco_secure_endpoint__test-cisco-amp1_log__line03_threat_detected_1090519054_with_parent.json",
+        "../../fixtures/secure-endpoint/elastic_integrations__cisco_secure_endpoint__test-cisco-amp1_log__line03_threat_detected_1090519054_with_parent.json",
     );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture"))
         .expect("fixture JSON");

@@ -1,4 +1,4 @@
-//! Every real payload in ../shared/fixtures/secure-endpoint parses, and every event's raw
+//! Every real payload in fixtures/secure-endpoint parses, and every event's raw
 //! JSON is the exact text of the file (byte for byte).
 
 use secure_endpoint::{ApiResponse, Computer, Event, EventType, EventsPage, Group};
@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/secure-endpoint")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint")
 }
 
 fn read(name_part: &str) -> (String, String) {

@@ -112,7 +112,7 @@ pub fn raw_event(id: u64, ts: i64, ns: u32, type_id: u32) -> String {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/secure-endpoint")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint")
 }
 
 /// The raw text of the `"data"` value of a fixture file (byte for byte).

@@ -1,5 +1,5 @@
 //! Generated events have the shapes of the captured real payloads
-//! (`shared/fixtures/secure-endpoint`) and of the reference's field table.
+//! (`fixtures/secure-endpoint`) and of the reference's field table.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -541,7 +541,7 @@ mod tests {
 
     fn fixture_events() -> Vec<Value> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/secure-endpoint");
+            .join("../../fixtures/secure-endpoint");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("fixtures dir")
             .map(|e| e.expect("entry").path())
@@ -561,7 +561,7 @@ mod tests {
             }
         }
         let elastic = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/elastic/test-cisco-amp9.log-expected.json");
+            .join("../../fixtures/elastic/test-cisco-amp9.log-expected.json");
         let text = std::fs::read_to_string(elastic).expect("elastic fixture");
         let doc: Value = serde_json::from_str(&text).expect("json");
         let page: Value = serde_json::from_str(

@@ -2,6 +2,9 @@
 //! few tenants) runs in-process, the journal is SQLite in a temporary directory, events go to
 //! a JSON-lines file, and a live summary shows them flowing.
 
+mod incidents;
+mod stream;
+
 use super::termination_signal;
 use anyhow::Context;
 use sebridge::config::{Config, SinkConfig};
@@ -58,7 +61,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             temp.path().to_path_buf()
         }
     };
-    let amqp = super::demo_stream::detect().await;
+    let amqp = stream::detect().await;
     let streaming = amqp.is_some();
     let sim = simulator::start(SimConfig {
         amqp,
@@ -74,11 +77,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     sim.write_config(&config_path)
         .context("cannot write the demo config")?;
     if !args.no_incidents {
-        super::demo_incidents::append_config(&sim, &config_path)?;
+        incidents::append_config(&sim, &config_path)?;
     }
     let siem = demo_siem::start(&config_path).await?;
     let config = if streaming {
-        super::demo_stream::enable(&sim, &config_path).await?
+        stream::enable(&sim, &config_path).await?
     } else {
         Config::load(&config_path)
             .map_err(|e| anyhow::anyhow!("the demo config is invalid:\n{e}"))?
@@ -113,9 +116,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         topology.http_addr,
         file_sink.as_deref(),
     );
-    let mut incident_loop = super::demo_incidents::LoopState::default();
+    let mut incident_loop = incidents::LoopState::default();
     if !args.no_incidents {
-        super::demo_incidents::connect_webhook(&sim, &topology);
+        incidents::connect_webhook(&sim, &topology);
     }
 
     let started = Instant::now();
@@ -128,7 +131,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             _ = tick.tick() => {
                 print_summary(&topology, started.elapsed());
                 if !args.no_incidents {
-                    super::demo_incidents::tick(&mut incident_loop, &sim, &topology, started.elapsed(), args.close_after).await;
+                    incidents::tick(&mut incident_loop, &sim, &topology, started.elapsed(), args.close_after).await;
                 }
             }
             _ = &mut stop => break,
@@ -159,7 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             exit = ExitCode::from(1);
         }
     }
-    if !args.no_incidents && !super::demo_incidents::final_report(&incident_loop) {
+    if !args.no_incidents && !incidents::final_report(&incident_loop) {
         exit = ExitCode::from(1);
     }
     if args.dir.is_some() {
