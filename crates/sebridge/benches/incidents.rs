@@ -151,7 +151,7 @@ async fn create_streams(config: &Config) -> anyhow::Result<()> {
     let tenants = sebridge::tenants::resolve_all(config, &store).await?;
     let http = secure_endpoint::default_http_client(Duration::from_secs(30))?;
     for t in &tenants {
-        let client = sebridge::topology::api_client(t, &http)?;
+        let client = sebridge::tenants::api_client(t, &http)?;
         let created = client
             .create_event_stream(&secure_endpoint::NewEventStream {
                 name: "bench".into(),
@@ -160,8 +160,15 @@ async fn create_streams(config: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot create the event stream of {}", t.name))?
             .data;
-        sebridge::tenants::streams::save_created(config, &store, &t.name, &created, &[], &[])
-            .await?;
+        sebridge::sources::stream::credentials::save_created(
+            config,
+            &store,
+            &t.name,
+            &created,
+            &[],
+            &[],
+        )
+        .await?;
     }
     store.close().await;
     Ok(())

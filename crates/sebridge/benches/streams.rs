@@ -19,8 +19,8 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use sebridge::config::Config;
+use sebridge::sources::stream::credentials::StreamCredentials;
 use sebridge::store::Store;
-use sebridge::tenants::streams::StreamCredentials;
 use secure_endpoint::SecretString;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -127,9 +127,18 @@ async fn sebridge_config(dir: &Path) -> Config {
         port: "5672".into(),
         proto: "amqp".into(),
     };
-    sebridge::tenants::streams::save(&config, &store, "bench", 1, "bench", &creds, &[], &[])
-        .await
-        .expect("stream stored");
+    sebridge::sources::stream::credentials::save(
+        &config,
+        &store,
+        "bench",
+        1,
+        "bench",
+        &creds,
+        &[],
+        &[],
+    )
+    .await
+    .expect("stream stored");
     store.close().await;
     config
 }

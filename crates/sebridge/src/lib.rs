@@ -5,7 +5,6 @@
 //! `sinks` and the incident engine read the journal from their own committed positions.
 //! `topology` wires components from `config`.
 
-pub mod amqp;
 pub mod config;
 pub mod incidents;
 pub mod secrets;

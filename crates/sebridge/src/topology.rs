@@ -5,7 +5,7 @@ use crate::server;
 use crate::sources::{poll::PollSource, Tenant};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Store, StoreError};
-use crate::tenants::{resolve_all, ResolvedTenant, TenantError};
+use crate::tenants::{api_client, resolve_all, ResolvedTenant, TenantError};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -91,16 +91,6 @@ pub async fn open_store(config: &Config) -> Result<Store, TopologyError> {
         StoreConfig::Sqlite { path } => Ok(Store::open_sqlite(path).await?),
         StoreConfig::Postgres { .. } => Err(TopologyError::PostgresUnsupported),
     }
-}
-
-/// Builds an API client for a tenant on a shared connection pool.
-pub fn api_client(
-    t: &ResolvedTenant,
-    http: &reqwest::Client,
-) -> Result<secure_endpoint::Client, secure_endpoint::Error> {
-    secure_endpoint::Client::builder_with_base_url(t.base_url.as_str(), t.credentials.clone())?
-        .http_client(http.clone())
-        .build()
 }
 
 /// A running pipeline.

@@ -2,8 +2,8 @@
 
 use super::load_config;
 use anyhow::{bail, Context};
+use sebridge::incidents::store::{AuditEntry, CloseInfo, CloseResult, IncidentRow};
 use sebridge::incidents::{executor, IncidentService};
-use sebridge::store::incidents::{AuditEntry, CloseInfo, CloseResult, IncidentRow};
 use sebridge::store::now_millis;
 use std::path::Path;
 use std::process::ExitCode;

@@ -167,7 +167,7 @@ pub async fn tenant_client(config: &Config, name: &str) -> anyhow::Result<secure
         format!("no tenant named {name:?} (known: {})", known.join(", "))
     })?;
     let http = secure_endpoint::default_http_client(std::time::Duration::from_secs(30))?;
-    Ok(sebridge::topology::api_client(tenant, &http)?)
+    Ok(sebridge::tenants::api_client(tenant, &http)?)
 }
 
 /// Registers the SIGINT/SIGTERM handlers at once (a signal that arrives while the pipeline

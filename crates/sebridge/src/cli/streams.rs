@@ -4,7 +4,7 @@
 use super::{load_config, tenant_client};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use sebridge::tenants::streams as stored;
+use sebridge::sources::stream::credentials as stored;
 use sebridge::topology::open_store;
 use secure_endpoint::{EventType, NewEventStream};
 use std::path::Path;

@@ -11,15 +11,15 @@
 
 use super::{load_config, termination_signal};
 use anyhow::{bail, Context};
-use sebridge::amqp::TlsPolicy;
 use sebridge::config::{defaults, SourceConfig, StreamSourceConfig};
+use sebridge::sources::stream::amqp::TlsPolicy;
 use sebridge::sources::stream::{Observed, StreamSource};
 use sebridge::status::StatusBoard;
 use sebridge::topology::open_store;
 use secure_endpoint::Event;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -87,9 +87,10 @@ pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode>
         Err(code) => return Ok(code),
     };
     let store = open_store(&config).await?;
-    let streams = sebridge::tenants::streams::resolve(&config, &store, Some(&args.tenant))
-        .await
-        .context("cannot read the stored event streams")?;
+    let streams =
+        sebridge::sources::stream::credentials::resolve(&config, &store, Some(&args.tenant))
+            .await
+            .context("cannot read the stored event streams")?;
     let stream = match (&args.stream, streams.len()) {
         (_, 0) => bail!(
             "tenant {} has no stored event stream: create one with `sebridge streams create --tenant {} --name <name>`",
@@ -116,7 +117,7 @@ pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode>
         settings.insecure = args.insecure;
     }
     // Surface a bad TLS setting now, before connecting.
-    sebridge::amqp::client_config(&TlsPolicy {
+    sebridge::sources::stream::amqp::client_config(&TlsPolicy {
         ca_file: settings.ca_file.clone(),
         insecure: settings.insecure,
     })?;

@@ -6,9 +6,9 @@
 
 use super::render::TemplateContext;
 use super::rules::{correlation_key, decide, max_severity};
+use super::store::{IncidentStore, NewIncidentRow};
 use super::{Ctx, IncidentService, CONSUMER};
 use crate::status::StatusBoard;
-use crate::store::incidents::{IncidentStore, NewIncidentRow};
 use crate::store::{now_millis, JournalEntry, Store, StoreError};
 use secure_endpoint::{Event, Severity};
 use std::time::Duration;

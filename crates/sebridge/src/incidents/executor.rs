@@ -12,9 +12,9 @@
 
 use super::engine::snow_impact_urgency;
 use super::render::Links;
+use super::store::IncidentRow;
+use super::store::{OpOutcome, OutboxOp, Val};
 use super::{Ctx, IncidentService};
-use crate::store::incidents::IncidentRow;
-use crate::store::incidents::{OpOutcome, OutboxOp, Val};
 use crate::store::now_millis;
 use serde_json::{Map, Value};
 use std::sync::Arc;

@@ -9,16 +9,18 @@
 //! - [`webhook`] (`POST /hooks/servicenow`) and [`reconciler`] (polling ServiceNow) start the
 //!   close: XDR closed with a reference to the ticket, our isolation stopped, our group move
 //!   undone, every step in the audit log.
+//! - [`store`]: the incident tables (incidents, their events, the outbox, the audit log).
 
 pub mod engine;
 pub mod executor;
 pub mod reconciler;
 pub mod render;
 pub mod rules;
+pub mod store;
 pub mod webhook;
 
+use self::store::IncidentStore;
 use crate::config::{IncidentsConfig, ServiceNowAuth, XdrEndpoint};
-use crate::store::incidents::IncidentStore;
 use crate::store::Store;
 use crate::tenants::ResolvedTenant;
 use secrecy::ExposeSecret;
@@ -142,7 +144,7 @@ impl IncidentService {
         let mut endpoints = HashMap::new();
         let mut consoles = HashMap::new();
         for t in tenants {
-            endpoints.insert(t.name.clone(), crate::topology::api_client(t, &http)?);
+            endpoints.insert(t.name.clone(), crate::tenants::api_client(t, &http)?);
             consoles.insert(t.name.clone(), console_for(t, config));
         }
         Ok(IncidentService {

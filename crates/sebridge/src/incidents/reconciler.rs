@@ -2,8 +2,8 @@
 //! or canceled, and starts their close. It catches every close notice the webhook missed
 //! (business rule off, network down, sebridge restarting).
 
+use super::store::{CloseInfo, CloseResult};
 use super::IncidentService;
-use crate::store::incidents::{CloseInfo, CloseResult};
 use crate::store::now_millis;
 use servicenow::Query;
 use tokio_util::sync::CancellationToken;

@@ -8,8 +8,8 @@
 //! ticket must really be resolved/closed) before anything is undone: a replayed or forged
 //! body naming another ticket cannot release a host.
 
+use super::store::{CloseInfo, CloseResult};
 use super::IncidentService;
-use crate::store::incidents::{CloseInfo, CloseResult};
 use crate::store::now_millis;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,15 +1,14 @@
 //! The durable store: journal (append-only, deduplicated on tenant + event id), poll
 //! cursors, consumer positions, dead letters and the tenant registry.
 //!
-//! SQLite (embedded, WAL) is the default backend.
+//! SQLite (embedded, WAL) is the default backend. Components with tables of their own keep
+//! them beside their code, on the store's pools: `incidents::store` (incidents, outbox,
+//! audit log) and `sources::stream` (stored event streams).
 
-pub mod incidents;
 mod recent;
 mod sqlite;
-mod streams;
 
 pub use sqlite::SqliteStore;
-pub use streams::StoredStream;
 
 use secure_endpoint::{Event, Severity};
 use std::path::PathBuf;
@@ -287,13 +286,15 @@ impl Store {
         self.inner.remove_tenant(name).await
     }
 
-    /// The incident tables (incidents, outbox, audit log).
-    pub fn incidents(&self) -> incidents::IncidentStore {
-        self.inner.incidents()
+    /// The single writer pool (one writer keeps commit order), for components that keep
+    /// their own tables in the store.
+    pub(crate) fn writer_pool(&self) -> &sqlx::SqlitePool {
+        self.inner.writer()
     }
 
-    fn sqlite(&self) -> &SqliteStore {
-        &self.inner
+    /// The read-only pool, for components that keep their own tables in the store.
+    pub(crate) fn reader_pool(&self) -> &sqlx::SqlitePool {
+        self.inner.reader()
     }
 
     /// Closes the connections, checkpointing the WAL.

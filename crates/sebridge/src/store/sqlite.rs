@@ -479,17 +479,14 @@ impl SqliteStore {
         })
     }
 
-    /// The incident tables share the pools (one writer keeps commit order).
-    pub fn incidents(&self) -> super::incidents::IncidentStore {
-        super::incidents::IncidentStore {
-            writer: self.writer.clone(),
-            reader: self.reader.clone(),
-        }
-    }
-
     /// The single writer connection (also used by other store modules).
     pub(super) fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// The read-only pool.
+    pub(super) fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
     pub async fn close(&self) {
@@ -991,7 +988,7 @@ mod tests {
         let store = crate::store::Store::open_sqlite(&path).await.unwrap();
         assert_eq!(store.head(), 2);
         let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(store.sqlite().writer())
+            .fetch_one(store.writer_pool())
             .await
             .unwrap();
         assert_eq!(page_size, 16384);

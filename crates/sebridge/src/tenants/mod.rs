@@ -4,8 +4,6 @@
 use crate::config::{Config, Endpoint};
 use crate::secrets::{MasterKey, SecretsError};
 use crate::store::{RegisteredTenant, Store, StoreError};
-
-pub mod streams;
 use secure_endpoint::{Credentials, ExposeSecret, Region, SecretString};
 use url::Url;
 
@@ -118,6 +116,16 @@ fn open_registered(key: &MasterKey, r: RegisteredTenant) -> Result<ResolvedTenan
         region,
         origin: Origin::Registry,
     })
+}
+
+/// Builds an API client for a tenant on a shared connection pool.
+pub fn api_client(
+    t: &ResolvedTenant,
+    http: &reqwest::Client,
+) -> Result<secure_endpoint::Client, secure_endpoint::Error> {
+    secure_endpoint::Client::builder_with_base_url(t.base_url.as_str(), t.credentials.clone())?
+        .http_client(http.clone())
+        .build()
 }
 
 /// What `tenants add` needs.

@@ -3,7 +3,7 @@
 //! journals, opens incidents, contains hosts and undoes it all when the ticket is closed.
 
 use sebridge::config::{Config, SourceConfig};
-use sebridge::store::incidents::IncidentRow;
+use sebridge::incidents::store::IncidentRow;
 use sebridge::topology::Topology;
 use serde_json::Value;
 use simulator::{SimConfig, SimHandle, SnowFaults, SnowWebhook};
@@ -128,7 +128,7 @@ impl Env {
         self.topology.as_ref().expect("running")
     }
 
-    fn store(&self) -> sebridge::store::incidents::IncidentStore {
+    fn store(&self) -> sebridge::incidents::store::IncidentStore {
         self.topo().store.incidents()
     }
 

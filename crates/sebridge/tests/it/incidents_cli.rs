@@ -117,7 +117,7 @@ fn threat(sim: &SimHandle, id: u64, skip: usize) -> (Value, simulator::ComputerI
 async fn run_until(
     config: &Config,
     limit: Duration,
-    done: impl Fn(&[sebridge::store::incidents::IncidentRow]) -> bool,
+    done: impl Fn(&[sebridge::incidents::store::IncidentRow]) -> bool,
 ) -> Topology {
     let topology = Topology::start(config, Some("127.0.0.1:0".parse().expect("addr")))
         .await

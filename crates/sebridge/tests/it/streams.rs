@@ -287,9 +287,18 @@ async fn a_refused_login_marks_the_stream_failed_with_a_clear_error() {
         .unwrap();
     let mut creds = s.credentials.clone();
     creds.password = secure_endpoint::SecretString::from("0".repeat(40));
-    sebridge::tenants::streams::save(&config, &store, "tenant-1", 1, "wrong", &creds, &[], &[])
-        .await
-        .unwrap();
+    sebridge::sources::stream::credentials::save(
+        &config,
+        &store,
+        "tenant-1",
+        1,
+        "wrong",
+        &creds,
+        &[],
+        &[],
+    )
+    .await
+    .unwrap();
     store.close().await;
     let topology = Topology::start(&config, None).await.unwrap();
     let start = Instant::now();

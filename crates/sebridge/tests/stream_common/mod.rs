@@ -7,8 +7,8 @@ use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use sebridge::config::Config;
+use sebridge::sources::stream::credentials::ResolvedStream;
 use sebridge::store::Store;
-use sebridge::tenants::streams::ResolvedStream;
 use serde_json::value::RawValue;
 use simulator::{AmqpConfig, SimConfig, SimHandle};
 use std::collections::BTreeMap;
@@ -78,7 +78,7 @@ pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> Resolve
         .unwrap();
     let t = tenants.iter().find(|t| t.name == tenant).expect("tenant");
     let http = secure_endpoint::default_http_client(Duration::from_secs(30)).unwrap();
-    let client = sebridge::topology::api_client(t, &http).unwrap();
+    let client = sebridge::tenants::api_client(t, &http).unwrap();
     let created = client
         .create_event_stream(&secure_endpoint::NewEventStream {
             name: name.into(),
@@ -87,10 +87,17 @@ pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> Resolve
         .await
         .expect("stream created")
         .data;
-    sebridge::tenants::streams::save_created(config, &store, tenant, &created, &[], &[])
-        .await
-        .unwrap();
-    let s = sebridge::tenants::streams::resolve(config, &store, Some(tenant))
+    sebridge::sources::stream::credentials::save_created(
+        config,
+        &store,
+        tenant,
+        &created,
+        &[],
+        &[],
+    )
+    .await
+    .unwrap();
+    let s = sebridge::sources::stream::credentials::resolve(config, &store, Some(tenant))
         .await
         .unwrap()
         .into_iter()

@@ -5,7 +5,7 @@
 //! released and restored.
 
 use anyhow::Context;
-use sebridge::store::incidents::IncidentRow;
+use sebridge::incidents::store::IncidentRow;
 use sebridge::topology::Topology;
 use simulator::{SimHandle, SnowWebhook};
 use std::path::Path;

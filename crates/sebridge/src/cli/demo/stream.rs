@@ -49,7 +49,7 @@ pub async fn enable(sim: &SimHandle, config_path: &Path) -> anyhow::Result<Confi
             .iter()
             .find(|r| r.name == t.name)
             .context("simulator tenant missing from the config")?;
-        let client = sebridge::topology::api_client(resolved, &http)?;
+        let client = sebridge::tenants::api_client(resolved, &http)?;
         let created = client
             .create_event_stream(&secure_endpoint::NewEventStream {
                 name: "demo".into(),
@@ -58,8 +58,15 @@ pub async fn enable(sim: &SimHandle, config_path: &Path) -> anyhow::Result<Confi
             .await
             .with_context(|| format!("cannot create the event stream of {}", t.name))?
             .data;
-        sebridge::tenants::streams::save_created(&config, &store, &t.name, &created, &[], &[])
-            .await?;
+        sebridge::sources::stream::credentials::save_created(
+            &config,
+            &store,
+            &t.name,
+            &created,
+            &[],
+            &[],
+        )
+        .await?;
     }
     store.close().await;
     Ok(config)

@@ -6,7 +6,7 @@
 //! and says so loudly on every connection. Plain AMQP is refused unless the host is a
 //! loopback address (tests, the local simulator): credentials never cross a network in clear.
 
-use crate::tenants::streams::StreamCredentials;
+use super::credentials::StreamCredentials;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::tcp::{AsyncTcpStream, RustlsConnector};
 use lapin::types::FieldTable;

@@ -5,10 +5,11 @@
 //! (user, password, host, port, proto, queue) is sealed as one value right away, bound to its
 //! row (tenant and stream id) by the associated data.
 
-use super::{master_key, TenantError};
+use super::StoredStream;
 use crate::config::Config;
 use crate::secrets::MasterKey;
-use crate::store::{now_millis, Store, StoredStream};
+use crate::store::{now_millis, Store};
+use crate::tenants::{master_key, TenantError};
 use secrecy::zeroize::Zeroizing;
 use secure_endpoint::{EventStream, ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};

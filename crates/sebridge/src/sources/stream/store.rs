@@ -1,7 +1,8 @@
-//! Stored event streams (`sebridge streams create`): the sealed AMQP credentials and the
-//! non-secret parts for listing.
+//! Stored event streams (`sebridge streams create`), table `event_streams`: the sealed AMQP
+//! credentials and the non-secret parts for listing. The methods extend [`Store`] so that
+//! the stream component keeps its rows beside its code.
 
-use super::{SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 
 /// An event stream as stored; `sealed_credentials` opens with the master key.
@@ -31,22 +32,6 @@ fn id_from_db(id: i64) -> u64 {
 impl Store {
     /// Stores a stream; false when the tenant already has a stream with this id or name.
     pub async fn save_stream(&self, s: &StoredStream) -> Result<bool, StoreError> {
-        self.sqlite().save_stream(s).await
-    }
-
-    /// Streams of one tenant (or of every tenant), by tenant then name.
-    pub async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
-        self.sqlite().streams(tenant).await
-    }
-
-    /// Removes a stream; false when there was none.
-    pub async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
-        self.sqlite().remove_stream(tenant, stream_id).await
-    }
-}
-
-impl SqliteStore {
-    async fn save_stream(&self, s: &StoredStream) -> Result<bool, StoreError> {
         let types = serde_json::to_string(&s.event_types).map_err(|e| StoreError::Corrupt {
             what: "event stream",
             detail: e.to_string(),
@@ -71,19 +56,20 @@ impl SqliteStore {
         .bind(groups)
         .bind(&s.sealed_credentials)
         .bind(s.created_at)
-        .execute(self.writer())
+        .execute(self.writer_pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
+    /// Streams of one tenant (or of every tenant), by tenant then name.
+    pub async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
         let rows = sqlx::query(
             "SELECT tenant, stream_id, name, queue_name, host, port, proto, event_types,
              group_guids, credentials, created_at FROM event_streams
              WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, name",
         )
         .bind(tenant)
-        .fetch_all(self.writer())
+        .fetch_all(self.writer_pool())
         .await?;
         rows.into_iter()
             .map(|r| {
@@ -110,11 +96,12 @@ impl SqliteStore {
             .collect()
     }
 
-    async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
+    /// Removes a stream; false when there was none.
+    pub async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM event_streams WHERE tenant = ? AND stream_id = ?")
             .bind(tenant)
             .bind(id_to_db(stream_id))
-            .execute(self.writer())
+            .execute(self.writer_pool())
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,0 +1,380 @@
+//! The outbox: operations queued by the engine and by closes, claimed with a lease by the
+//! executor (first of their incident's lane), and their outcomes recorded with the facts they
+//! established and an audit line, in one transaction.
+
+use super::{IncidentStore, Val, UPDATABLE};
+use crate::store::{now_millis, StoreError};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+/// One outbox operation.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OutboxOp {
+    pub id: i64,
+    pub incident_id: i64,
+    pub lane: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub not_before: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+}
+
+fn row_to_op(r: &SqliteRow) -> Result<OutboxOp, sqlx::Error> {
+    Ok(OutboxOp {
+        id: r.try_get(0)?,
+        incident_id: r.try_get(1)?,
+        lane: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        status: r.try_get(4)?,
+        attempts: r.try_get(5)?,
+        not_before: r.try_get(6)?,
+        last_error: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+        done_at: r.try_get(9)?,
+    })
+}
+
+const OP_COLUMNS: &str =
+    "id, incident_id, lane, kind, status, attempts, not_before, last_error, created_at, done_at";
+/// How an operation ended.
+#[derive(Clone, Debug)]
+pub enum OpOutcome {
+    Done {
+        updates: Vec<(&'static str, Val)>,
+        action: String,
+        detail: String,
+        /// Events up to this journal seq went into a work note.
+        noted_up_to: Option<i64>,
+    },
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+impl IncidentStore {
+    /// Queues an operation; false when one of that kind is already pending (coalesced).
+    pub async fn tx_enqueue(
+        tx: &mut SqliteConnection,
+        incident_id: i64,
+        lane: &str,
+        kind: &str,
+        not_before: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO incident_outbox (incident_id, lane, kind, status, not_before, created_at)
+             VALUES (?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(incident_id)
+        .bind(lane)
+        .bind(kind)
+        .bind(not_before)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes a value audit-free (the executor's two-phase steps, e.g. the original group
+    /// recorded *before* the move). Only sets a column that is still NULL.
+    pub async fn set_if_null(
+        &self,
+        id: i64,
+        column: &'static str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        if !UPDATABLE.contains(&column) {
+            return Err(StoreError::Corrupt {
+                what: "incident update",
+                detail: format!("column {column} is not updatable"),
+            });
+        }
+        sqlx::query(safe_sql!(
+            "UPDATE incidents SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL"
+        ))
+        .bind(value)
+        .bind(now_millis())
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims due operations: pending, `not_before` passed, not leased, and first of their
+    /// incident's lane. Each is leased until `now + lease_ms`.
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+        incident: Option<i64>,
+    ) -> Result<Vec<OutboxOp>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {OP_COLUMNS} FROM incident_outbox o
+             WHERE o.status = 'pending' AND o.not_before <= ?1
+               AND (o.lease_until IS NULL OR o.lease_until < ?1)
+               AND (?3 IS NULL OR o.incident_id = ?3)
+               AND NOT EXISTS (SELECT 1 FROM incident_outbox p
+                    WHERE p.incident_id = o.incident_id AND p.lane = o.lane
+                      AND p.status = 'pending' AND p.id < o.id)
+             ORDER BY CASE o.kind
+                 WHEN 'xdr_close' THEN 0 WHEN 'unisolate' THEN 0 WHEN 'restore_group' THEN 0
+                 WHEN 'snow_resolve' THEN 0 WHEN 'isolate' THEN 1 WHEN 'move_group' THEN 1
+                 WHEN 'snow_create' THEN 2 WHEN 'xdr_create' THEN 2 ELSE 3 END, o.id
+             LIMIT ?2"
+        ))
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(incident)
+        .fetch_all(&mut *tx)
+        .await?;
+        let ops: Vec<OutboxOp> = rows.iter().map(row_to_op).collect::<Result<_, _>>()?;
+        for op in &ops {
+            sqlx::query("UPDATE incident_outbox SET lease_until = ? WHERE id = ?")
+                .bind(now + lease_ms)
+                .bind(op.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ops)
+    }
+
+    /// When the next pending operation becomes due (epoch ms), if any.
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(not_before, COALESCE(lease_until, 0))) FROM incident_outbox WHERE status = 'pending'",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(v)
+    }
+
+    /// Records an operation's outcome, the facts it established and an audit line; queues a
+    /// follow-up note when events are still waiting; finishes a close when nothing is left.
+    pub async fn complete(
+        &self,
+        op: &OutboxOp,
+        tenant: &str,
+        outcome: &OpOutcome,
+        note_interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::complete`] for many operations in one transaction (one fsync for a burst).
+    pub async fn complete_many(
+        &self,
+        done: &[(OutboxOp, String, OpOutcome)],
+        note_interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for (op, tenant, outcome) in done {
+            Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tx_complete(
+        tx: &mut SqliteConnection,
+        op: &OutboxOp,
+        tenant: &str,
+        outcome: &OpOutcome,
+        note_interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        match outcome {
+            OpOutcome::Done {
+                updates,
+                action,
+                detail,
+                noted_up_to,
+            } => {
+                sqlx::query(
+                    "UPDATE incident_outbox SET status = 'done', done_at = ?, lease_until = NULL,
+                     attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                )
+                .bind(now)
+                .bind(op.id)
+                .execute(&mut *tx)
+                .await?;
+                for (col, val) in updates {
+                    if !UPDATABLE.contains(col) {
+                        return Err(StoreError::Corrupt {
+                            what: "incident update",
+                            detail: format!("column {col} is not updatable"),
+                        });
+                    }
+                    let q = format!("UPDATE incidents SET {col} = ?, updated_at = ? WHERE id = ?");
+                    let q = sqlx::query(sqlx::AssertSqlSafe(q));
+                    let q = match val {
+                        Val::Text(t) => q.bind(t.clone()),
+                        Val::Int(i) => q.bind(*i),
+                    };
+                    q.bind(now).bind(op.incident_id).execute(&mut *tx).await?;
+                }
+                if let Some(up_to) = noted_up_to {
+                    sqlx::query(
+                        "UPDATE incident_events SET noted = 1 WHERE incident_id = ? AND seq <= ? AND noted = 0",
+                    )
+                    .bind(op.incident_id)
+                    .bind(up_to)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Self::tx_audit(
+                    tx,
+                    Some(op.incident_id),
+                    Some(tenant),
+                    "executor",
+                    action,
+                    detail,
+                )
+                .await?;
+                if op.kind == "note" {
+                    // Events that arrived while the note was in flight: the next note, one
+                    // interval later.
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM incident_events WHERE incident_id = ? AND noted = 0",
+                    )
+                    .bind(op.incident_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if waiting > 0 {
+                        Self::tx_enqueue(
+                            tx,
+                            op.incident_id,
+                            "servicenow",
+                            "note",
+                            now + note_interval_ms,
+                        )
+                        .await?;
+                    }
+                }
+            }
+            OpOutcome::Retry { error, at } => {
+                sqlx::query(
+                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = ?, lease_until = NULL,
+                     last_error = ? WHERE id = ?",
+                )
+                .bind(*at)
+                .bind(error)
+                .bind(op.id)
+                .execute(&mut *tx)
+                .await?;
+                let attempts = op.attempts + 1;
+                // Every step is recorded, but a long outage should not write a line a second.
+                if attempts == 1 || attempts % 10 == 0 {
+                    Self::tx_audit(
+                        tx,
+                        Some(op.incident_id),
+                        Some(tenant),
+                        "executor",
+                        &format!("{}_retry", op.kind),
+                        &format!("attempt {attempts} failed: {error}; retrying"),
+                    )
+                    .await?;
+                }
+            }
+            OpOutcome::Failed { error } => {
+                sqlx::query(
+                    "UPDATE incident_outbox SET status = 'failed', attempts = attempts + 1, done_at = ?,
+                     lease_until = NULL, last_error = ? WHERE id = ?",
+                )
+                .bind(now)
+                .bind(error)
+                .bind(op.id)
+                .execute(&mut *tx)
+                .await?;
+                Self::tx_audit(
+                    tx,
+                    Some(op.incident_id),
+                    Some(tenant),
+                    "executor",
+                    &format!("{}_failed", op.kind),
+                    &format!("gave up: {error}"),
+                )
+                .await?;
+            }
+        }
+        Self::tx_finish_close(tx, op.incident_id, tenant).await?;
+        Ok(())
+    }
+
+    /// A closing incident with nothing left to do becomes closed.
+    async fn tx_finish_close(
+        tx: &mut SqliteConnection,
+        id: i64,
+        tenant: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE incidents SET status = 'closed', updated_at = ? WHERE id = ? AND status = 'closing'
+             AND NOT EXISTS (SELECT 1 FROM incident_outbox WHERE incident_id = ? AND status = 'pending')",
+        )
+        .bind(now_millis())
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            let failed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM incident_outbox WHERE incident_id = ? AND status = 'failed'",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let detail = if failed == 0 {
+                "closed loop complete".to_string()
+            } else {
+                format!("closed; {failed} operation(s) failed, see `sebridge incidents show {id}`")
+            };
+            Self::tx_audit(tx, Some(id), Some(tenant), "executor", "closed", &detail).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn ops(&self, incident_id: i64) -> Result<Vec<OutboxOp>, StoreError> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {OP_COLUMNS} FROM incident_outbox WHERE incident_id = ? ORDER BY id"
+        ))
+        .bind(incident_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(row_to_op)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Query)
+    }
+
+    /// Outbox operations in one state (e.g. all `done` creates, for latency figures).
+    pub async fn ops_by_kind(&self, kind: &str, status: &str) -> Result<Vec<OutboxOp>, StoreError> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {OP_COLUMNS} FROM incident_outbox WHERE kind = ? AND status = ? ORDER BY id"
+        ))
+        .bind(kind)
+        .bind(status)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(row_to_op)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Query)
+    }
+}
