@@ -10,27 +10,27 @@
 //! unread event can lie between the cursor and the page. The response's `total` tells when
 //! the list moved; the page is then fetched again at the right offset. In steady state (fewer
 //! new events than a page) a poll is a single request.
+//!
+//! This file is the task loop (one poller per tenant, backoff between polls) and a poll's
+//! outline; `cursor.rs` plans pages against the cursor (the tail-first walk, anchoring) and
+//! `pacing.rs` spaces requests by the API's rate-limit headers and retries them.
 
+mod cursor;
+mod pacing;
+
+use self::cursor::plan_page;
+use self::pacing::{jitter, sleep_or_cancel, Pacer, MAX_BACKOFF};
 use super::Tenant;
 use crate::config::{EventTypeRef, PollSourceConfig};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Cursor, Store, StoreError};
-use secure_endpoint::{Error as ApiError, Event, EventsPage, EventsQuery, RateLimit};
-use std::collections::HashSet;
+use secure_endpoint::{Error as ApiError, Event, EventsPage, EventsQuery};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-
-/// Consecutive pages that could not be anchored before a poll gives up (the list keeps
-/// moving faster than it can be read); the next poll tries again from the same cursor.
-const MAX_UNANCHORED: u32 = 12;
-/// Quick retries of one request for transient errors before the poll gives up.
-const REQUEST_RETRIES: u32 = 3;
-/// Longest pause between polls after repeated failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -170,43 +170,6 @@ pub async fn backfill(
     }
 }
 
-/// Spaces requests by the API's own rate-limit headers, so steady state never sees a 429.
-#[derive(Default)]
-struct Pacer {
-    last: Option<RateLimit>,
-}
-
-impl Pacer {
-    fn observe(&mut self, rl: Option<RateLimit>) {
-        if rl.is_some() {
-            self.last = rl;
-        }
-    }
-
-    /// How long to wait before the next request.
-    fn delay(&self, now: OffsetDateTime) -> Duration {
-        let Some(rl) = &self.last else {
-            return Duration::ZERO;
-        };
-        let (Some(remaining), reset) = (rl.remaining, rl.reset_in(now)) else {
-            return Duration::ZERO;
-        };
-        if reset.is_zero() {
-            return Duration::ZERO;
-        }
-        if remaining == 0 {
-            return reset + Duration::from_millis(250);
-        }
-        // Below 10% of the budget, spread what is left evenly over the rest of the window
-        // instead of spending it in a burst and then hitting 429.
-        let limit = rl.limit.unwrap_or(3000).max(1);
-        if remaining * 10 < limit {
-            return reset / u32::try_from(remaining + 1).unwrap_or(u32::MAX);
-        }
-        Duration::ZERO
-    }
-}
-
 struct TenantPoller {
     source: String,
     config: PollSourceConfig,
@@ -215,22 +178,6 @@ struct TenantPoller {
     status: StatusBoard,
     pacer: Pacer,
     event_type_ids: Option<Vec<u64>>,
-}
-
-fn jitter(d: Duration) -> Duration {
-    // Up to +25%, so a thousand tenants failing together do not retry together.
-    let max = (d.as_millis() / 4).min(60_000) as u64;
-    if max == 0 {
-        return d;
-    }
-    d + Duration::from_millis(rand::random_range(0..=max))
-}
-
-async fn sleep_or_cancel(d: Duration, shutdown: &CancellationToken) -> Result<(), PollError> {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => Ok(()),
-        _ = shutdown.cancelled() => Err(PollError::Shutdown),
-    }
 }
 
 impl TenantPoller {
@@ -370,78 +317,6 @@ impl TenantPoller {
         ids.dedup();
         self.event_type_ids = Some(ids.clone());
         Ok(ids)
-    }
-
-    /// One request with pacing and a few quick retries of transient failures.
-    async fn with_retries<T, F, Fut>(
-        &mut self,
-        shutdown: &CancellationToken,
-        mut call: F,
-    ) -> Result<secure_endpoint::ApiResponse<T>, PollError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<secure_endpoint::ApiResponse<T>, ApiError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            let wait = self.pacer.delay(OffsetDateTime::now_utc());
-            if !wait.is_zero() {
-                debug!(tenant = %self.tenant.name, ?wait, "pacing by the API rate limit");
-                sleep_or_cancel(wait, shutdown).await?;
-            }
-            let result = tokio::select! {
-                r = call() => r,
-                _ = shutdown.cancelled() => return Err(PollError::Shutdown),
-            };
-            self.status
-                .update_tenant(&self.tenant.name, &self.source, |s| s.requests += 1);
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(e) => e.kind(),
-            };
-            metrics::counter!("sebridge_api_requests_total", "tenant" => self.tenant.name.clone(), "outcome" => outcome).increment(1);
-            match result {
-                Ok(resp) => {
-                    self.pacer.observe(resp.rate_limit.clone());
-                    let remaining = resp.rate_limit.as_ref().and_then(|r| r.remaining);
-                    self.status
-                        .update_tenant(&self.tenant.name, &self.source, |s| {
-                            s.rate_limit_remaining = remaining
-                        });
-                    return Ok(resp);
-                }
-                Err(ApiError::RateLimited {
-                    retry_after,
-                    rate_limit,
-                }) => {
-                    // The budget is spent: wait for the reset the API announced, not a guess.
-                    self.pacer.observe(rate_limit.clone());
-                    warn!(tenant = %self.tenant.name, retry_in = ?retry_after, "rate limited by the API (429); waiting for the reset");
-                    attempt += 1;
-                    if attempt > REQUEST_RETRIES {
-                        return Err(ApiError::RateLimited {
-                            retry_after,
-                            rate_limit,
-                        }
-                        .into());
-                    }
-                    sleep_or_cancel(retry_after, shutdown).await?;
-                }
-                Err(e) if e.is_retryable() && attempt < REQUEST_RETRIES => {
-                    attempt += 1;
-                    let message = e.to_string();
-                    self.status
-                        .update_tenant(&self.tenant.name, &self.source, |s| {
-                            s.errors += 1;
-                            s.last_error = Some(message);
-                        });
-                    let wait = jitter(Duration::from_millis(250) * (1 << attempt));
-                    debug!(tenant = %self.tenant.name, error = %e, ?wait, "transient API error; retrying");
-                    sleep_or_cancel(wait, shutdown).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 
     async fn fetch(
@@ -590,112 +465,6 @@ impl TenantPoller {
             ..EventsQuery::default()
         })
     }
-
-    /// The tail-first walk from the cursor (see the module comment).
-    async fn walk(
-        &mut self,
-        mut cursor: Cursor,
-        shutdown: &CancellationToken,
-    ) -> Result<PollOutcome, PollError> {
-        let page_size = u64::from(self.config.page_size);
-        let mut outcome = PollOutcome::default();
-        // Estimated length of the list for `start_date = cursor.time`, once known.
-        let mut total_estimate: Option<u64> = None;
-        // Positions at the end of the list believed to hold events already committed (the
-        // cursor's second), skipped when choosing the next page.
-        let mut skip: u64 = 0;
-        let mut unanchored = 0u32;
-        // The next page, fetched while the previous one was being committed.
-        let mut prefetched: Option<(i64, u64, Result<EventsPage, PollError>)> = None;
-        loop {
-            let offset = next_offset(total_estimate, skip, page_size);
-            let page = match prefetched.take() {
-                Some((start, at, page)) if start == cursor.time && at == offset => page?,
-                _ => self.fetch(cursor.time, offset, shutdown).await?,
-            };
-            outcome.requests += 1;
-            let count = (page.events.len() + page.rejected.len()) as u64;
-            let total = match page.total {
-                Some(t) => t,
-                // Without `total`, a page with no `next` link is the last one.
-                None if page.next.is_none() => offset + count,
-                None => return Err(PollError::NoTotal),
-            };
-            let reaches_end = offset + count >= total;
-            let oldest = page.events.iter().map(|e| e.timestamp).min();
-            let anchored = reaches_end || oldest.is_some_and(|t| t <= cursor.time);
-            if !anchored {
-                unanchored += 1;
-                if unanchored > MAX_UNANCHORED {
-                    return Err(PollError::Unstable(unanchored));
-                }
-                if total_estimate == Some(total) {
-                    // The list did not move, yet the page misses the cursor: fewer committed
-                    // events remain than assumed. Read the true end of the list.
-                    skip = 0;
-                }
-                total_estimate = Some(total);
-                continue;
-            }
-            self.dead_letter(&page.rejected).await?;
-            let no_rejects = page.rejected.is_empty();
-            let plan = plan_page(&cursor, page.events);
-            if plan.fresh.is_empty() && no_rejects && offset > 0 {
-                // A whole page of the cursor's second, all committed before: that second holds
-                // more events than were skipped. Skip this page too.
-                unanchored += 1;
-                if u64::from(unanchored) > u64::from(MAX_UNANCHORED) + total / page_size.max(1) {
-                    return Err(PollError::Unstable(unanchored));
-                }
-                skip = total - offset;
-                total_estimate = Some(total);
-                continue;
-            }
-            if offset == 0 {
-                if !(plan.fresh.is_empty() && plan.next_cursor == cursor) {
-                    self.commit(&plan.fresh, Some(&plan.next_cursor), false, &mut outcome)
-                        .await?;
-                }
-                // Otherwise nothing new: no need to write (and fsync) an unchanged cursor.
-                return Ok(outcome);
-            }
-            // The next page is the one just newer than this one. For the new cursor, the list
-            // shrinks to this page's offset plus the events of the cursor's second in the page.
-            if plan.next_cursor.time == cursor.time {
-                total_estimate = Some(total);
-                skip = total - offset;
-            } else {
-                total_estimate = Some(offset + plan.at_newest);
-                skip = plan.at_newest;
-            }
-            // Fetch it while this page commits; the cursor still only moves after the commit.
-            let ahead = next_offset(total_estimate, skip, page_size);
-            let target = self.target();
-            let (committed, page) = tokio::join!(
-                commit_to(
-                    &target,
-                    &plan.fresh,
-                    Some(&plan.next_cursor),
-                    false,
-                    &mut outcome
-                ),
-                self.fetch(plan.next_cursor.time, ahead, shutdown)
-            );
-            committed?;
-            prefetched = Some((plan.next_cursor.time, ahead, page));
-            unanchored = 0;
-            cursor = plan.next_cursor;
-        }
-    }
-}
-
-/// The offset of the next page: it overlaps the committed block by one event, which, being
-/// the page's oldest and no newer than the cursor, is what proves the page anchored.
-fn next_offset(total_estimate: Option<u64>, skip: u64, page_size: u64) -> u64 {
-    match total_estimate {
-        None => 0,
-        Some(t) => t.saturating_sub(page_size + skip.saturating_sub(1)),
-    }
 }
 
 /// Where a poller commits; owned, so a commit can run while the poller fetches.
@@ -741,141 +510,9 @@ async fn commit_to(
     Ok(())
 }
 
-/// What a page means for the cursor.
-#[derive(Debug)]
-struct PagePlan {
-    /// Events to journal, oldest first (API order kept within a tie): all but those of the
-    /// cursor's own second already seen.
-    fresh: Vec<Event>,
-    /// The newest second of the page (never behind the cursor) with the ids seen in it.
-    next_cursor: Cursor,
-    /// Events of the page in that newest second.
-    at_newest: u64,
-}
-
-fn plan_page(cursor: &Cursor, events: Vec<Event>) -> PagePlan {
-    let seen: HashSet<u64> = cursor.seen_ids.iter().copied().collect();
-    let newest = events
-        .iter()
-        .map(|e| e.timestamp)
-        .max()
-        .unwrap_or(cursor.time)
-        .max(cursor.time);
-    let mut next_seen: Vec<u64> = events
-        .iter()
-        .filter(|e| e.timestamp == newest)
-        .map(|e| e.id)
-        .collect();
-    if newest == cursor.time {
-        next_seen.extend(cursor.seen_ids.iter().copied());
-    }
-    next_seen.sort_unstable();
-    next_seen.dedup();
-    let at_newest = events.iter().filter(|e| e.timestamp == newest).count() as u64;
-    let mut fresh: Vec<Event> = events
-        .into_iter()
-        .rev()
-        .filter(|e| !(e.timestamp == cursor.time && seen.contains(&e.id)))
-        .collect();
-    fresh.sort_by_key(|e| (e.timestamp, e.timestamp_nanoseconds));
-    PagePlan {
-        fresh,
-        next_cursor: Cursor {
-            time: newest,
-            seen_ids: next_seen,
-        },
-        at_newest,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn pacer_waits_for_reset_when_budget_is_spent() {
-        let now = datetime!(2024-01-01 00:00:00 UTC);
-        let mut p = Pacer::default();
-        assert_eq!(p.delay(now), Duration::ZERO);
-        p.observe(Some(RateLimit {
-            limit: Some(3000),
-            remaining: Some(2000),
-            reset_at: Some(now + Duration::from_secs(100)),
-        }));
-        assert_eq!(p.delay(now), Duration::ZERO);
-        p.observe(Some(RateLimit {
-            limit: Some(3000),
-            remaining: Some(99),
-            reset_at: Some(now + Duration::from_secs(100)),
-        }));
-        assert_eq!(p.delay(now), Duration::from_secs(1));
-        p.observe(Some(RateLimit {
-            limit: Some(3000),
-            remaining: Some(0),
-            reset_at: Some(now + Duration::from_secs(100)),
-        }));
-        assert!(p.delay(now) >= Duration::from_secs(100));
-    }
-
-    fn ev(id: u64, ts: i64, nanos: u32) -> Event {
-        Event::from_json(&format!(
-            r#"{{"id":{id},"event_type_id":1,"timestamp":{ts},"timestamp_nanoseconds":{nanos}}}"#
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn plan_skips_seen_ids_of_the_cursor_second_only() {
-        let cursor = Cursor {
-            time: 100,
-            seen_ids: vec![7, 8],
-        };
-        // Newest first, as the API sends them; id 7 at another second is not "seen".
-        let page = vec![
-            ev(9, 101, 5),
-            ev(11, 101, 1),
-            ev(8, 100, 3),
-            ev(10, 100, 2),
-            ev(7, 99, 0),
-        ];
-        let plan = plan_page(&cursor, page);
-        let ids: Vec<u64> = plan.fresh.iter().map(|e| e.id).collect();
-        assert_eq!(
-            ids,
-            vec![7, 10, 11, 9],
-            "oldest first, seen (100, 8) dropped"
-        );
-        assert_eq!(
-            plan.next_cursor,
-            Cursor {
-                time: 101,
-                seen_ids: vec![9, 11]
-            }
-        );
-        assert_eq!(plan.at_newest, 2);
-    }
-
-    #[test]
-    fn plan_within_the_cursor_second_accumulates_seen_ids() {
-        let cursor = Cursor {
-            time: 100,
-            seen_ids: vec![1],
-        };
-        let plan = plan_page(&cursor, vec![ev(2, 100, 9), ev(1, 100, 1)]);
-        assert_eq!(plan.fresh.len(), 1);
-        assert_eq!(
-            plan.next_cursor,
-            Cursor {
-                time: 100,
-                seen_ids: vec![1, 2]
-            }
-        );
-        // An empty page keeps the cursor.
-        let plan = plan_page(&cursor, vec![]);
-        assert!(plan.fresh.is_empty());
-        assert_eq!(plan.next_cursor, cursor);
-    }
 
     #[test]
     fn permanent_errors_are_told_apart() {
