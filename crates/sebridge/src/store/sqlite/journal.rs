@@ -1,0 +1,283 @@
+//! The journal on SQLite: append (events and the source's cursor in one transaction), read
+//! after a position, counts, and the deletes of journal retention.
+
+use super::plain::{AppendBatch, CursorRow, JournalRow};
+use super::SqliteStore;
+use crate::store::{AppendOutcome, Cursor, JournalEntry, StoreError};
+use secure_endpoint::Event;
+use sqlx::Row;
+
+impl SqliteStore {
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    pub async fn append(
+        &self,
+        tenant: &str,
+        source: &str,
+        events: &[Event],
+        cursor: Option<&Cursor>,
+        skip_known: bool,
+    ) -> Result<AppendOutcome, StoreError> {
+        let batch = AppendBatch {
+            tenant: tenant.to_owned(),
+            source: source.to_owned(),
+            rows: events.iter().map(JournalRow::from).collect(),
+            cursor: cursor.map(CursorRow::try_from).transpose()?,
+            skip_known,
+        };
+        // Holding the pool's only writer connection keeps every other write out while this
+        // one runs (SQLite has one writer anyway): no lock waits, and no deferred transaction
+        // of the pool can find its snapshot outdated halfway. Moved into the blocking job so
+        // it is released only when the job ends, even if this future is dropped.
+        let exclusive = self.writer.acquire().await?;
+        let writer = self.journal_writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = writer.append(batch);
+            drop(exclusive);
+            outcome
+        })
+        .await?
+    }
+
+    pub async fn read_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        if let Some(rows) = self.journal_writer.recent().read_after(after_seq, limit) {
+            return Ok(rows);
+        }
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || journal.read_after(after_seq, limit)).await?
+    }
+
+    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
+        // received_at grows with seq (one writer), so the first match in seq order is the answer.
+        Ok(
+            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE received_at >= ?")
+                .bind(millis)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > ?")
+                .bind(after_seq)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT seq, received_at FROM journal ORDER BY seq LIMIT 1")
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    pub async fn last_seq_received_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // Rows arrive in seq order, so the first row received at or after the cutoff bounds
+        // the old ones; the scan touches only the rows that are old (about to be deleted).
+        let first_new: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM journal WHERE received_at >= ? ORDER BY seq LIMIT 1",
+        )
+        .bind(cutoff_ms)
+        .fetch_optional(&self.reader)
+        .await?;
+        let bound: Option<i64> = match first_new {
+            Some(s) => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE seq < ?")
+                    .bind(s)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+        };
+        Ok(bound)
+    }
+
+    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
+        let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET ?")
+                .bind(offset)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)",
+        )
+        .bind(up_to)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.writer)
+        .await?;
+        self.journal_writer.recent().deleted_through(up_to);
+        Ok(done.rows_affected())
+    }
+
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT tenant, COUNT(*) FROM journal GROUP BY tenant ORDER BY tenant")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plain::JournalReader;
+    use super::super::test_event as ev;
+    use crate::store::{Cursor, JournalEntry};
+
+    #[tokio::test]
+    async fn append_dedups_and_commits_cursor_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open_sqlite(&dir.path().join("j.db"))
+            .await
+            .unwrap();
+        let big = 6_533_241_145_273_614_339u64;
+        let c1 = Cursor {
+            time: 10,
+            seen_ids: vec![big],
+        };
+        let out = store
+            .append("acme", "poll", &[ev(1, 9), ev(big, 10)], Some(&c1))
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates, out.head), (2, 0, 2));
+        // Same events again, one new, another tenant with the same id.
+        let out = store
+            .append("acme", "poll", &[ev(big, 10), ev(3, 11)], None)
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 1));
+        store
+            .append("globex", "poll", &[ev(big, 10)], None)
+            .await
+            .unwrap();
+        let rows = store.read_after(0, 10).await.unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[1].event_id, big);
+        // Increasing, not dense: an ignored duplicate may burn a sequence number.
+        assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(store.cursor("acme", "poll").await.unwrap(), Some(c1));
+        assert_eq!(store.head(), rows[3].seq);
+        // Derived ids (bit 63 set) round-trip too.
+        let derived = u64::MAX - 5;
+        store
+            .append("acme", "poll", &[ev(derived, 12)], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.read_after(rows[3].seq, 10).await.unwrap()[0].event_id,
+            derived
+        );
+        assert_eq!(store.count().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn re_read_events_cost_no_sequence_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open_sqlite(&dir.path().join("j.db"))
+            .await
+            .unwrap();
+        store
+            .append("a", "poll", &[ev(1, 1), ev(2, 2), ev(3, 3)], None)
+            .await
+            .unwrap();
+        let head = store.head();
+        for _ in 0..5 {
+            let out = store
+                .append_new("a", "poll", &[ev(1, 1), ev(2, 2), ev(3, 3)], None)
+                .await
+                .unwrap();
+            assert_eq!((out.inserted, out.duplicates), (0, 3));
+        }
+        let out = store
+            .append_new("a", "poll", &[ev(2, 2), ev(4, 4)], None)
+            .await
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 1));
+        assert_eq!(
+            store.head(),
+            head + 1,
+            "no number was used up by the re-reads"
+        );
+    }
+
+    /// Reads answered from memory (`Recent`) are exactly what SQLite holds, also when
+    /// another writer (a second process) appends in between.
+    #[tokio::test]
+    async fn reads_of_just_appended_rows_match_the_journal_with_two_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let a = crate::store::Store::open_sqlite(&path).await.unwrap();
+        let b = crate::store::Store::open_sqlite(&path).await.unwrap();
+        let key = |rows: Vec<JournalEntry>| -> Vec<(i64, String, u64, std::sync::Arc<str>)> {
+            rows.into_iter()
+                .map(|r| (r.seq, r.tenant, r.event_id, r.raw))
+                .collect()
+        };
+        let from_sqlite = |after| {
+            let reader = JournalReader::new(&path);
+            key(reader.read_after(after, 100).unwrap())
+        };
+        a.append("t", "poll", &[ev(1, 1), ev(2, 2)], None)
+            .await
+            .unwrap();
+        b.append("t", "poll", &[ev(3, 3)], None).await.unwrap();
+        // A duplicate burns no row; a new one lands after b's.
+        a.append("t", "poll", &[ev(2, 2), ev(4, 4)], None)
+            .await
+            .unwrap();
+        a.append("u", "stream", &[ev(4, 4)], None).await.unwrap();
+        for after in 0..6 {
+            assert_eq!(
+                key(a.read_after(after, 100).await.unwrap()),
+                from_sqlite(after),
+                "after {after}"
+            );
+            assert_eq!(key(a.read_after(after, 1).await.unwrap()), {
+                let mut v = from_sqlite(after);
+                v.truncate(1);
+                v
+            });
+        }
+        assert_eq!(from_sqlite(0).len(), 5);
+        let rows = a.read_after(0, 100).await.unwrap();
+        assert_eq!(
+            (
+                rows[4].source.as_str(),
+                rows[4].event_type_id,
+                rows[4].event_time
+            ),
+            ("stream", 1090519054, 4)
+        );
+    }
+}
