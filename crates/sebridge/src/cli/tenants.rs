@@ -3,8 +3,8 @@
 use super::load_config;
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use sebridge::tenants::{self, NewTenant, Origin};
-use sebridge::topology::{api_client, open_store};
+use sebridge::tenants::{self, api_client, NewTenant, Origin};
+use sebridge::topology::open_store;
 use secure_endpoint::{Region, SecretString};
 use std::io::BufRead;
 use std::path::Path;
