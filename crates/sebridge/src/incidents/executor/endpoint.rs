@@ -2,7 +2,7 @@
 //! their undoing on close, only of what we did, handing a containment still needed by
 //! another open incident on the same host over to it.
 
-use super::{done, text, Done, OpError};
+use super::outcome::{done, text, Done, OpError};
 use crate::incidents::store::{IncidentRow, Val};
 use crate::incidents::Ctx;
 

@@ -13,12 +13,14 @@
 //! One file per lane: `servicenow.rs` (ticket, work notes, resolve), `xdr.rs` (incident,
 //! severity, close) and `endpoint.rs` (isolation and group moves on Secure Endpoint).
 
-// `servicenow` and `xdr` name the lanes here; the client crates are `::servicenow`, `::xdr`.
 mod endpoint;
+mod outcome;
 mod servicenow;
 mod xdr;
 
-use super::store::{OpOutcome, OutboxOp, Val};
+pub use self::outcome::{Done, OpError};
+
+use super::store::{OpOutcome, OutboxOp};
 use super::{Ctx, IncidentService};
 use crate::store::now_millis;
 use std::sync::Arc;
@@ -30,92 +32,6 @@ use tracing::{debug, info, warn};
 /// Non-retryable errors are tried this often before the operation is marked failed.
 const MAX_PERMANENT_ATTEMPTS: i64 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-/// Why an operation did not complete.
-#[derive(Debug)]
-pub struct OpError {
-    pub message: String,
-    pub retryable: bool,
-    pub retry_after: Option<Duration>,
-}
-
-impl OpError {
-    fn permanent(msg: impl Into<String>) -> OpError {
-        OpError {
-            message: msg.into(),
-            retryable: false,
-            retry_after: None,
-        }
-    }
-}
-
-impl From<::servicenow::Error> for OpError {
-    fn from(e: ::servicenow::Error) -> Self {
-        OpError {
-            retryable: e.is_retryable() || matches!(e, ::servicenow::Error::Unauthorized { .. }),
-            retry_after: e.retry_after(),
-            message: format!("ServiceNow: {e}"),
-        }
-    }
-}
-
-impl From<::xdr::Error> for OpError {
-    fn from(e: ::xdr::Error) -> Self {
-        OpError {
-            retryable: e.is_retryable() || matches!(e, ::xdr::Error::Unauthorized { .. }),
-            retry_after: e.retry_after(),
-            message: format!("XDR: {e}"),
-        }
-    }
-}
-
-impl From<secure_endpoint::Error> for OpError {
-    fn from(e: secure_endpoint::Error) -> Self {
-        OpError {
-            retryable: e.is_retryable(),
-            retry_after: e.retry_after(),
-            message: format!("Secure Endpoint: {e}"),
-        }
-    }
-}
-
-impl From<crate::store::StoreError> for OpError {
-    fn from(e: crate::store::StoreError) -> Self {
-        OpError {
-            retryable: true,
-            retry_after: None,
-            message: format!("store: {e}"),
-        }
-    }
-}
-
-/// A successful operation: facts to record and the audit line.
-pub struct Done {
-    updates: Vec<(&'static str, Val)>,
-    action: String,
-    detail: String,
-    noted_up_to: Option<i64>,
-}
-
-fn done(action: &str, detail: impl Into<String>) -> Done {
-    Done {
-        updates: Vec::new(),
-        action: action.into(),
-        detail: detail.into(),
-        noted_up_to: None,
-    }
-}
-
-impl Done {
-    fn set(mut self, col: &'static str, v: Val) -> Done {
-        self.updates.push((col, v));
-        self
-    }
-}
-
-fn text(s: &str) -> Val {
-    Val::Text(Some(s.to_string()))
-}
 
 impl IncidentService {
     /// Works the outbox until `shutdown`; operations in flight are finished and recorded.

@@ -1,7 +1,7 @@
 //! The ServiceNow lane: the ticket (looked up by correlation id before it is created),
 //! work notes of later events, the severity update, and the resolve of a close started here.
 
-use super::{done, text, Done, OpError};
+use super::outcome::{done, text, Done, OpError};
 use crate::incidents::engine::snow_impact_urgency;
 use crate::incidents::store::{IncidentRow, Val};
 use crate::incidents::Ctx;

@@ -1,7 +1,7 @@
 //! The XDR lane: the incident (looked up by external id before it is created), its
 //! severity, and its close with a reference to the ServiceNow ticket.
 
-use super::{done, text, Done, OpError};
+use super::outcome::{done, text, Done, OpError};
 use crate::incidents::render::Links;
 use crate::incidents::store::IncidentRow;
 use crate::incidents::Ctx;

@@ -1,20 +1,8 @@
 //! The audit log: one line per step of every incident, written with the change it records.
 
-use super::IncidentStore;
+use super::{AuditEntry, IncidentStore};
 use crate::store::{now_millis, StoreError};
 use sqlx::{Row, SqliteConnection};
-
-/// One audit line.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub incident_id: Option<i64>,
-    pub tenant: Option<String>,
-    pub actor: String,
-    pub action: String,
-    pub detail: String,
-}
 
 impl IncidentStore {
     pub async fn tx_audit(

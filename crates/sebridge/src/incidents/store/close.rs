@@ -1,30 +1,9 @@
 //! Closing an incident: the close notice (from ServiceNow or the CLI) queues the undo steps;
 //! a containment still wanted by another open incident on the same host is handed over.
 
-use super::IncidentStore;
+use super::{CloseInfo, CloseResult, IncidentStore};
 use crate::store::{now_millis, StoreError};
 use sqlx::Row;
-
-/// What a close notice did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseResult {
-    /// The incident is now closing (operations queued).
-    Closing,
-    /// It was already closing or closed: nothing changed.
-    AlreadyClosed,
-    NotFound,
-}
-
-/// Close details (from ServiceNow or the CLI).
-#[derive(Clone, Debug, Default)]
-pub struct CloseInfo {
-    pub close_code: Option<String>,
-    pub close_notes: Option<String>,
-    /// epoch ms
-    pub closed_at: i64,
-    /// Also resolve the ServiceNow ticket (a close started here, not in ServiceNow).
-    pub resolve_ticket: bool,
-}
 
 impl IncidentStore {
     /// Starts closing an incident: queues closing XDR, releasing the isolation we started

@@ -24,10 +24,6 @@ mod correlate;
 mod outbox;
 mod queries;
 
-pub use audit::AuditEntry;
-pub use close::{CloseInfo, CloseResult};
-pub use outbox::{OpOutcome, OutboxOp};
-
 use crate::store::{Store, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
@@ -198,6 +194,73 @@ const UPDATABLE: &[&str] = &[
     "group_restored",
     "last_note_at",
 ];
+
+/// One outbox operation.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OutboxOp {
+    pub id: i64,
+    pub incident_id: i64,
+    pub lane: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub not_before: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+}
+
+/// How an operation ended.
+#[derive(Clone, Debug)]
+pub enum OpOutcome {
+    Done {
+        updates: Vec<(&'static str, Val)>,
+        action: String,
+        detail: String,
+        /// Events up to this journal seq went into a work note.
+        noted_up_to: Option<i64>,
+    },
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// One audit line.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub incident_id: Option<i64>,
+    pub tenant: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// What a close notice did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseResult {
+    /// The incident is now closing (operations queued).
+    Closing,
+    /// It was already closing or closed: nothing changed.
+    AlreadyClosed,
+    NotFound,
+}
+
+/// Close details (from ServiceNow or the CLI).
+#[derive(Clone, Debug, Default)]
+pub struct CloseInfo {
+    pub close_code: Option<String>,
+    pub close_notes: Option<String>,
+    /// epoch ms
+    pub closed_at: i64,
+    /// Also resolve the ServiceNow ticket (a close started here, not in ServiceNow).
+    pub resolve_ticket: bool,
+}
 
 /// Counts for status pages.
 #[derive(Clone, Debug, Default, serde::Serialize)]

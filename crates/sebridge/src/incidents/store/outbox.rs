@@ -2,25 +2,10 @@
 //! executor (first of their incident's lane), and their outcomes recorded with the facts they
 //! established and an audit line, in one transaction.
 
-use super::{IncidentStore, Val, UPDATABLE};
+use super::{IncidentStore, OpOutcome, OutboxOp, Val, UPDATABLE};
 use crate::store::{now_millis, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-
-/// One outbox operation.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct OutboxOp {
-    pub id: i64,
-    pub incident_id: i64,
-    pub lane: String,
-    pub kind: String,
-    pub status: String,
-    pub attempts: i64,
-    pub not_before: i64,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-    pub done_at: Option<i64>,
-}
 
 fn row_to_op(r: &SqliteRow) -> Result<OutboxOp, sqlx::Error> {
     Ok(OutboxOp {
@@ -39,24 +24,6 @@ fn row_to_op(r: &SqliteRow) -> Result<OutboxOp, sqlx::Error> {
 
 const OP_COLUMNS: &str =
     "id, incident_id, lane, kind, status, attempts, not_before, last_error, created_at, done_at";
-/// How an operation ended.
-#[derive(Clone, Debug)]
-pub enum OpOutcome {
-    Done {
-        updates: Vec<(&'static str, Val)>,
-        action: String,
-        detail: String,
-        /// Events up to this journal seq went into a work note.
-        noted_up_to: Option<i64>,
-    },
-    Retry {
-        error: String,
-        at: i64,
-    },
-    Failed {
-        error: String,
-    },
-}
 
 impl IncidentStore {
     /// Queues an operation; false when one of that kind is already pending (coalesced).

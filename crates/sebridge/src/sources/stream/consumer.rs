@@ -3,7 +3,6 @@
 
 use super::amqp::{self, AmqpError, ConnectOptions, Target, TlsPolicy};
 use super::credentials::ResolvedStream;
-use super::{Observed, FAILPOINT_ENV};
 use crate::config::StreamSourceConfig;
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Store, StoreError};
@@ -18,6 +17,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+/// Test hook: with `SEBRIDGE_FAILPOINT=stream-kill-after-commit`, the process SIGKILLs
+/// itself right after the first journal commit of a batch, before its ack (crash tests).
+pub const FAILPOINT_ENV: &str = "SEBRIDGE_FAILPOINT";
 const FAILPOINT_KILL_AFTER_COMMIT: &str = "stream-kill-after-commit";
 /// Whether the failpoint is set, read once: the check sits on every commit.
 static KILL_AFTER_COMMIT: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
@@ -31,6 +33,20 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 const BEHIND_AT: usize = 100;
 /// First reconnection delay (doubled per failure, up to `max_backoff`).
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What an observer of a stream source is told.
+#[derive(Debug)]
+pub enum Observed {
+    /// Connected; the detail line, and how many other consumers share the queue.
+    Connected {
+        detail: String,
+        other_consumers: u32,
+    },
+    /// The connection is gone and will be retried.
+    Disconnected { reason: String },
+    /// Events just committed to the journal (before their ack).
+    Events(Vec<Event>),
+}
 
 /// How a session (one connection) ended.
 enum SessionEnd {

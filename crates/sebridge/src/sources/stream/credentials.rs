@@ -5,7 +5,7 @@
 //! (user, password, host, port, proto, queue) is sealed as one value right away, bound to its
 //! row (tenant and stream id) by the associated data.
 
-use super::StoredStream;
+use super::store::StoredStream;
 use crate::config::Config;
 use crate::secrets::MasterKey;
 use crate::store::{now_millis, Store};

@@ -23,6 +23,7 @@ mod consumer;
 pub mod credentials;
 mod store;
 
+pub use consumer::{Observed, FAILPOINT_ENV};
 pub use store::StoredStream;
 
 use self::amqp::TlsPolicy;
@@ -31,13 +32,8 @@ use self::credentials::ResolvedStream;
 use crate::config::StreamSourceConfig;
 use crate::status::{StatusBoard, TenantState};
 use crate::store::Store;
-use secure_endpoint::Event;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
-
-/// Test hook: with `SEBRIDGE_FAILPOINT=stream-kill-after-commit`, the process SIGKILLs
-/// itself right after the first journal commit of a batch, before its ack (crash tests).
-pub const FAILPOINT_ENV: &str = "SEBRIDGE_FAILPOINT";
 
 /// The stream source for a set of streams.
 pub struct StreamSource {
@@ -49,20 +45,6 @@ pub struct StreamSource {
     /// Gets what happens as it happens (`sebridge tail`): connections and every committed
     /// batch's events. Bounded: a slow reader slows the consumer down, never memory.
     pub observer: Option<tokio::sync::mpsc::Sender<Observed>>,
-}
-
-/// What an observer of a stream source is told.
-#[derive(Debug)]
-pub enum Observed {
-    /// Connected; the detail line, and how many other consumers share the queue.
-    Connected {
-        detail: String,
-        other_consumers: u32,
-    },
-    /// The connection is gone and will be retried.
-    Disconnected { reason: String },
-    /// Events just committed to the journal (before their ack).
-    Events(Vec<Event>),
 }
 
 /// The status-board label of one stream of a source.

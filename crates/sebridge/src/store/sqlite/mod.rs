@@ -11,7 +11,7 @@ mod positions;
 mod registry;
 
 use self::plain::{JournalReader, JournalWriter};
-use super::StoreError;
+use super::types::StoreError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlSafeStr;
@@ -117,15 +117,6 @@ impl Checkpointer {
             stop,
         }
     }
-}
-
-/// u64 ids are stored bit-for-bit in SQLite's signed 64-bit integers.
-fn id_to_db(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn id_from_db(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
 }
 
 impl SqliteStore {

@@ -2,12 +2,20 @@
 //! as sqlx's), used on blocking threads: the reader every sink reads through, and the writer
 //! every ingested event goes through.
 
-use super::super::recent::{self, Recent};
-use super::{id_from_db, id_to_db};
+use crate::store::recent::{self, Recent};
 use crate::store::{now_millis, AppendOutcome, Cursor, JournalEntry, StoreError};
 use secure_endpoint::{Event, Severity};
 use std::path::Path;
 use std::time::Duration;
+
+/// u64 ids are stored bit-for-bit in SQLite's signed 64-bit integers.
+fn id_to_db(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn id_from_db(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
 
 fn severity_to_db(s: Option<Severity>) -> Option<i64> {
     s.map(|s| match s {
