@@ -11,6 +11,8 @@ mod sinks;
 mod streams;
 mod tail;
 mod tenants;
+#[cfg(test)]
+mod tests;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -424,10 +424,12 @@ async fn tenants_add_list_test_remove_keep_the_key_secret() {
         & 0o777;
     assert_eq!(mode, 0o600);
 
+    // `-c` works after the whole command (the README's form), before the subcommand, and
+    // between the subcommand and its own subcommand.
     let list = run_with_timeout(
         {
             let mut c = sebridge();
-            c.args(["tenants", "-c"]).arg(&cfg).arg("list");
+            c.args(["tenants", "list", "-c"]).arg(&cfg);
             c
         },
         Duration::from_secs(30),
@@ -442,7 +444,7 @@ async fn tenants_add_list_test_remove_keep_the_key_secret() {
     let test = run_with_timeout(
         {
             let mut c = sebridge();
-            c.args(["tenants", "-c"]).arg(&cfg).arg("test");
+            c.arg("-c").arg(&cfg).args(["tenants", "test"]);
             c
         },
         Duration::from_secs(30),
