@@ -20,20 +20,15 @@
 //!   when `tactics` is present, which looks like a bug);
 //! - `severity` compares case-insensitively.
 //!
-//! The event is parsed into a [`tree::J`], which borrows its strings from the raw text, and
-//! the document is written straight into the caller's buffer ([`write_ecs`]): no
+//! The event is parsed into a [`super::tree::J`], which borrows its strings from the raw
+//! text, and the document is written straight into the caller's buffer ([`write_ecs`]): no
 //! `serde_json::Value` tree, no per-field key allocation.
 
-mod tree;
-
-#[cfg(test)]
-mod reference;
-
-use super::iso_millis;
+use super::tree::{Obj, J};
+use crate::sinks::util::render::iso_millis;
 use serde_json::Value;
 use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
-use tree::{Obj, J};
 
 pub const ECS_VERSION: &str = "8.11.0";
 pub const MODULE: &str = "cisco_secure_endpoint";

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 
-use super::{DATASET, ECS_VERSION, MODULE};
-use crate::sinks::iso_millis;
+use super::ecs::{DATASET, ECS_VERSION, MODULE};
+use crate::sinks::util::render::iso_millis;
 
 /// The ECS document of one event. `None` when `raw` is not a JSON object.
 pub fn to_ecs(raw: &str, tenant: &str, data_stream: &str) -> Option<Value> {
@@ -533,15 +533,14 @@ fn map_url(doc: &mut Map<String, Value>, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::write_ecs;
+    use super::super::ecs::write_ecs;
     use serde_json::{json, Value};
     use std::path::PathBuf;
 
     const DS: &str = "logs-cisco_secure_endpoint.event-default";
 
     fn fixture_events() -> Vec<Value> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/secure-endpoint");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("fixtures dir")
             .map(|e| e.expect("entry").path())

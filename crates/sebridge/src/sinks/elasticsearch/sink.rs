@@ -17,9 +17,12 @@
 //! remembers which items of the batch got in, and the runner's retry sends only the rest.
 
 use super::ecs::write_ecs;
-use super::http::{client, describe, excerpt, gzip, gzip_off_thread, retry_after, retryable};
-use super::{backoff, Sink, SinkCtx, SinkError};
 use crate::config::{ElasticAuth, ElasticsearchSinkConfig};
+use crate::sinks::util::http::{
+    client, describe, excerpt, gzip, gzip_off_thread, retry_after, retryable,
+};
+use crate::sinks::util::retry::backoff;
+use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;
 use serde::Deserialize;
 use std::ops::Range;

@@ -4,7 +4,8 @@
 //! past it (a batch written but not committed when the process died) are cut off before the
 //! batch is written again, so every event is in the file once.
 
-use super::{render_line, Sink, SinkError};
+use crate::sinks::util::render::render_line;
+use crate::sinks::util::{Sink, SinkError};
 use crate::store::JournalEntry;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -9,8 +9,8 @@
 //! for its data (e.g. a `\u0000` that jsonb cannot hold), rows are retried one by one and
 //! only the refused ones are dead-lettered.
 
-use super::{Sink, SinkCtx, SinkError};
 use crate::config::PostgresSinkConfig;
+use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;
 use secure_endpoint::Event;
 use sqlx::postgres::{PgPool, PgPoolOptions};

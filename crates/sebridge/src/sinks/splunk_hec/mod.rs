@@ -14,10 +14,13 @@
 //! cause duplicates, never losses). An event Splunk refuses as malformed (code 6,
 //! `invalid-event-number`) is dead-lettered and the rest resent.
 
-use super::http::{client, describe, excerpt, gzip_off_thread, retry_after, retryable};
-use super::view::{event_millis, EventView};
-use super::{push_json_str, Sink, SinkCtx, SinkError};
 use crate::config::HecSinkConfig;
+use crate::sinks::util::http::{
+    client, describe, excerpt, gzip_off_thread, retry_after, retryable,
+};
+use crate::sinks::util::render::push_json_str;
+use crate::sinks::util::view::{event_millis, EventView};
+use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;
 use serde::Deserialize;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! Standard output sink (JSON lines), for piping into other tools and for debugging.
 
-use super::{render_line, Sink, SinkError};
+use crate::sinks::util::render::render_line;
+use crate::sinks::util::{Sink, SinkError};
 use crate::store::JournalEntry;
 use tokio::io::AsyncWriteExt;
 

@@ -9,7 +9,7 @@
 //! Severity (CEF integer 0–10): Low → 3, Medium → 5, High → 8, Critical → 10; an event
 //! without severity gets `Unknown`.
 
-use super::view::{cim_action, event_millis, EventView};
+use crate::sinks::util::view::{cim_action, event_millis, EventView};
 use crate::store::JournalEntry;
 use secure_endpoint::Severity;
 

@@ -12,7 +12,7 @@
 //! vendor keys in camelCase for the rest.
 
 use super::cef::escape_header;
-use super::view::{cim_action, event_millis, EventView};
+use crate::sinks::util::view::{cim_action, event_millis, EventView};
 use crate::store::JournalEntry;
 use secure_endpoint::Severity;
 
@@ -55,7 +55,7 @@ pub fn delimiter_field(delim: char) -> String {
 }
 
 fn iso_millis(ms: i64) -> String {
-    super::iso_millis(
+    crate::sinks::util::render::iso_millis(
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
     )

@@ -11,9 +11,10 @@
 //! batch with backoff, so a receiver should deduplicate on the idempotency key (or on tenant +
 //! event_id, which also covers a batch cut differently after a restart).
 
-use super::http::{client, describe, excerpt};
-use super::{push_json_str, Sink, SinkCtx, SinkError};
 use crate::config::WebhookSinkConfig;
+use crate::sinks::util::http::{client, describe, excerpt};
+use crate::sinks::util::render::push_json_str;
+use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;
 use hmac::{KeyInit, Mac};
 
