@@ -5,6 +5,8 @@
 
 pub mod ecs;
 #[cfg(test)]
+mod ecs_golden;
+#[cfg(test)]
 mod reference;
 pub mod sink;
 mod tree;

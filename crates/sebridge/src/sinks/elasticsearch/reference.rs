@@ -734,4 +734,106 @@ mod tests {
             check(raw, "t\"enant");
         }
     }
+
+    /// TEMPORARY (goes with this module): writes the golden inputs once.
+    #[test]
+    #[ignore]
+    fn capture_golden_inputs() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ecs");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let put = |name: &str, raw: &str| {
+            std::fs::write(dir.join(format!("{name}.input.json")), format!("{raw}\n"))
+                .expect("write");
+        };
+        let fdir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
+        let mut files: Vec<_> = std::fs::read_dir(&fdir)
+            .expect("fixtures dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        let mut n = 0;
+        for f in files {
+            let Ok(v) =
+                serde_json::from_str::<Value>(&std::fs::read_to_string(&f).unwrap_or_default())
+            else {
+                continue;
+            };
+            let stem = f.file_stem().unwrap().to_str().unwrap();
+            let short = stem.rsplit("__").next().unwrap();
+            let items: Vec<Value> = match v.get("data") {
+                Some(Value::Array(a)) => a.clone(),
+                Some(d) => vec![d.clone()],
+                None => vec![v.clone()],
+            };
+            let many = items.len() > 1;
+            for (i, it) in items.iter().enumerate() {
+                let name = if many {
+                    format!("fixture-{short}-{}", i + 1)
+                } else {
+                    format!("fixture-{short}")
+                };
+                put(&name, &it.to_string());
+                n += 1;
+            }
+        }
+        assert_eq!(n, 29);
+        let elastic = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/elastic/test-cisco-amp9.log-expected.json");
+        let text = std::fs::read_to_string(elastic).expect("elastic fixture");
+        let doc: Value = serde_json::from_str(&text).expect("json");
+        let page: Value = serde_json::from_str(
+            doc["expected"][0]["event"]["original"]
+                .as_str()
+                .expect("original"),
+        )
+        .expect("page");
+        put("elastic-amp9", &page["data"].to_string());
+        put("every-field", &every_field().to_string());
+        let odd = [
+            ("odd-01-empty", ""),
+            ("odd-02-null", "null"),
+            ("odd-03-array", "[]"),
+            ("odd-04-number", "1"),
+            ("odd-05-string", "\"x\""),
+            ("odd-06-empty-object", "{}"),
+            ("odd-07-trailing-text", "{} x"),
+            ("odd-08-duplicate-keys", "{\"id\":1,\"id\":2,\"computer\":{\"hostname\":\"A\",\"hostname\":\"B.c\"}}"),
+            ("odd-09-object-id-null-type-critical", "{\"id\":{\"b\":1,\"a\":[2]},\"event_type_id\":null,\"severity\":\"Critical\"}"),
+            ("odd-10-dotted-i-hostname-bare-at-user", "{\"computer\":{\"hostname\":\"\\u0130X.example\",\"user\":\"a@\"}}"),
+            ("odd-11-repeated-addresses-related-number", "{\"computer\":{\"network_addresses\":[{\"ip\":\"1.2.3.4\",\"mac\":\"aa:bb\"},{\"ip\":\"1.2.3.4\",\"mac\":\"AA-BB\"},7]},\"related\":5}"),
+            ("odd-12-escaped-key-leading-zero-pid", "{\"file\":{\"identity\":{\"sha256\":\"a\",\"s\\u0068a1\":\"b\",\"md5\":\"\"},\"parent\":{\"process_id\":\"0012\",\"identity\":{\"sha256\":\"a\"}}}}"),
+            ("odd-13-bad-url-and-ports", "{\"network_info\":{\"dirty_url\":\"not a url\",\"local_port\":\"-1\",\"remote_port\":\"18446744073709551616\"}}"),
+            ("odd-14-time-out-of-range", "{\"timestamp\":-99999999999999,\"timestamp_nanoseconds\":5000000000}"),
+            ("odd-15-date-offset-float-start", "{\"date\":\"2021-01-14T13:06:17+01:00\",\"start_timestamp\":1.5}"),
+            ("odd-16-threat-hunting-odd-times", "{\"threat_hunting\":{\"incident_start_time\":1,\"incident_end_time\":\"x\",\"tactics\":[1]}}"),
+            ("odd-17-vulnerabilities-odd-cves", "{\"vulnerabilities\":[{\"cve\":\"CVE-1\"},{\"cve\":2},{}]}"),
+        ];
+        for (name, raw) in odd {
+            put(name, raw);
+        }
+    }
+
+    /// TEMPORARY (goes with this module): every golden input maps here as with `write_ecs`,
+    /// and every expected document is this mapper's output.
+    #[test]
+    fn goldens_agree_with_the_value_mapper() {
+        let cases = super::super::ecs_golden::cases();
+        assert!(cases.len() >= 60, "{}", cases.len());
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ecs");
+        for (name, raw) in &cases {
+            let t = super::super::ecs_golden::tenant(name);
+            check(raw, t);
+            let want = super::to_ecs(raw, t, DS).unwrap_or(Value::Null);
+            let golden: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{name}.ecs.json"))).expect("golden"),
+            )
+            .expect("json");
+            assert_eq!(golden.to_string(), want.to_string(), "{name}");
+            for v in variants(&serde_json::from_str::<Value>(raw).unwrap_or(Value::Null)) {
+                if v.is_object() {
+                    check(&v.to_string(), t);
+                }
+            }
+        }
+    }
 }
