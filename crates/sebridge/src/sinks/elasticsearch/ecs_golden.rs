@@ -31,7 +31,7 @@ fn bless() -> bool {
 }
 
 /// The tenant a case is mapped for: the `odd-` cases use one that JSON must escape.
-pub(super) fn tenant(name: &str) -> &'static str {
+fn tenant(name: &str) -> &'static str {
     if name.starts_with("odd-") {
         "t\"enant"
     } else {
@@ -50,7 +50,7 @@ fn input_text(path: &Path) -> String {
 }
 
 /// Every case, sorted by name: (name, input text).
-pub(super) fn cases() -> Vec<(String, String)> {
+fn cases() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(dir())
         .expect("tests/golden/ecs")
         .map(|e| e.expect("entry").path())
