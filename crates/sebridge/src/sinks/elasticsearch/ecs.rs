@@ -20,7 +20,7 @@
 //!   when `tactics` is present, which looks like a bug);
 //! - `severity` compares case-insensitively.
 //!
-//! The event is parsed into a [`super::tree::J`], which borrows its strings from the raw
+//! The event is parsed into a `tree::J`, which borrows its strings from the raw
 //! text, and the document is written straight into the caller's buffer ([`write_ecs`]): no
 //! `serde_json::Value` tree, no per-field key allocation.
 
