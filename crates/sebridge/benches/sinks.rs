@@ -21,8 +21,8 @@ use sebridge::config::{
 };
 use sebridge::sinks::elasticsearch::ElasticsearchSink;
 use sebridge::sinks::file::FileSink;
-use sebridge::sinks::hec::HecSink;
 use sebridge::sinks::postgres::PostgresSink;
+use sebridge::sinks::splunk_hec::HecSink;
 use sebridge::sinks::syslog::{Formatter, SyslogSink};
 use sebridge::sinks::{render_line, run_sink, Sink, SinkCtx, SinkOptions};
 use sebridge::status::StatusBoard;
@@ -193,7 +193,7 @@ fn child(args: &[String]) {
                     for e in &batch {
                         sink.render(e, &mut body);
                     }
-                    let (_, z) = sebridge::sinks::http::gzip_off_thread(body).await.expect("gzip");
+                    let (_, z) = sebridge::sinks::util::http::gzip_off_thread(body).await.expect("gzip");
                     let r = http
                         .post(&url)
                         .header("Authorization", format!("Splunk {HEC_TOKEN}"))
@@ -227,7 +227,7 @@ fn child(args: &[String]) {
                     for e in &batch {
                         bulk_lines(e, DS_BASE, &mut body);
                     }
-                    let (_, z) = sebridge::sinks::http::gzip_off_thread(body).await.expect("gzip");
+                    let (_, z) = sebridge::sinks::util::http::gzip_off_thread(body).await.expect("gzip");
                     let r = http
                         .post(&url)
                         .header("Authorization", format!("ApiKey {ES_KEY}"))
@@ -319,19 +319,19 @@ fn child(args: &[String]) {
                 // would measure memory growth, not mapping.
                 t = Instant::now();
                 for e in all {
-                    std::hint::black_box(sebridge::sinks::ecs::to_ecs(&e.raw, &e.tenant, DS_SINK).expect("ecs"));
+                    std::hint::black_box(sebridge::sinks::elasticsearch::ecs::to_ecs(&e.raw, &e.tenant, DS_SINK).expect("ecs"));
                 }
                 out.push(format!("ECS map to a Value (incl. parse) {:.0}/s", m / t.elapsed().as_secs_f64()));
                 t = Instant::now();
                 for e in all {
-                    std::hint::black_box(sebridge::sinks::ecs::to_ecs(&e.raw, &e.tenant, DS_SINK).expect("ecs").to_string());
+                    std::hint::black_box(sebridge::sinks::elasticsearch::ecs::to_ecs(&e.raw, &e.tenant, DS_SINK).expect("ecs").to_string());
                 }
                 out.push(format!("ECS map to a Value + to_string {:.0}/s", m / t.elapsed().as_secs_f64()));
                 let mut line = Vec::new();
                 t = Instant::now();
                 for e in all {
                     line.clear();
-                    assert!(sebridge::sinks::ecs::write_ecs(&e.raw, &e.tenant, DS_SINK, &mut line));
+                    assert!(sebridge::sinks::elasticsearch::ecs::write_ecs(&e.raw, &e.tenant, DS_SINK, &mut line));
                     std::hint::black_box(&line);
                 }
                 out.push(format!("ECS write_ecs into a buffer (the sink's path) {:.0}/s", m / t.elapsed().as_secs_f64()));
@@ -402,14 +402,14 @@ fn bulk_lines(e: &sebridge::store::JournalEntry, ds: &str, body: &mut Vec<u8>) {
     serde_json::to_writer(&mut *body, &ElasticsearchSink::doc_id(e)).expect("id");
     body.extend_from_slice(b"}}\n");
     assert!(
-        sebridge::sinks::ecs::write_ecs(&e.raw, &e.tenant, ds, body),
+        sebridge::sinks::elasticsearch::ecs::write_ecs(&e.raw, &e.tenant, ds, body),
         "ecs"
     );
     body.push(b'\n');
 }
 
 fn gzip(b: &[u8]) -> Vec<u8> {
-    sebridge::sinks::http::gzip(b).expect("gzip")
+    sebridge::sinks::util::http::gzip(b).expect("gzip")
 }
 
 fn pg_url() -> String {

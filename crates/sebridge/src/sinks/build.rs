@@ -2,12 +2,14 @@
 
 use super::elasticsearch::ElasticsearchSink;
 use super::file::FileSink;
-use super::hec::HecSink;
 use super::postgres::PostgresSink;
+use super::splunk_hec::HecSink;
 use super::stdout::StdoutSink;
 use super::syslog::SyslogSink;
+use super::util::batch::SinkOptions;
+use super::util::runner::run_sink;
+use super::util::{Sink, SinkCtx, SinkError};
 use super::webhook::WebhookSink;
-use super::{run_sink, Sink, SinkCtx, SinkError, SinkOptions};
 use crate::config::SinkConfig;
 use crate::status::StatusBoard;
 use crate::store::Store;

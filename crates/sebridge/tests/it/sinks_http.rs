@@ -8,7 +8,7 @@ use sebridge::config::{
     ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, Secret, SinkCommon, WebhookSinkConfig,
 };
 use sebridge::sinks::elasticsearch::ElasticsearchSink;
-use sebridge::sinks::hec::HecSink;
+use sebridge::sinks::splunk_hec::HecSink;
 use sebridge::sinks::webhook::{signature, WebhookSink, SIGNATURE_HEADER};
 use sebridge::sinks::{SinkCtx, SinkOptions};
 use sebridge::status::StatusBoard;
@@ -339,7 +339,7 @@ fn ecs_mapping_matches_elastics_expected_document_field_by_field() {
     let page: Value =
         serde_json::from_str(expected_doc["event"]["original"].as_str().unwrap()).unwrap();
     let raw = page["data"].to_string();
-    let ours = sebridge::sinks::ecs::to_ecs(&raw, "acme", DS).unwrap();
+    let ours = sebridge::sinks::elasticsearch::ecs::to_ecs(&raw, "acme", DS).unwrap();
     let mut want = BTreeMap::new();
     let mut got = BTreeMap::new();
     flatten("", &expected_doc, &mut want);
@@ -400,7 +400,8 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
 #[test]
 fn ecs_mapping_handles_every_fixture() {
     for v in support::fixture_events() {
-        let doc = sebridge::sinks::ecs::to_ecs(&v.to_string(), "t", DS).expect("maps");
+        let doc =
+            sebridge::sinks::elasticsearch::ecs::to_ecs(&v.to_string(), "t", DS).expect("maps");
         assert_eq!(doc["event"]["kind"], "alert");
         assert_eq!(doc["event"]["code"], v["event_type_id"].to_string());
         if let Some(name) = v["file"]["file_name"].as_str() {

@@ -9,9 +9,9 @@ use sebridge::config::{
     Config, JournalConfig, LaggingPolicy, PostgresSinkConfig, Secret, SinkCommon, SinkFilter,
 };
 use sebridge::sinks::file::FileSink;
-use sebridge::sinks::hec::HecSink;
 use sebridge::sinks::postgres::PostgresSink;
 use sebridge::sinks::retention::{Retention, State};
+use sebridge::sinks::splunk_hec::HecSink;
 use sebridge::sinks::{Sink, SinkCtx, SinkError, SinkOptions};
 use sebridge::status::StatusBoard;
 use sebridge::store::{JournalEntry, Position, Store};
