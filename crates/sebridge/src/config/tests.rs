@@ -1144,3 +1144,29 @@ fn stream_source_problems_are_all_reported_with_positions() {
     ));
     assert_contains(&e, &["16:12:", "both `ca_file` and `insecure = true`"]);
 }
+
+// ---- serde reading ------------------------------------------------------------------------
+
+#[test]
+fn every_unknown_key_of_one_table_is_reported() {
+    let errs = errors(&MIN.replace("region = \"us\"", "region = \"us\"\ncolour = 1\nsize = 2"));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_contains(&errs[0], &["4:1: unknown key `colour` in tenant `acme`"]);
+    assert_contains(&errs[1], &["5:1: unknown key `size` in tenant `acme`"]);
+}
+
+#[test]
+fn found_types_are_named_as_written() {
+    for (value, found) in [
+        ("2024-01-01", "datetime"),
+        ("{ a = 1 }", "inline table"),
+        ("[1]", "array"),
+        ("1.5", "float"),
+    ] {
+        let e = one_error(&MIN.replace("\"id-acme\"", value));
+        assert_eq!(
+            e,
+            format!("4:13: `client_id` in tenant `acme` must be a string, found {found}")
+        );
+    }
+}
