@@ -80,10 +80,10 @@ pub struct Config {
 
 /// Defaults, as documented in `config/example.toml`.
 pub mod defaults {
+    pub use super::sinks::defaults::SINK_WRAP;
     pub use super::sources::poll::defaults::*;
     pub use super::sources::stream::defaults::*;
     pub use super::store::defaults::*;
-    pub const SINK_WRAP: bool = false;
     pub const SINK_BATCH_SIZE: usize = super::sinks::defaults::BATCH_SIZE;
 }
 

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::reader::{fields, Ctx, Sec, Span};
 use super::values::{Bool, Str};
-use super::Region;
+use secure_endpoint::Region;
 
 /// `[tenants.<name>]`: one customer organisation.
 #[derive(Debug, Clone)]

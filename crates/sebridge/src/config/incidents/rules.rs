@@ -7,10 +7,10 @@ use secure_endpoint::Severity;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
-use super::{defaults, SAMPLE_HIGH_PRIORITY_TYPES};
+use super::defaults::{self, SAMPLE_HIGH_PRIORITY_TYPES};
 use crate::config::reader::{closest, Ctx, Sec};
+use crate::config::sources::poll::{event_type_refs, EventTypeRef};
 use crate::config::values::{Bool, List, Str};
-use crate::config::EventTypeRef;
 
 /// `[incidents.rules.<name>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,7 @@ fn rule(
     raw: RuleRaw,
     declared: &BTreeSet<String>,
 ) -> Option<RuleConfig> {
-    let event_types = cx.event_type_refs(s, "event_types", raw.event_types);
+    let event_types = event_type_refs(cx, s, "event_types", raw.event_types);
     let min_severity = cx.severity(s, "min_severity", raw.min_severity);
     let groups = cx.groups(s, "groups", raw.groups);
     let empty = "so the rule would match no event; remove the key for every tenant";

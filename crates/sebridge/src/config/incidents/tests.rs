@@ -1,7 +1,7 @@
 //! `[incidents]` as a whole: the example, defaults, and every problem with its place.
 use super::*;
+use crate::config::sources::EventTypeRef;
 use crate::config::Config;
-use crate::config::EventTypeRef;
 use secrecy::ExposeSecret;
 use secure_endpoint::Severity;
 use std::path::Path;

@@ -77,6 +77,8 @@ pub mod defaults {
     pub const BATCHES: (usize, Duration) = (BATCH_SIZE, BATCH_TIMEOUT);
     /// ... of file, stdout and syslog sinks.
     pub const STREAM_BATCHES: (usize, Duration) = (BATCH_SIZE, STREAM_BATCH_TIMEOUT);
+    /// File and stdout sinks write the raw event unless told to wrap it.
+    pub const SINK_WRAP: bool = false;
     pub const RETRY_INITIAL: Duration = Duration::from_millis(500);
     pub const RETRY_MAX: Duration = Duration::from_secs(60);
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -57,7 +57,7 @@ pub(crate) fn file(
             files.insert(path.clone(), name.to_string());
             Some(path)
         });
-    let wrap = cx.bool_or(s, "wrap", raw.wrap, crate::config::defaults::SINK_WRAP);
+    let wrap = cx.bool_or(s, "wrap", raw.wrap, super::common::defaults::SINK_WRAP);
     Some(FileSinkConfig {
         path: path?,
         wrap: wrap?,

@@ -27,7 +27,7 @@ pub(crate) fn stdout(
     raw: StdoutRaw,
     common: Option<SinkCommon>,
 ) -> Option<StdoutSinkConfig> {
-    let wrap = cx.bool_or(s, "wrap", raw.wrap, crate::config::defaults::SINK_WRAP);
+    let wrap = cx.bool_or(s, "wrap", raw.wrap, super::common::defaults::SINK_WRAP);
     Some(StdoutSinkConfig {
         wrap: wrap?,
         common: common?,

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::reader::{fields, with_type, Ctx, Sec, Span};
-pub use poll::PollSourceConfig;
+pub use poll::{EventTypeRef, PollSourceConfig};
 pub use stream::StreamSourceConfig;
 
 /// `[sources.<name>]`, tagged by `type`.
@@ -38,14 +38,6 @@ impl SourceConfig {
             SourceConfig::Stream(s) => &s.tenants,
         }
     }
-}
-
-/// An event type, by id (TOML integer) or by name (TOML string), resolved against the
-/// tenant's `/v1/event_types` at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventTypeRef {
-    Id(u64),
-    Name(String),
 }
 
 const TYPES: &[&str] = &["poll", "stream"];

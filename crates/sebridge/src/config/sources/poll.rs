@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Any, Int, List, Str};
-use crate::config::EventTypeRef;
 
 /// Defaults, as documented in `config/example.toml`.
 pub mod defaults {
@@ -25,6 +24,14 @@ pub mod defaults {
     pub const POLL_OVERLAP: Duration = Duration::from_secs(60);
 }
 use defaults::*;
+
+/// An event type, by id (TOML integer) or by name (TOML string), resolved against the
+/// tenant's `/v1/event_types` at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventTypeRef {
+    Id(u64),
+    Name(String),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollSourceConfig {
@@ -97,7 +104,7 @@ pub(crate) fn poll(
         POLL_REQUEST_TIMEOUT,
     );
     let overlap = cx.duration_or(s, "overlap", raw.overlap, true, POLL_OVERLAP);
-    let event_types = cx.event_type_refs(s, "event_types", raw.event_types);
+    let event_types = event_type_refs(cx, s, "event_types", raw.event_types);
     let groups = cx.groups(s, "groups", raw.groups);
     let tenants = cx.tenant_refs(s, "tenants", raw.tenants, declared, NO_TENANT);
     Some(PollSourceConfig {
@@ -159,4 +166,47 @@ fn since(cx: &mut Ctx<'_>, s: &Sec, f: Any) -> Option<Option<OffsetDateTime>> {
             None
         }
     }
+}
+
+/// Event types by id (integer) or name (string), resolved against the tenant's
+/// `/v1/event_types` at run time.
+pub(crate) fn event_type_refs(
+    cx: &mut Ctx<'_>,
+    s: &Sec,
+    key: &str,
+    f: List<toml::Value>,
+) -> Option<Vec<EventTypeRef>> {
+    let what = s.what.clone();
+    let read = cx.list(
+        s,
+        key,
+        f,
+        |cx, v, span, out| {
+            let problem = match v {
+                toml::Value::Integer(id) => match u64::try_from(id) {
+                    Ok(id) if id > 0 => {
+                        out.push(EventTypeRef::Id(id));
+                        return true;
+                    }
+                    _ => format!(
+                        "event type id {id} in `{key}` of {what} must be a positive integer"
+                    ),
+                },
+                toml::Value::String(name) if !name.trim().is_empty() => {
+                    out.push(EventTypeRef::Name(name.trim().to_string()));
+                    return true;
+                }
+                toml::Value::String(_) => format!("empty event type name in `{key}` of {what}"),
+                _ => format!(
+                    "elements of `{key}` in {what} must be event type ids (integers) or \
+                 names (strings), found {}",
+                    cx.found(&span)
+                ),
+            };
+            cx.error_at(&span, problem);
+            false
+        },
+        "event type ids (integers) or names (strings)",
+    );
+    read.map(|v| v.map(|(v, _)| v).unwrap_or_default())
 }
