@@ -18,8 +18,6 @@ pub enum TopologyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tenants(#[from] TenantError),
-    #[error("the PostgreSQL store is not available in this build yet; use kind = \"sqlite\"")]
-    PostgresUnsupported,
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] secure_endpoint::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -54,9 +52,7 @@ pub struct StoreLock {
 
 /// Takes the store's lock, or says who holds it.
 pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
-    let StoreConfig::Sqlite { path } = &config.store else {
-        return Ok(None);
-    };
+    let StoreConfig::Sqlite { path } = &config.store;
     let mut lock_path = path.clone().into_os_string();
     lock_path.push(".lock");
     let lock_path = std::path::PathBuf::from(lock_path);
@@ -89,7 +85,6 @@ pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
 pub async fn open_store(config: &Config) -> Result<Store, TopologyError> {
     match &config.store {
         StoreConfig::Sqlite { path } => Ok(Store::open_sqlite(path).await?),
-        StoreConfig::Postgres { .. } => Err(TopologyError::PostgresUnsupported),
     }
 }
 

@@ -1,61 +1,162 @@
-//! A thin layer over the `toml_edit` tree: typed getters that record every problem (with the
-//! span of the offending key or value) instead of stopping at the first, plus `${NAME}`
-//! expansion and byte-offset → line:column mapping.
+//! The shared machinery every section uses: where each problem is (byte span to line:col),
+//! the list of problems, [`Field`] (a serde field that keeps its span and never fails, so
+//! one wrong value does not hide the others), the unknown-key check against a serde struct's
+//! own field list, and reading one table into its serde struct.
 //!
-//! Getters return `None` both when a key is absent and when it is invalid (the problem is
-//! already recorded); callers then fall back to a default or skip dependent checks, so one
-//! mistake yields one message.
+//! Section modules use this module; it uses none of them.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
-use toml_edit::{Item, Key, TableLike, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
 
 use super::error::ConfigError;
 
-pub(super) type Span = Option<Range<usize>>;
+pub(crate) type Span = Option<Range<usize>>;
 
-/// A value together with where it was written.
-#[derive(Debug, Clone)]
-pub(super) struct Spanned<T> {
-    pub value: T,
-    pub span: Span,
+/// One field as written: where, and its value or why it does not have the field's type.
+///
+/// A type mismatch is kept instead of failing the struct, so every wrong value of a table
+/// is reported in one pass; [`Ctx::take`] turns it into a message naming key and section.
+#[derive(Debug)]
+pub(crate) struct Field<T> {
+    pub span: Range<usize>,
+    pub value: Result<T, String>,
 }
 
-/// A table being read, with how to name it in messages and where it was introduced.
-#[derive(Clone, Copy)]
-pub(super) struct Section<'a> {
-    pub table: &'a dyn TableLike,
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Catch<T>(Result<T, String>);
+        impl<'de, T: Deserialize<'de>> Deserialize<'de> for Catch<T> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Catch(T::deserialize(d).map_err(|e| e.to_string())))
+            }
+        }
+        let s = Spanned::<Catch<T>>::deserialize(d)?;
+        Ok(Field {
+            span: s.span(),
+            value: s.into_inner().0,
+        })
+    }
+}
+
+/// A table being read: how messages name it, where it was introduced (problems about the
+/// table as a whole point there) and where each of its keys is written.
+pub(crate) struct Sec {
     /// e.g. "tenant `acme`" or "[store]".
-    pub what: &'a str,
-    /// The key that introduced the table (header or dotted key); problems about the table
-    /// as a whole (a missing key) point here.
-    pub span: &'a Span,
+    pub what: String,
+    pub span: Span,
+    keys: Vec<(String, Range<usize>)>,
 }
 
-pub(super) struct Reader<'a> {
+impl Sec {
+    pub fn new(what: impl Into<String>, span: Span, table: &DeTable<'_>) -> Sec {
+        let keys = table
+            .iter()
+            .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+            .collect();
+        Sec {
+            what: what.into(),
+            span,
+            keys,
+        }
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k == key)
+    }
+
+    /// Where `key` is written.
+    pub fn key(&self, key: &str) -> Span {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// The names of a serde struct's fields, in declaration order: the keys its table allows.
+pub(crate) fn fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("not a struct")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl serde::de::Error for Found {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Found(&[])
+        }
+    }
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Found;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Found(f)) => f,
+        Ok(_) => &[],
+    }
+}
+
+/// The reading of one file: its text, every problem found so far, and what the `${NAME}`
+/// pass learnt about the values.
+pub(crate) struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
-    /// Byte offset at which each line starts.
     line_starts: Vec<usize>,
-    env: &'a dyn Fn(&str) -> Option<String>,
     errors: Vec<ConfigError>,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// TOML type of each value, by span, as messages name it ("found string").
+    pub(crate) types: HashMap<(usize, usize), &'static str>,
+    /// Values whose `${NAME}` expansion failed (reported): not checked further.
+    pub(crate) poisoned: HashSet<(usize, usize)>,
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(file: &'a Path, text: &'a str, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+fn key_of(r: &Range<usize>) -> (usize, usize) {
+    (r.start, r.end)
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(file: &'a Path, text: &'a str) -> Self {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Reader {
+        Ctx {
             file,
             text,
             line_starts,
-            env,
             errors: Vec::new(),
+            base_dir: base_dir(file),
+            types: HashMap::new(),
+            poisoned: HashSet::new(),
         }
+    }
+
+    pub fn text(&self) -> &'a str {
+        self.text
     }
 
     /// Records a problem at `span` (or without a place when `None`).
@@ -73,6 +174,10 @@ impl<'a> Reader<'a> {
             column,
             message: message.into(),
         });
+    }
+
+    pub fn error_at(&mut self, span: &Range<usize>, message: impl Into<String>) {
+        self.error(&Some(span.clone()), message);
     }
 
     pub fn has_errors(&self) -> bool {
@@ -99,409 +204,244 @@ impl<'a> Reader<'a> {
         (line, column)
     }
 
+    /// The TOML type of the value at `span`, as messages name it.
+    pub fn found(&self, span: &Range<usize>) -> &'static str {
+        self.types
+            .get(&key_of(span))
+            .copied()
+            .unwrap_or("another type")
+    }
+
+    pub fn is_poisoned(&self, span: &Range<usize>) -> bool {
+        self.poisoned.contains(&key_of(span))
+    }
+
     // ---- tables -------------------------------------------------------------------------
 
-    /// Reports every key of `section` not in `allowed`, suggesting the closest allowed one.
+    /// Reports every key of `table` not in `allowed`, suggesting the closest allowed one.
     ///
     /// Returns the allowed keys suggested for typos, so callers can skip "missing key"
     /// reports that would only repeat the typo.
-    pub fn check_keys(&mut self, section: Section<'_>, allowed: &[&str]) -> Vec<String> {
+    pub fn check_keys(&mut self, s: &Sec, allowed: &[&str]) -> Vec<String> {
         let mut suggested = Vec::new();
-        for (name, _) in section.table.iter() {
-            if allowed.contains(&name) {
+        for (name, span) in &s.keys {
+            if allowed.contains(&name.as_str()) {
                 continue;
             }
-            let span = key_span(section.table, name);
             let mut message = format!(
                 "unknown key `{name}` in {}; expected one of {}",
-                section.what,
+                s.what,
                 allowed.join(", ")
             );
             if let Some(close) = closest(name, allowed) {
                 message.push_str(&format!(" (did you mean `{close}`?)"));
                 suggested.push(close.to_string());
             }
-            self.error(&span, message);
+            self.error_at(span, message);
         }
         suggested
     }
 
-    /// The item under `key` with the span of the key and of the item.
-    pub fn get<'t>(&self, section: Section<'t>, key: &str) -> Option<(&'t Item, Span, Span)> {
-        let (k, item) = section.table.get_key_value(key)?;
-        Some((item, k.span(), item_span(item)))
-    }
-
     /// Records that a required key is missing.
-    pub fn missing(&mut self, section: Section<'_>, key: &str, expected: &str) {
+    pub fn missing(&mut self, s: &Sec, key: &str, expected: &str) {
         self.error(
-            section.span,
-            format!("missing `{key}` in {}: expected {expected}", section.what),
+            &s.span,
+            format!("missing `{key}` in {}: expected {expected}", s.what),
         );
     }
 
-    /// A sub-table (standard or inline). `None` when absent or not a table.
-    pub fn table<'t>(
+    /// `value` as a table; reports "must be a table" (naming `key` in `what`) otherwise.
+    pub fn as_table<'v, 'i>(
         &mut self,
-        section: Section<'t>,
+        value: &'v Spanned<DeValue<'i>>,
         key: &str,
-    ) -> Option<(&'t dyn TableLike, Span)> {
-        let (item, key_span, span) = self.get(section, key)?;
-        match item.as_table_like() {
-            Some(t) => Some((t, key_span)),
-            None => {
-                let hint = if item.is_array_of_tables() {
+        what: &str,
+    ) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                let span = value.span();
+                let found = self.found(&span);
+                let hint = if found == "an array of tables" {
                     format!(" (write [{key}.<name>], not [[{key}]])")
                 } else {
                     String::new()
                 };
-                self.error(
+                self.error_at(
                     &span,
-                    format!(
-                        "`{key}` in {} must be a table, found {}{hint}",
-                        section.what,
-                        item_type(item)
-                    ),
+                    format!("`{key}` in {what} must be a table, found {found}{hint}"),
                 );
                 None
             }
         }
     }
 
-    // ---- scalars ------------------------------------------------------------------------
-
-    fn value<'t>(
-        &mut self,
-        section: Section<'t>,
-        key: &str,
-        expected: &str,
-    ) -> Option<(&'t Value, Span)> {
-        let (item, _, span) = self.get(section, key)?;
-        match item.as_value() {
-            Some(v) => Some((v, span)),
-            None => {
-                self.wrong_type(section, key, &span, expected, item_type(item));
-                None
-            }
-        }
-    }
-
-    fn wrong_type(
-        &mut self,
-        section: Section<'_>,
-        key: &str,
-        span: &Span,
-        expected: &str,
-        found: &str,
-    ) {
-        self.error(
-            span,
-            format!(
-                "`{key}` in {} must be {expected}, found {found}",
-                section.what
-            ),
-        );
-    }
-
-    /// A string, with `${NAME}` expanded.
-    pub fn string(&mut self, section: Section<'_>, key: &str) -> Option<Spanned<String>> {
-        let (value, span) = self.value(section, key, "a string")?;
-        let Some(raw) = value.as_str() else {
-            self.wrong_type(section, key, &span, "a string", value_type(value));
-            return None;
-        };
-        let expanded = self.expand(raw, &span, key, section.what)?;
-        Some(Spanned {
-            value: expanded,
-            span,
-        })
-    }
-
-    /// A string that must not be empty (nor only whitespace).
-    pub fn non_empty_string(&mut self, section: Section<'_>, key: &str) -> Option<Spanned<String>> {
-        let s = self.string(section, key)?;
-        if s.value.trim().is_empty() {
-            self.error(&s.span, format!("`{key}` in {} is empty", section.what));
-            return None;
-        }
-        Some(s)
-    }
-
-    /// A secret string: like [`Self::string`], but the value never appears in messages.
-    /// Surrounding whitespace is refused because it is almost always a paste accident, and
-    /// would otherwise surface much later as an authentication failure.
-    pub fn secret(&mut self, section: Section<'_>, key: &str) -> Option<Spanned<SecretString>> {
-        let s = self.string(section, key)?;
-        if s.value.trim().is_empty() {
-            self.error(&s.span, format!("`{key}` in {} is empty", section.what));
-            return None;
-        }
-        if s.value.trim() != s.value {
-            self.error(
-                &s.span,
-                format!(
-                    "`{key}` in {} has leading or trailing whitespace",
-                    section.what
-                ),
-            );
-            return None;
-        }
-        Some(Spanned {
-            value: SecretString::from(s.value),
-            span: s.span,
-        })
-    }
-
-    pub fn integer(&mut self, section: Section<'_>, key: &str) -> Option<Spanned<i64>> {
-        let (value, span) = self.value(section, key, "an integer")?;
-        match value.as_integer() {
-            Some(i) => Some(Spanned { value: i, span }),
-            None => {
-                self.wrong_type(section, key, &span, "an integer", value_type(value));
-                None
-            }
-        }
-    }
-
-    /// An integer within `range`, converted to `T`.
-    pub fn integer_in<T: TryFrom<i64>>(
-        &mut self,
-        section: Section<'_>,
-        key: &str,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Option<T> {
-        let i = self.integer(section, key)?;
-        let converted = T::try_from(i.value)
-            .ok()
-            .filter(|_| range.contains(&i.value));
-        if converted.is_none() {
-            let expected = if *range.end() == i64::MAX {
-                format!("at least {}", range.start())
-            } else {
-                format!("between {} and {}", range.start(), range.end())
-            };
-            self.error(
-                &i.span,
-                format!(
-                    "`{key}` in {} must be {expected}, found {}",
-                    section.what, i.value
-                ),
-            );
-        }
-        converted
-    }
-
-    pub fn boolean(&mut self, section: Section<'_>, key: &str) -> Option<bool> {
-        let (value, span) = self.value(section, key, "a boolean (true or false)")?;
-        match value.as_bool() {
-            Some(b) => Some(b),
-            None => {
-                self.wrong_type(
-                    section,
-                    key,
-                    &span,
-                    "a boolean (true or false)",
-                    value_type(value),
-                );
-                None
-            }
-        }
-    }
-
-    /// A duration written as a humantime string ("60s", "5m", "24h", "1h 30m").
-    pub fn duration(
-        &mut self,
-        section: Section<'_>,
-        key: &str,
-        allow_zero: bool,
-    ) -> Option<Duration> {
-        const EXPECTED: &str = "a duration string like \"30s\", \"5m\" or \"24h\"";
-        let (value, span) = self.value(section, key, EXPECTED)?;
-        let Some(raw) = value.as_str() else {
-            self.wrong_type(section, key, &span, EXPECTED, value_type(value));
-            return None;
-        };
-        let text = self.expand(raw, &span, key, section.what)?;
-        match humantime::parse_duration(text.trim()) {
-            Ok(d) if d.is_zero() && !allow_zero => {
-                self.error(
-                    &span,
-                    format!("`{key}` in {} must be greater than zero", section.what),
-                );
-                None
-            }
-            Ok(d) => Some(d),
+    /// Reads a table into its serde struct. Fields are [`Field`]s or tables read on their
+    /// own, so this only fails on a value the struct cannot hold at all (reported).
+    pub fn read<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(t) => Some(t),
             Err(e) => {
-                self.error(
-                    &span,
-                    format!(
-                        "`{key}` in {} is not a valid duration ({e}): expected {EXPECTED}",
-                        section.what
-                    ),
+                let span = e.span().or(Some(value.span()));
+                self.error(&span, e.message().to_string());
+                None
+            }
+        }
+    }
+
+    /// Reads `value` (a table) as `T` after reporting its unknown keys against `extra`
+    /// (keys read by the caller) and `T`'s fields. Returns the struct, the section and the
+    /// keys suggested for typos.
+    pub fn section<T: DeserializeOwned>(
+        &mut self,
+        what: impl Into<String>,
+        key_span: Span,
+        table: &DeTable<'_>,
+        value: &Spanned<DeValue<'_>>,
+        extra: &[&str],
+    ) -> (Option<T>, Sec, Vec<String>) {
+        let s = Sec::new(what, key_span, table);
+        let mut allowed: Vec<&str> = extra.to_vec();
+        allowed.extend_from_slice(fields::<T>());
+        let typos = self.check_keys(&s, &allowed);
+        (self.read(value), s, typos)
+    }
+
+    /// An optional sub-table `key` of `table` read as `T`: `Some(None)` when absent,
+    /// `None` when it is not a table (reported).
+    pub fn sub<T: DeserializeOwned>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        parent: &str,
+        what: &str,
+    ) -> Option<Option<(T, Sec)>> {
+        let Some((k, v)) = table.get_key_value(key) else {
+            return Some(None);
+        };
+        let t = self.as_table(v, key, parent)?;
+        let (raw, s, _) = self.section::<T>(what, Some(k.span()), t, v, &[]);
+        Some(Some((raw?, s)))
+    }
+
+    /// The `type` of a source or sink, checked against `known`. When absent or unknown, the
+    /// other keys are not checked: which keys are allowed depends on the type.
+    pub fn kind(
+        &mut self,
+        s: &Sec,
+        table: &DeTable<'_>,
+        known: &[&str],
+        singular: &str,
+    ) -> Option<String> {
+        let Some(value) = table.get("type") else {
+            // The other keys are not checked without a type, so a misspelt `type` is
+            // caught here.
+            match s.keys.iter().find(|(k, _)| closest(k, &["type"]).is_some()) {
+                Some((k, span)) => {
+                    let message = format!(
+                        "unknown key `{k}` in {} (did you mean `type`?); `type` must be one of {}",
+                        s.what,
+                        known.join(", ")
+                    );
+                    let span = span.clone();
+                    self.error_at(&span, message);
+                }
+                None => self.missing(s, "type", &format!("one of {}", known.join(", "))),
+            }
+            return None;
+        };
+        let span = value.span();
+        if self.is_poisoned(&span) {
+            return None;
+        }
+        let Some(kind) = value.get_ref().as_str() else {
+            let found = self.found(&span);
+            self.error_at(
+                &span,
+                format!("`type` in {} must be a string, found {found}", s.what),
+            );
+            return None;
+        };
+        if known.contains(&kind) {
+            return Some(kind.to_string());
+        }
+        let mut message = format!(
+            "unknown {singular} type `{kind}` in {}; expected one of {}",
+            s.what,
+            known.join(", ")
+        );
+        if let Some(close) = closest(kind, known) {
+            message.push_str(&format!(" (did you mean `{close}`?)"));
+        }
+        self.error_at(&span, message);
+        None
+    }
+
+    // ---- typed fields -------------------------------------------------------------------
+
+    /// A field's value: `Some(None)` when absent, `None` when invalid (reported, or poisoned
+    /// by a failed `${NAME}`).
+    pub fn take<T>(
+        &mut self,
+        s: &Sec,
+        key: &str,
+        f: Option<Field<T>>,
+        expected: &str,
+    ) -> Option<Option<(T, Range<usize>)>> {
+        let Some(f) = f else { return Some(None) };
+        if self.is_poisoned(&f.span) {
+            return None;
+        }
+        match f.value {
+            Ok(v) => Some(Some((v, f.span))),
+            Err(_) => {
+                let found = self.found(&f.span);
+                self.error_at(
+                    &f.span,
+                    format!("`{key}` in {} must be {expected}, found {found}", s.what),
                 );
                 None
             }
         }
     }
 
-    /// An array; its elements are checked by the caller with [`Self::element_string`] etc.
-    pub fn array<'t>(
+    /// An array element's value, or a report that it is not of the expected kind.
+    pub fn element<T>(
         &mut self,
-        section: Section<'t>,
-        key: &str,
-    ) -> Option<Spanned<&'t toml_edit::Array>> {
-        let (value, span) = self.value(section, key, "an array")?;
-        match value.as_array() {
-            Some(a) => Some(Spanned { value: a, span }),
-            None => {
-                self.wrong_type(section, key, &span, "an array", value_type(value));
+        f: Field<T>,
+        expected: impl FnOnce(&str) -> String,
+    ) -> Option<(T, Range<usize>)> {
+        if self.is_poisoned(&f.span) {
+            return None;
+        }
+        match f.value {
+            Ok(v) => Some((v, f.span)),
+            Err(_) => {
+                let found = self.found(&f.span);
+                self.error_at(&f.span, expected(found));
                 None
             }
         }
     }
-
-    /// A string element of the array `key`, with `${NAME}` expanded.
-    pub fn element_string(
-        &mut self,
-        section: Section<'_>,
-        key: &str,
-        value: &Value,
-    ) -> Option<Spanned<String>> {
-        let span = value.span();
-        let Some(raw) = value.as_str() else {
-            self.error(
-                &span,
-                format!(
-                    "elements of `{key}` in {} must be strings, found {}",
-                    section.what,
-                    value_type(value)
-                ),
-            );
-            return None;
-        };
-        let expanded = self.expand(raw, &span, key, section.what)?;
-        Some(Spanned {
-            value: expanded,
-            span,
-        })
-    }
-
-    // ---- ${NAME} expansion --------------------------------------------------------------
-
-    /// Replaces `${NAME}` with the environment variable NAME; `$${` stands for a literal `${`.
-    /// Every problem in the string is recorded; `None` if there was any.
-    pub fn expand(&mut self, raw: &str, span: &Span, key: &str, what: &str) -> Option<String> {
-        if !raw.contains("${") {
-            return Some(raw.to_string());
-        }
-        let mut out = String::with_capacity(raw.len());
-        let mut ok = true;
-        let mut rest = raw;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let tail = &rest[i..];
-            if let Some(after) = tail.strip_prefix("$${") {
-                out.push_str("${");
-                rest = after;
-            } else if let Some(after) = tail.strip_prefix("${") {
-                let Some(end) = after.find('}') else {
-                    self.error(
-                        span,
-                        format!(
-                            "unterminated `${{` in `{key}` in {what}: write ${{NAME}}, or $${{ for a literal `${{`"
-                        ),
-                    );
-                    return None;
-                };
-                let name = &after[..end];
-                if !is_env_name(name) {
-                    self.error(
-                        span,
-                        format!(
-                            "invalid environment variable name `{name}` in `{key}` in {what}: \
-                             expected letters, digits and `_`, not starting with a digit \
-                             (write $${{ for a literal `${{`)"
-                        ),
-                    );
-                    ok = false;
-                } else {
-                    match (self.env)(name) {
-                        Some(v) => out.push_str(&v),
-                        None => {
-                            let at = self.reference_span(span, name);
-                            self.error(
-                                &at,
-                                format!(
-                                    "environment variable `{name}` is not set (referenced by `{key}` in {what})"
-                                ),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                rest = &after[end + 1..];
-            } else {
-                out.push('$');
-                rest = &tail[1..];
-            }
-        }
-        out.push_str(rest);
-        ok.then_some(out)
-    }
-
-    /// Where `${name}` is written inside the value's source text, so the column points at the
-    /// reference itself; the value's start when it can't be found (e.g. written with escapes).
-    fn reference_span(&self, span: &Span, name: &str) -> Span {
-        let r = span.as_ref()?;
-        let source = self.text.get(r.clone())?;
-        let needle = format!("${{{name}}}");
-        match source.find(&needle) {
-            Some(i) => Some(r.start + i..r.start + i + needle.len()),
-            None => Some(r.clone()),
-        }
-    }
 }
 
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// The keys of a tagged table (a source or sink): `type`, then the type's own.
+pub(crate) fn with_type(own: &[&'static str]) -> Vec<&'static str> {
+    std::iter::once("type").chain(own.iter().copied()).collect()
 }
 
-pub(super) fn key_span(table: &dyn TableLike, name: &str) -> Span {
-    table
-        .get_key_value(name)
-        .and_then(|(k, _): (&Key, _)| k.span())
-}
-
-pub(super) fn item_span(item: &Item) -> Span {
-    item.span()
-}
-
-/// Type names as a user reads them in TOML terms.
-pub(super) fn item_type(item: &Item) -> &'static str {
-    match item {
-        Item::None => "nothing",
-        Item::Value(v) => value_type(v),
-        Item::Table(_) => "a table",
-        Item::ArrayOfTables(_) => "an array of tables",
-    }
-}
-
-pub(super) fn value_type(value: &Value) -> &'static str {
-    match value {
-        Value::String(_) => "string",
-        Value::Integer(_) => "integer",
-        Value::Float(_) => "float",
-        Value::Boolean(_) => "boolean",
-        Value::Datetime(_) => "datetime",
-        Value::Array(_) => "array",
-        Value::InlineTable(_) => "inline table",
-    }
+/// The directory relative paths are resolved against: the config file's, made absolute so
+/// a later change of working directory does not change what the paths mean.
+fn base_dir(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// The allowed word closest to a typo, when it is close enough to be a likely intent.
-pub(super) fn closest<'s>(word: &str, candidates: &[&'s str]) -> Option<&'s str> {
+pub(crate) fn closest<'s>(word: &str, candidates: &[&'s str]) -> Option<&'s str> {
     candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))
@@ -540,14 +480,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
     #[test]
     fn line_col_counts_lines_and_characters() {
         let text = "a = 1\nbé = \"x\"\n\nz";
-        let r = Reader::new(Path::new("f"), text, &no_env);
+        let r = Ctx::new(Path::new("f"), text);
         assert_eq!(r.line_col(0), (1, 1));
         assert_eq!(r.line_col(4), (1, 5));
         assert_eq!(r.line_col(6), (2, 1));
@@ -569,57 +505,13 @@ mod tests {
     }
 
     #[test]
-    fn env_names() {
-        assert!(is_env_name("ACME_API_KEY"));
-        assert!(is_env_name("_x1"));
-        assert!(!is_env_name(""));
-        assert!(!is_env_name("1A"));
-        assert!(!is_env_name("A-B"));
-    }
-
-    fn expand(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> (Option<String>, Vec<String>) {
-        let text = format!("k = \"{raw}\"");
-        let mut r = Reader::new(Path::new("f"), &text, env);
-        let out = r.expand(raw, &Some(4..text.len()), "k", "[t]");
-        (
-            out,
-            r.into_errors().into_iter().map(|e| e.to_string()).collect(),
-        )
-    }
-
-    #[test]
-    fn expansion() {
-        let env = |n: &str| (n == "A").then(|| "alpha".to_string());
-        assert_eq!(
-            expand("x${A}y${A}", &env).0.as_deref(),
-            Some("xalphayalpha")
-        );
-        assert_eq!(expand("$${A} $5 $", &env).0.as_deref(), Some("${A} $5 $"));
-        assert_eq!(expand("no refs", &env).0.as_deref(), Some("no refs"));
-
-        let (out, errors) = expand("${A}-${B}-${C}", &env);
-        assert!(out.is_none());
-        assert_eq!(
-            errors,
-            [
-                "f:1:11: environment variable `B` is not set (referenced by `k` in [t])",
-                "f:1:16: environment variable `C` is not set (referenced by `k` in [t])",
-            ]
-        );
-        let (out, errors) = expand("${A", &env);
-        assert!(out.is_none());
-        assert!(errors[0].contains("unterminated"), "{errors:?}");
-        let (out, errors) = expand("${not-a-name}", &env);
-        assert!(out.is_none());
-        assert!(
-            errors[0].contains("invalid environment variable name"),
-            "{errors:?}"
-        );
-    }
-
-    #[test]
-    fn expanded_values_are_not_expanded_again() {
-        let env = |n: &str| (n == "A").then(|| "${B}".to_string());
-        assert_eq!(expand("${A}", &env).0.as_deref(), Some("${B}"));
+    fn fields_lists_a_struct_in_order() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            b: Option<Field<String>>,
+            a: Option<Field<i64>>,
+        }
+        assert_eq!(fields::<S>(), ["b", "a"]);
     }
 }

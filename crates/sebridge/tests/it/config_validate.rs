@@ -146,7 +146,11 @@ fn bad_values() {
     assert_problems(
         "bad_values.toml",
         &[
-            (1, 2, &["missing `url` in [store]", "postgres://"]),
+            (
+                2,
+                8,
+                &["the PostgreSQL store is not available yet; use kind = \"sqlite\""],
+            ),
             (
                 5,
                 10,

@@ -108,10 +108,8 @@ pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> Resolve
 }
 
 pub fn config_store_path(config: &Config) -> PathBuf {
-    match &config.store {
-        sebridge::config::StoreConfig::Sqlite { path } => path.clone(),
-        _ => panic!("sqlite store expected"),
-    }
+    let sebridge::config::StoreConfig::Sqlite { path } = &config.store;
+    path.clone()
 }
 
 pub fn sink_path(config: &Config) -> PathBuf {

@@ -1,0 +1,166 @@
+//! `[sinks.<name>]`, tagged by `type`: where events go. One file per sink type, each with
+//! its table as written, its defaults and its checks; `common` holds the keys all share.
+
+pub mod common;
+pub mod elasticsearch;
+pub mod file;
+pub mod postgres;
+pub mod splunk_hec;
+pub mod stdout;
+pub mod syslog;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::reader::{fields, with_type, Ctx, Sec, Span};
+pub use common::{Secret, SinkCommon, SinkFilter};
+pub use elasticsearch::{ElasticAuth, ElasticsearchSinkConfig};
+pub use file::FileSinkConfig;
+pub use postgres::PostgresSinkConfig;
+pub use splunk_hec::HecSinkConfig;
+pub use stdout::StdoutSinkConfig;
+pub use syslog::{MessageFormat, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport};
+pub use webhook::WebhookSinkConfig;
+
+/// Defaults of every sink type (and of `[journal]`), as documented in `config/example.toml`.
+pub mod defaults {
+    pub use super::common::defaults::*;
+    pub use super::elasticsearch::{ES_BATCHES, ES_DATA_STREAM, ES_PIPELINE};
+    pub use super::postgres::PG_TABLE;
+    pub use super::splunk_hec::{HEC_ACK_TIMEOUT, HEC_SOURCETYPE};
+    pub use super::syslog::{SYSLOG_APP_NAME, SYSLOG_FACILITY};
+    pub use crate::config::journal::defaults::*;
+}
+
+/// `[sinks.<name>]`, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
+    /// `type = "file"`: JSON lines appended to a file.
+    File(FileSinkConfig),
+    /// `type = "stdout"`: JSON lines on standard output.
+    Stdout(StdoutSinkConfig),
+    /// `type = "syslog"`: RFC 5424/3164 over UDP, TCP or TLS; JSON, CEF or LEEF.
+    Syslog(SyslogSinkConfig),
+    /// `type = "splunk_hec"`: Splunk HTTP Event Collector.
+    SplunkHec(HecSinkConfig),
+    /// `type = "elasticsearch"`: `_bulk` into a data stream, ECS documents.
+    Elasticsearch(ElasticsearchSinkConfig),
+    /// `type = "postgres"`: an events table in the user's PostgreSQL.
+    Postgres(PostgresSinkConfig),
+    /// `type = "webhook"`: signed JSON batches.
+    Webhook(WebhookSinkConfig),
+}
+
+impl SinkConfig {
+    /// The `type` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::File(_) => "file",
+            SinkConfig::Stdout(_) => "stdout",
+            SinkConfig::Syslog(_) => "syslog",
+            SinkConfig::SplunkHec(_) => "splunk_hec",
+            SinkConfig::Elasticsearch(_) => "elasticsearch",
+            SinkConfig::Postgres(_) => "postgres",
+            SinkConfig::Webhook(_) => "webhook",
+        }
+    }
+
+    /// Batching, retry and filter settings.
+    pub fn common(&self) -> &SinkCommon {
+        match self {
+            SinkConfig::File(c) => &c.common,
+            SinkConfig::Stdout(c) => &c.common,
+            SinkConfig::Syslog(c) => &c.common,
+            SinkConfig::SplunkHec(c) => &c.common,
+            SinkConfig::Elasticsearch(c) => &c.common,
+            SinkConfig::Postgres(c) => &c.common,
+            SinkConfig::Webhook(c) => &c.common,
+        }
+    }
+
+    pub fn common_mut(&mut self) -> &mut SinkCommon {
+        match self {
+            SinkConfig::File(c) => &mut c.common,
+            SinkConfig::Stdout(c) => &mut c.common,
+            SinkConfig::Syslog(c) => &mut c.common,
+            SinkConfig::SplunkHec(c) => &mut c.common,
+            SinkConfig::Elasticsearch(c) => &mut c.common,
+            SinkConfig::Postgres(c) => &mut c.common,
+            SinkConfig::Webhook(c) => &mut c.common,
+        }
+    }
+}
+
+const TYPES: &[&str] = &[
+    "file",
+    "stdout",
+    "syslog",
+    "splunk_hec",
+    "elasticsearch",
+    "postgres",
+    "webhook",
+];
+
+/// One `[sinks.<name>]` table. `files`: the file sinks' paths so far (one file, one sink).
+pub(crate) fn sink(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    key_span: Span,
+    table: &DeTable<'_>,
+    value: &Spanned<DeValue<'_>>,
+    files: &mut BTreeMap<PathBuf, String>,
+) -> Option<SinkConfig> {
+    let s = Sec::new(format!("sink `{name}`"), key_span, table);
+    let kind = cx.kind(&s, table, TYPES, "sink")?;
+    let (own, batches) = match kind.as_str() {
+        "file" => (fields::<file::FileRaw>(), file::BATCHES),
+        "stdout" => (fields::<stdout::StdoutRaw>(), stdout::BATCHES),
+        "syslog" => (fields::<syslog::SyslogRaw>(), syslog::BATCHES),
+        "splunk_hec" => (fields::<splunk_hec::HecRaw>(), splunk_hec::BATCHES),
+        "elasticsearch" => (
+            fields::<elasticsearch::ElasticRaw>(),
+            elasticsearch::ES_BATCHES,
+        ),
+        "postgres" => (fields::<postgres::PostgresRaw>(), postgres::BATCHES),
+        _ => (fields::<webhook::WebhookRaw>(), webhook::BATCHES),
+    };
+    let mut keys = with_type(fields::<common::CommonRaw>());
+    keys.extend_from_slice(own);
+    let typos = cx.check_keys(&s, &keys);
+    let raw = cx.read(value)?;
+    let common = common::common(cx, &s, raw, batches);
+    Some(match kind.as_str() {
+        "file" => {
+            let raw = cx.read(value)?;
+            SinkConfig::File(file::file(cx, &s, raw, common, name, files, &typos)?)
+        }
+        "stdout" => {
+            let raw = cx.read(value)?;
+            SinkConfig::Stdout(stdout::stdout(cx, &s, raw, common)?)
+        }
+        "syslog" => {
+            let raw = cx.read(value)?;
+            SinkConfig::Syslog(syslog::syslog(cx, &s, raw, common)?)
+        }
+        "splunk_hec" => {
+            let raw = cx.read(value)?;
+            SinkConfig::SplunkHec(splunk_hec::splunk_hec(cx, &s, raw, common)?)
+        }
+        "elasticsearch" => {
+            let raw = cx.read(value)?;
+            SinkConfig::Elasticsearch(elasticsearch::elasticsearch(cx, &s, raw, common)?)
+        }
+        "postgres" => {
+            let raw = cx.read(value)?;
+            SinkConfig::Postgres(postgres::postgres(cx, &s, raw, common)?)
+        }
+        _ => {
+            let raw = cx.read(value)?;
+            SinkConfig::Webhook(webhook::webhook(cx, &s, raw, common)?)
+        }
+    })
+}
