@@ -26,18 +26,20 @@
 
 mod env;
 mod error;
-mod incidents;
-mod journal;
+pub(crate) mod journal;
 mod parse;
-mod reader;
-mod sinks;
-mod sources;
+pub(crate) mod reader;
 mod store;
 mod tenants;
 #[cfg(test)]
 mod tests;
 mod validate;
-mod values;
+pub(crate) mod values;
+
+// Each component's part of the file lives beside the component.
+pub(crate) use crate::incidents::config as incidents;
+pub(crate) use crate::sinks::config as sinks;
+pub(crate) use crate::sources::config as sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

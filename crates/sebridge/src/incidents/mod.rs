@@ -11,6 +11,7 @@
 //!   undone, every step in the audit log.
 //! - [`store`]: the incident tables (incidents, their events, the outbox, the audit log).
 
+pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod reconciler;

@@ -13,6 +13,7 @@
 //! (within the retention limits of [`retention`]).
 
 pub mod build;
+pub mod config;
 pub mod elasticsearch;
 pub mod file;
 pub mod postgres;

@@ -1,6 +1,7 @@
 //! Sources: where events come from. Each appends to the journal and only then advances its
 //! own progress (a REST cursor in the same transaction; an AMQP ack after the commit).
 
+pub mod config;
 pub mod poll;
 pub mod stream;
 

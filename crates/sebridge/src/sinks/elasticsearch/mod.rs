@@ -4,6 +4,7 @@
 //! - `tree`: the borrowed JSON tree the mapper works on;
 //! - `ecs_golden` (tests): the mapper against the golden files in `tests/golden/ecs/`.
 
+pub mod config;
 pub mod ecs;
 #[cfg(test)]
 mod ecs_golden;

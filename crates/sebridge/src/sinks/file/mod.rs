@@ -4,6 +4,7 @@
 //! past it (a batch written but not committed when the process died) are cut off before the
 //! batch is written again, so every event is in the file once.
 
+pub mod config;
 use crate::sinks::util::render::render_line;
 use crate::sinks::util::{Sink, SinkError};
 use crate::store::JournalEntry;

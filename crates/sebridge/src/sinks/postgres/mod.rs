@@ -9,6 +9,7 @@
 //! for its data (e.g. a `\u0000` that jsonb cannot hold), rows are retried one by one and
 //! only the refused ones are dead-lettered.
 
+pub mod config;
 use crate::config::PostgresSinkConfig;
 use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;

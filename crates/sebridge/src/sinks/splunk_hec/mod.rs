@@ -14,6 +14,7 @@
 //! cause duplicates, never losses). An event Splunk refuses as malformed (code 6,
 //! `invalid-event-number`) is dead-lettered and the rest resent.
 
+pub mod config;
 use crate::config::HecSinkConfig;
 use crate::sinks::util::http::{
     client, describe, excerpt, gzip_off_thread, retry_after, retryable,

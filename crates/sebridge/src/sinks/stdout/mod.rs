@@ -1,5 +1,6 @@
 //! Standard output sink (JSON lines), for piping into other tools and for debugging.
 
+pub mod config;
 use crate::sinks::util::render::render_line;
 use crate::sinks::util::{Sink, SinkError};
 use crate::store::JournalEntry;

@@ -4,6 +4,7 @@
 //! - [`cef`], [`leef`]: the CEF and LEEF 2.0 bodies (JSON comes from `util::render`).
 
 pub mod cef;
+pub mod config;
 pub mod leef;
 pub mod message;
 pub mod sink;

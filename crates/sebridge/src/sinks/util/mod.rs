@@ -11,6 +11,7 @@
 //! Nothing here knows a particular sink: the sinks depend on this module, never the reverse.
 
 pub mod batch;
+pub mod config;
 pub mod http;
 pub mod render;
 pub mod retry;

@@ -11,6 +11,7 @@
 //! batch with backoff, so a receiver should deduplicate on the idempotency key (or on tenant +
 //! event_id, which also covers a batch cut differently after a restart).
 
+pub mod config;
 use crate::config::WebhookSinkConfig;
 use crate::sinks::util::http::{client, describe, excerpt};
 use crate::sinks::util::render::push_json_str;

@@ -15,6 +15,7 @@
 //! outline; `cursor.rs` plans pages against the cursor (the tail-first walk, anchoring) and
 //! `pacing.rs` spaces requests by the API's rate-limit headers and retries them.
 
+pub mod config;
 mod cursor;
 mod pacing;
 

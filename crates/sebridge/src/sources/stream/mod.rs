@@ -19,6 +19,7 @@
 //! Every state change is in the status board, the metrics and the logs.
 
 pub mod amqp;
+pub mod config;
 mod consumer;
 pub mod credentials;
 mod store;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::common::{compression, defaults, Secret, SinkCommon, USE_INSTEAD};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Bool, Str};
+use crate::sinks::util::config::{compression, defaults, Secret, SinkCommon, USE_INSTEAD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HecSinkConfig {

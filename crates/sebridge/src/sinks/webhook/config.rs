@@ -7,9 +7,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
 
-use super::common::{defaults, Secret, SinkCommon, USE_INSTEAD};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::Str;
+use crate::sinks::util::config::{defaults, Secret, SinkCommon, USE_INSTEAD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSinkConfig {

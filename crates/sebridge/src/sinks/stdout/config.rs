@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{defaults::STREAM_BATCHES, SinkCommon};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::Bool;
+use crate::sinks::util::config::{defaults::STREAM_BATCHES, SinkCommon};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StdoutSinkConfig {
@@ -27,7 +27,12 @@ pub(crate) fn stdout(
     raw: StdoutRaw,
     common: Option<SinkCommon>,
 ) -> Option<StdoutSinkConfig> {
-    let wrap = cx.bool_or(s, "wrap", raw.wrap, super::common::defaults::SINK_WRAP);
+    let wrap = cx.bool_or(
+        s,
+        "wrap",
+        raw.wrap,
+        crate::sinks::util::config::defaults::SINK_WRAP,
+    );
     Some(StdoutSinkConfig {
         wrap: wrap?,
         common: common?,

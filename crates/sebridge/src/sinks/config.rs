@@ -1,14 +1,14 @@
 //! `[sinks.<name>]`, tagged by `type`: where events go. One file per sink type, each with
 //! its table as written, its defaults and its checks; `common` holds the keys all share.
 
-pub mod common;
-pub mod elasticsearch;
-pub mod file;
-pub mod postgres;
-pub mod splunk_hec;
-pub mod stdout;
-pub mod syslog;
-pub mod webhook;
+pub use crate::sinks::elasticsearch::config as elasticsearch;
+pub use crate::sinks::file::config as file;
+pub use crate::sinks::postgres::config as postgres;
+pub use crate::sinks::splunk_hec::config as splunk_hec;
+pub use crate::sinks::stdout::config as stdout;
+pub use crate::sinks::syslog::config as syslog;
+pub use crate::sinks::util::config as common;
+pub use crate::sinks::webhook::config as webhook;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::reader::{fields, with_type, Ctx, Sec, Span};
+use crate::config::reader::{fields, with_type, Ctx, Sec, Span};
 pub use common::{Secret, SinkCommon, SinkFilter};
 pub use elasticsearch::{ElasticAuth, ElasticsearchSinkConfig};
 pub use file::FileSinkConfig;

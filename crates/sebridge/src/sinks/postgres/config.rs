@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{defaults, Secret, SinkCommon};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Bool, Str};
+use crate::sinks::util::config::{defaults, Secret, SinkCommon};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresSinkConfig {

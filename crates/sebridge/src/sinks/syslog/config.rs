@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{defaults, SinkCommon};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Any, Bool, Str};
+use crate::sinks::util::config::{defaults, SinkCommon};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyslogTransport {

@@ -1,14 +1,14 @@
 //! `[sources.<name>]`, tagged by `type`: where events come from.
 
-pub mod poll;
-pub mod stream;
+pub use crate::sources::poll::config as poll;
+pub use crate::sources::stream::config as stream;
 
 use std::collections::BTreeSet;
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::reader::{fields, with_type, Ctx, Sec, Span};
+use crate::config::reader::{fields, with_type, Ctx, Sec, Span};
 pub use poll::{EventTypeRef, PollSourceConfig};
 pub use stream::StreamSourceConfig;
 

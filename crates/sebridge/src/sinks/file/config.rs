@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{defaults::STREAM_BATCHES, SinkCommon};
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Bool, Str};
+use crate::sinks::util::config::{defaults::STREAM_BATCHES, SinkCommon};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSinkConfig {
@@ -57,7 +57,12 @@ pub(crate) fn file(
             files.insert(path.clone(), name.to_string());
             Some(path)
         });
-    let wrap = cx.bool_or(s, "wrap", raw.wrap, super::common::defaults::SINK_WRAP);
+    let wrap = cx.bool_or(
+        s,
+        "wrap",
+        raw.wrap,
+        crate::sinks::util::config::defaults::SINK_WRAP,
+    );
     Some(FileSinkConfig {
         path: path?,
         wrap: wrap?,

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::poll::NO_TENANT;
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{Bool, Int, List, Str};
+use crate::sources::config::poll::NO_TENANT;
 
 /// Defaults, as documented in `config/example.toml`.
 pub mod defaults {

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use toml::de::DeTable;
 use url::Url;
 
-use super::reader::Ctx;
-use super::values::{Int, Str};
+use crate::config::reader::Ctx;
+use crate::config::values::{Int, Str};
 pub use defaults::SAMPLE_HIGH_PRIORITY_TYPES;
 pub use rules::{RuleConfig, Templates, TenantOverride};
 pub use servicenow::{ServiceNowAuth, ServiceNowConfig};
