@@ -24,6 +24,7 @@
 //!   (they end up in database keys, metric labels and file names);
 //! - a config without any tenant, source or sink is refused, since it would do nothing.
 
+pub(crate) mod de;
 mod env;
 mod error;
 pub(crate) mod journal;

@@ -51,6 +51,7 @@ pub(crate) struct Sec {
     pub what: String,
     pub span: Span,
     keys: Vec<(String, Range<usize>)>,
+    vals: Vec<Range<usize>>,
 }
 
 impl Sec {
@@ -59,10 +60,12 @@ impl Sec {
             .iter()
             .map(|(k, _)| (k.get_ref().to_string(), k.span()))
             .collect();
+        let vals = table.iter().map(|(_, v)| v.span()).collect();
         Sec {
             what: what.into(),
             span,
             keys,
+            vals,
         }
     }
 
@@ -76,6 +79,12 @@ impl Sec {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, s)| s.clone())
+    }
+
+    /// Where the value of `key` is written.
+    pub fn val(&self, key: &str) -> Span {
+        let i = self.keys.iter().position(|(k, _)| k == key)?;
+        self.vals.get(i).cloned()
     }
 }
 

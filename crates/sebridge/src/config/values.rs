@@ -307,23 +307,6 @@ impl Ctx<'_> {
         self.http_url(s, key, f, example, use_instead, true)?
     }
 
-    /// A postgres:// URL; it may carry a password, so it is never echoed.
-    pub fn postgres_url(&mut self, s: &Sec, key: &str, f: Str, hint: &str) -> Option<SecretString> {
-        let (url, span) = self.req_secret(s, key, f, hint)?;
-        let text = secrecy::ExposeSecret::expose_secret(&url);
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Some(url);
-        }
-        self.error_at(
-            &span,
-            format!(
-                "`{key}` in {} must start with postgres:// or postgresql://",
-                s.what
-            ),
-        );
-        None
-    }
-
     /// A file that must exist, relative to the config's directory; `expected` says what it
     /// holds.
     pub fn opt_file(
