@@ -119,7 +119,7 @@ pub(crate) fn sink(
     let (own, batches) = match kind.as_str() {
         "file" => (fields::<FileSinkConfig>().to_vec(), file::BATCHES),
         "stdout" => (fields::<StdoutSinkConfig>().to_vec(), stdout::BATCHES),
-        "syslog" => (fields::<syslog::SyslogRaw>().to_vec(), syslog::BATCHES),
+        "syslog" => (fields::<SyslogSinkConfig>().to_vec(), syslog::BATCHES),
         "splunk_hec" => (fields::<HecSinkConfig>().to_vec(), splunk_hec::BATCHES),
         "elasticsearch" => (elasticsearch::keys(), elasticsearch::ES_BATCHES),
         "postgres" => (fields::<PostgresSinkConfig>().to_vec(), postgres::BATCHES),
@@ -138,10 +138,7 @@ pub(crate) fn sink(
     let sink = match kind.as_str() {
         "file" => file::file(cx, &s, value, name, files, &typos).map(SinkConfig::File),
         "stdout" => cx.de(&s, value, &[]).map(SinkConfig::Stdout),
-        "syslog" => {
-            let raw = cx.read(value)?;
-            syslog::syslog(cx, &s, raw, common.clone()).map(SinkConfig::Syslog)
-        }
+        "syslog" => syslog::syslog(cx, &s, value).map(SinkConfig::Syslog),
         "splunk_hec" => splunk_hec::splunk_hec(cx, &s, value).map(SinkConfig::SplunkHec),
         "elasticsearch" => {
             elasticsearch::elasticsearch(cx, &s, value).map(SinkConfig::Elasticsearch)
