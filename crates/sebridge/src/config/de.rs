@@ -22,7 +22,7 @@ use toml::de::{DeValue, ValueDeserializer};
 use toml::Spanned;
 use url::Url;
 
-use super::reader::{Ctx, Sec};
+use super::reader::{Ctx, Field, Sec};
 
 /// A secret config value (token, password, HMAC key, URL with a password): never shown by
 /// `Debug`, compared by value so configs stay comparable in tests.
@@ -127,6 +127,21 @@ impl Ctx<'_> {
                 (at, msg) = (ks, rest);
             }
             let what = &s.what;
+            if msg.starts_with(LIST) {
+                for part in msg.split(LIST).skip(1) {
+                    let mut it = part.splitn(3, ':');
+                    let (Some(a), Some(b), Some(m)) = (it.next(), it.next(), it.next()) else {
+                        continue;
+                    };
+                    let r = a.parse().unwrap_or(at.start)..b.parse().unwrap_or(at.end);
+                    let found = self.found(&r);
+                    let m = m.replace("{key}", &key).replace("{what}", what);
+                    self.error_at(&r, m.replace("{found}", found));
+                }
+                table.remove(key.as_str());
+                bad.push(key);
+                continue;
+            }
             let message = match msg.split_once(", expected ") {
                 Some((head, expected)) if head.starts_with("invalid ") => {
                     let found = self.found(&at);
@@ -137,25 +152,15 @@ impl Ctx<'_> {
                     }
                 }
                 _ if msg.contains("{what}") => msg.replace("{key}", &key).replace("{what}", what),
+                _ if msg.contains("{found}") => {
+                    format!("`{key}` in {what} {}", msg.replace("{found}", self.found(&at)))
+                }
                 _ => format!("`{key}` in {what} {msg}"),
             };
             self.error_at(&at, message);
             table.remove(key.as_str());
             bad.push(key);
         }
-    }
-}
-
-/// How messages name the type of a value ("found integer").
-pub(crate) fn kind_of(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::String(_) => "string",
-        toml::Value::Integer(_) => "integer",
-        toml::Value::Float(_) => "float",
-        toml::Value::Boolean(_) => "boolean",
-        toml::Value::Datetime(_) => "datetime",
-        toml::Value::Array(_) => "array",
-        toml::Value::Table(_) => "table",
     }
 }
 
@@ -184,6 +189,73 @@ impl Ctx<'_> {
         );
         self.error(&s.val(key), message);
         false
+    }
+}
+
+/// Strings, each once (`streams`, `tenants`); `twice` is the message of a repeated one,
+/// `empty` that of an empty one (when refused).
+pub(crate) fn names<'de, D: Deserializer<'de>>(
+    d: D,
+    twice: &'static str,
+    empty: Option<&'static str>,
+) -> Result<Vec<String>, D::Error> {
+    let mut seen = Vec::new();
+    list(d, |v| match (v, empty) {
+        (toml::Value::String(n), Some(e)) if n.trim().is_empty() => Err(e.to_string()),
+        (v, _) => match v {
+        toml::Value::String(n) if seen.contains(&n) => Err(twice.replace("{name}", &n)),
+        toml::Value::String(n) => {
+            seen.push(n.clone());
+            Ok(n)
+        }
+        _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
+        },
+    })
+}
+
+impl Ctx<'_> {
+    /// Post-pass of a list of tenant names (already read as strings, each once): each must
+    /// be declared, and the list not empty (`empty` says why).
+    pub fn declared_tenants(
+        &mut self,
+        s: &Sec,
+        value: &Spanned<DeValue<'_>>,
+        key: &str,
+        declared: &std::collections::BTreeSet<String>,
+        empty: &str,
+    ) -> bool {
+        let DeValue::Table(t) = value.get_ref() else {
+            return true;
+        };
+        let Some(list) = t.get(key) else { return true };
+        let DeValue::Array(items) = list.get_ref() else {
+            return true;
+        };
+        let what = &s.what;
+        if items.is_empty() {
+            self.error_at(&list.span(), format!("`{key}` in {what} is empty, {empty}"));
+            return false;
+        }
+        let known: Vec<&str> = declared.iter().map(String::as_str).collect();
+        let mut ok = true;
+        for item in items {
+            let Some(name) = item.get_ref().as_str() else { continue };
+            if declared.contains(name) {
+                continue;
+            }
+            let mut m = format!("{what} lists unknown tenant `{name}`");
+            if let Some(close) = super::reader::closest(name, &known) {
+                m.push_str(&format!(" (did you mean `{close}`?)"));
+            }
+            if known.is_empty() {
+                m.push_str("; no tenants are configured");
+            } else {
+                m.push_str(&format!("; configured tenants: {}", known.join(", ")));
+            }
+            self.error_at(&item.span(), m);
+            ok = false;
+        }
+        ok
     }
 }
 
@@ -360,47 +432,42 @@ pub(crate) fn http_url<'de, D: Deserializer<'de>>(
     })
 }
 
-/// A list whose elements are read by `each` (`expecting` names them, e.g. "strings"):
-/// its errors are the whole message, with `{key}` and `{what}` placeholders.
+/// A list whose elements are read by `each`. Every wrong element is reported: its error is
+/// a whole message, with `{key}`, `{what}` and `{found}` placeholders, and the errors of a
+/// list travel as one, each with its element's span (see [`Ctx::de_partial`]).
 pub(crate) fn list<'de, D: Deserializer<'de>, T>(
     d: D,
-    expecting: &'static str,
-    each: fn(toml::Value) -> Result<T, String>,
+    mut each: impl FnMut(toml::Value) -> Result<T, String>,
 ) -> Result<Vec<T>, D::Error> {
-    type Each<T> = fn(toml::Value) -> Result<T, String>;
-    struct L<T>(&'static str, Each<T>);
-    impl<'de, T> Visitor<'de> for L<T> {
-        type Value = Vec<T>;
+    struct L;
+    impl<'de> Visitor<'de> for L {
+        type Value = Vec<Field<toml::Value>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("an array")
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(item) = seq.next_element_seed(L(self.0, self.1))? {
+            while let Some(item) = seq.next_element()? {
                 out.push(item);
             }
             Ok(out)
         }
     }
-    /// One element: checked inside `deserialize_any`, so `toml` adds the element's span.
-    struct E<T>(L<T>);
-    impl<'de, T> Visitor<'de> for E<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str(self.0 .0)
-        }
-        fn visit_str<X: Error>(self, v: &str) -> Result<T, X> {
-            (self.0 .1)(toml::Value::String(v.to_string())).map_err(X::custom)
-        }
-        fn visit_i64<X: Error>(self, v: i64) -> Result<T, X> {
-            (self.0 .1)(toml::Value::Integer(v)).map_err(X::custom)
+    let (mut out, mut errors) = (Vec::new(), String::new());
+    for item in d.deserialize_seq(L)? {
+        match item.value.map_err(|e| e.to_string()).and_then(&mut each) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                let r = item.span;
+                errors.push_str(&format!("{LIST}{}:{}:{e}", r.start, r.end));
+            }
         }
     }
-    impl<'de, T> serde::de::DeserializeSeed<'de> for L<T> {
-        type Value = T;
-        fn deserialize<D2: Deserializer<'de>>(self, d: D2) -> Result<T, D2::Error> {
-            d.deserialize_any(E(self))
-        }
+    match errors.is_empty() {
+        true => Ok(out),
+        false => Err(D::Error::custom(errors)),
     }
-    d.deserialize_seq(L(expecting, each))
 }
+
+/// Starts each element's error in the error of a [`list`].
+const LIST: char = '\u{1}';

@@ -21,8 +21,6 @@ use super::reader::{closest, Ctx, Field, Sec};
 pub(crate) type Str = Option<Field<String>>;
 pub(crate) type Int = Option<Field<i64>>;
 pub(crate) type Bool = Option<Field<bool>>;
-/// A value whose type decides how it is read (an id or a name, a string or a date-time).
-pub(crate) type Any = Option<Field<toml::Value>>;
 pub(crate) type List<T> = Option<Field<Vec<Field<T>>>>;
 
 const DURATION: &str = "a duration string like \"30s\", \"5m\" or \"24h\"";
@@ -305,36 +303,6 @@ impl Ctx<'_> {
             self.missing(s, key, &format!("an http(s) URL such as \"{example}\""));
         }
         self.http_url(s, key, f, example, use_instead, true)?
-    }
-
-    /// A file that must exist, relative to the config's directory; `expected` says what it
-    /// holds.
-    pub fn opt_file(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: Str,
-        expected: Option<&str>,
-    ) -> Option<Option<PathBuf>> {
-        let Some((v, span)) = self.non_empty(s, key, f)? else {
-            return Some(None);
-        };
-        let path = self.base_dir.join(v.trim());
-        if path.is_file() {
-            return Some(Some(path));
-        }
-        let expected = expected
-            .map(|e| format!("; expected {e}"))
-            .unwrap_or_default();
-        self.error_at(
-            &span,
-            format!(
-                "`{key}` in {} is not a readable file ({}){expected}",
-                s.what,
-                path.display()
-            ),
-        );
-        None
     }
 
     /// A path relative to the config's directory that must not be a directory (`expected`

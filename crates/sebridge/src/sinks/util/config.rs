@@ -98,15 +98,12 @@ fn batch_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D:
 
 /// Tenants may also live in the database registry, so names are checked for shape only.
 fn tenants<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let list = de::list(d, "strings", |v| match v {
+    let list = de::list(d, |v| match v {
         toml::Value::String(n) if is_valid_name(&n) => Ok(n),
         toml::Value::String(n) => Err(format!(
             "`{n}` in `tenants` of {{what}} is not a tenant name ({NAME_RULE})"
         )),
-        v => Err(format!(
-            "elements of `{{key}}` in {{what}} must be strings, found {}",
-            de::kind_of(&v)
-        )),
+        _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
     })?;
     if list.is_empty() {
         return Err(D::Error::custom(
@@ -118,13 +115,10 @@ fn tenants<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
 
 fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     const IDS: &str = "event type ids (positive integers, e.g. 1090519054)";
-    de::list(d, IDS, |v| match v {
+    de::list(d, |v| match v {
         toml::Value::Integer(id) if id > 0 => Ok(id as u64),
         toml::Value::Integer(_) => Err(format!("elements of `{{key}}` in {{what}} must be {IDS}")),
-        v => Err(format!(
-            "elements of `{{key}}` in {{what}} must be {IDS}, found {}",
-            de::kind_of(&v)
-        )),
+        _ => Err(format!("elements of `{{key}}` in {{what}} must be {IDS}, found {{found}}")),
     })
 }
 
