@@ -153,7 +153,10 @@ impl Ctx<'_> {
                 }
                 _ if msg.contains("{what}") => msg.replace("{key}", &key).replace("{what}", what),
                 _ if msg.contains("{found}") => {
-                    format!("`{key}` in {what} {}", msg.replace("{found}", self.found(&at)))
+                    format!(
+                        "`{key}` in {what} {}",
+                        msg.replace("{found}", self.found(&at))
+                    )
                 }
                 _ => format!("`{key}` in {what} {msg}"),
             };
@@ -203,12 +206,12 @@ pub(crate) fn names<'de, D: Deserializer<'de>>(
     list(d, |v| match (v, empty) {
         (toml::Value::String(n), Some(e)) if n.trim().is_empty() => Err(e.to_string()),
         (v, _) => match v {
-        toml::Value::String(n) if seen.contains(&n) => Err(twice.replace("{name}", &n)),
-        toml::Value::String(n) => {
-            seen.push(n.clone());
-            Ok(n)
-        }
-        _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
+            toml::Value::String(n) if seen.contains(&n) => Err(twice.replace("{name}", &n)),
+            toml::Value::String(n) => {
+                seen.push(n.clone());
+                Ok(n)
+            }
+            _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
         },
     })
 }
@@ -239,7 +242,9 @@ impl Ctx<'_> {
         let known: Vec<&str> = declared.iter().map(String::as_str).collect();
         let mut ok = true;
         for item in items {
-            let Some(name) = item.get_ref().as_str() else { continue };
+            let Some(name) = item.get_ref().as_str() else {
+                continue;
+            };
             if declared.contains(name) {
                 continue;
             }
@@ -363,7 +368,9 @@ fn duration_of(text: String, allow_zero: bool) -> Result<Duration, String> {
     match humantime::parse_duration(text.trim()) {
         Ok(d) if d.is_zero() && !allow_zero => Err("must be greater than zero".to_string()),
         Ok(d) => Ok(d),
-        Err(e) => Err(format!("is not a valid duration ({e}): expected {DURATION}")),
+        Err(e) => Err(format!(
+            "is not a valid duration ({e}): expected {DURATION}"
+        )),
     }
 }
 
@@ -402,9 +409,9 @@ pub(crate) fn compression<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Er
 /// `min_severity` and the like: low, medium, high or critical.
 pub(crate) fn severity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
     read(d, "a string", |v: String| {
-        Severity::parse(&v).map(Some).ok_or_else(|| {
-            format!("must be one of low, medium, high, critical, found \"{v}\"")
-        })
+        Severity::parse(&v)
+            .map(Some)
+            .ok_or_else(|| format!("must be one of low, medium, high, critical, found \"{v}\""))
     })
 }
 

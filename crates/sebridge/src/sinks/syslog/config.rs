@@ -144,7 +144,10 @@ fn transport<'de, D: Deserializer<'de>>(d: D) -> Result<SyslogTransport, D::Erro
 }
 fn framing<'de, D: Deserializer<'de>>(d: D) -> Result<SyslogFraming, D::Error> {
     use SyslogFraming::*;
-    de::choice(d, &[("octet_counting", OctetCounting), ("newline", Newline)])
+    de::choice(
+        d,
+        &[("octet_counting", OctetCounting), ("newline", Newline)],
+    )
 }
 fn protocol<'de, D: Deserializer<'de>>(d: D) -> Result<SyslogProtocol, D::Error> {
     use SyslogProtocol::*;
@@ -210,7 +213,10 @@ fn facility<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
         }
     }
     d.deserialize_any(F)?.ok_or_else(|| {
-        D::Error::custom(format!("must be 0..23 or a name ({})", FACILITIES.join(", ")))
+        D::Error::custom(format!(
+            "must be 0..23 or a name ({})",
+            FACILITIES.join(", ")
+        ))
     })
 }
 
@@ -231,7 +237,8 @@ pub(crate) fn syslog(
     let transport = transport.filter(|t| ["udp", "tcp", "tls"].contains(t));
     let mut ok = true;
     if transport == Some("tls") && raw("framing") == Some(Some("newline")) {
-        let m = format!("{what}: syslog over TLS is always octet-counted (RFC 5425); remove `framing`");
+        let m =
+            format!("{what}: syslog over TLS is always octet-counted (RFC 5425); remove `framing`");
         cx.error(&s.key("framing"), m);
         ok = false;
     }

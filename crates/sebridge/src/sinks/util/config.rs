@@ -6,8 +6,8 @@ use secure_endpoint::Severity;
 use serde::de::Error;
 use serde::{Deserialize, Deserializer};
 
-pub use crate::config::de::Secret;
 use crate::config::de;
+pub use crate::config::de::Secret;
 use crate::config::reader::{Ctx, Sec};
 use crate::config::values::{is_valid_name, NAME_RULE};
 
@@ -118,7 +118,9 @@ fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     de::list(d, |v| match v {
         toml::Value::Integer(id) if id > 0 => Ok(id as u64),
         toml::Value::Integer(_) => Err(format!("elements of `{{key}}` in {{what}} must be {IDS}")),
-        _ => Err(format!("elements of `{{key}}` in {{what}} must be {IDS}, found {{found}}")),
+        _ => Err(format!(
+            "elements of `{{key}}` in {{what}} must be {IDS}, found {{found}}"
+        )),
     })
 }
 

@@ -125,7 +125,11 @@ fn since<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::E
             return Err(D::Error::custom(m));
         }
         toml::Value::String(text) => text,
-        _ => return Err(D::Error::custom(format!("must be {EXPECTED}, found {{found}}"))),
+        _ => {
+            return Err(D::Error::custom(format!(
+                "must be {EXPECTED}, found {{found}}"
+            )))
+        }
     };
     OffsetDateTime::parse(text.trim(), &Rfc3339)
         .map(Some)
@@ -151,9 +155,7 @@ pub(crate) fn groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
 
 /// Event types by id (integer) or name (string), resolved against the tenant's
 /// `/v1/event_types` at run time.
-pub(crate) fn event_types<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<EventTypeRef>, D::Error> {
+pub(crate) fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventTypeRef>, D::Error> {
     de::list(d, |v| match v {
         toml::Value::Integer(id) if id > 0 => Ok(EventTypeRef::Id(id as u64)),
         toml::Value::Integer(id) => Err(format!(
@@ -161,9 +163,11 @@ pub(crate) fn event_types<'de, D: Deserializer<'de>>(
         )),
         toml::Value::String(n) if !n.trim().is_empty() => Ok(EventTypeRef::Name(n.trim().into())),
         toml::Value::String(_) => Err("empty event type name in `{key}` of {what}".into()),
-        _ => Err("elements of `{key}` in {what} must be event type ids (integers) or \
+        _ => Err(
+            "elements of `{key}` in {what} must be event type ids (integers) or \
                  names (strings), found {found}"
-            .into()),
+                .into(),
+        ),
     })
 }
 

@@ -37,7 +37,10 @@ pub struct StreamSourceConfig {
     #[serde(default = "prefetch", deserialize_with = "de::int::<1, 65535, u16, _>")]
     pub prefetch: u16,
     /// Deliveries per journal commit at most (default 1000).
-    #[serde(default = "batch_size", deserialize_with = "de::int::<1, 65535, usize, _>")]
+    #[serde(
+        default = "batch_size",
+        deserialize_with = "de::int::<1, 65535, usize, _>"
+    )]
     pub batch_size: usize,
     /// How long a partial batch waits for more deliveries before it is committed (default 0:
     /// a commit takes what arrived while the previous one ran, so batches grow with the load
