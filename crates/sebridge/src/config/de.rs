@@ -17,7 +17,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use secure_endpoint::Severity;
 use serde::de::{DeserializeOwned, Error, SeqAccess, Visitor};
-use serde::Deserializer;
+use serde::{Deserialize, Deserializer};
 use toml::de::{DeValue, ValueDeserializer};
 use toml::Spanned;
 use url::Url;
@@ -168,6 +168,26 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// An optional sub-table `key` of `table`, its unknown keys reported against `allowed`:
+    /// `Some(None)` when absent, `None` when it is not a table (reported).
+    #[allow(clippy::type_complexity)]
+    pub fn sub_table<'v, 'i>(
+        &mut self,
+        table: &'v toml::de::DeTable<'i>,
+        key: &str,
+        parent: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Option<(Sec, &'v Spanned<DeValue<'i>>)>> {
+        let Some((k, v)) = table.get_key_value(key) else {
+            return Some(None);
+        };
+        let t = self.as_table(v, key, parent)?;
+        let s = Sec::new(what, Some(k.span()), t);
+        self.check_keys(&s, allowed);
+        Some(Some((s, v)))
+    }
+
     /// Post-pass of an optional file (`ca_file`, …): resolved against the config's
     /// directory, and it must exist (`expected` says what it holds).
     pub fn file_at(
@@ -262,6 +282,12 @@ impl Ctx<'_> {
         }
         ok
     }
+}
+
+/// A key read by another struct: only its presence is known here.
+pub(crate) fn later<'de, D: Deserializer<'de>, T: Default>(d: D) -> Result<T, D::Error> {
+    serde::de::IgnoredAny::deserialize(d)?;
+    Ok(T::default())
 }
 
 /// A visitor of one kind of value: `.0` is the "must be …" text.
