@@ -73,14 +73,6 @@ impl Ctx<'_> {
             .map(|v| v.map(|(v, _)| v.trim().to_string()))
     }
 
-    /// A non-empty string, trimmed, that must be given (`hint` says what it is).
-    pub fn req_string(&mut self, s: &Sec, key: &str, f: Str, hint: &str) -> Option<String> {
-        if f.is_none() {
-            self.missing(s, key, hint);
-        }
-        self.opt_string(s, key, f)?
-    }
-
     /// A secret string: never shown in messages. Surrounding whitespace is refused because
     /// it is almost always a paste accident, and would otherwise surface much later as an
     /// authentication failure.
@@ -100,20 +92,6 @@ impl Ctx<'_> {
             }
             other => Some(other.map(|(v, span)| (SecretString::from(v), span))),
         }
-    }
-
-    /// A secret that must be given (`hint` says what it is).
-    pub fn req_secret(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: Str,
-        hint: &str,
-    ) -> Option<(SecretString, Range<usize>)> {
-        if f.is_none() {
-            self.missing(s, key, hint);
-        }
-        self.secret(s, key, f)?
     }
 
     pub fn bool_or(&mut self, s: &Sec, key: &str, f: Bool, default: bool) -> Option<bool> {
@@ -288,21 +266,6 @@ impl Ctx<'_> {
             format!("`{key}` in {} {problem} (e.g. \"{example}\")", s.what),
         );
         None
-    }
-
-    /// [`Self::http_url`] for a key that must be given.
-    pub fn req_url(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: Str,
-        example: &str,
-        use_instead: &str,
-    ) -> Option<Url> {
-        if f.is_none() {
-            self.missing(s, key, &format!("an http(s) URL such as \"{example}\""));
-        }
-        self.http_url(s, key, f, example, use_instead, true)?
     }
 
     /// A path relative to the config's directory that must not be a directory (`expected`

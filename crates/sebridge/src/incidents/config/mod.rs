@@ -117,9 +117,10 @@ pub(crate) fn incidents(
         return None;
     };
     let (c, bad) = cx.de_partial::<IncidentsConfig>(&s, value, &[]);
+    let (key, what) = ("servicenow", "[incidents.servicenow]");
     let servicenow = cx
-        .sub(table, "servicenow", "[incidents]", "[incidents.servicenow]")
-        .map(|t| t.and_then(|(raw, s)| servicenow::servicenow(cx, &s, raw)));
+        .sub_table(table, key, "[incidents]", what, &servicenow::keys())
+        .map(|t| t.and_then(|(s, v)| servicenow::servicenow(cx, &s, v)));
     let xdr = cx
         .sub_table(table, "xdr", "[incidents]", "[incidents.xdr]", &xdr::keys())
         .map(|t| t.and_then(|(s, v)| xdr::xdr(cx, &s, v)));
