@@ -414,24 +414,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// An array element's value, or a report that it is not of the expected kind.
-    pub fn element<T>(
-        &mut self,
-        f: Field<T>,
-        expected: impl FnOnce(&str) -> String,
-    ) -> Option<(T, Range<usize>)> {
-        if self.is_poisoned(&f.span) {
-            return None;
-        }
-        match f.value {
-            Ok(v) => Some((v, f.span)),
-            Err(_) => {
-                let found = self.found(&f.span);
-                self.error_at(&f.span, expected(found));
-                None
-            }
-        }
-    }
 }
 
 /// The keys of a tagged table (a source or sink): `type`, then the type's own.

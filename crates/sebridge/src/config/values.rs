@@ -6,22 +6,19 @@
 //! Each returns `None` when the value is invalid (the problem is recorded), and takes the
 //! default or `None` inside when the key is absent, so one mistake yields one message.
 
-use std::collections::BTreeSet;
 use std::ops::{Range, RangeInclusive};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use secure_endpoint::Severity;
 use url::Url;
 
-use super::reader::{closest, Ctx, Field, Sec};
+use super::reader::{Ctx, Field, Sec};
 
 /// Raw field types of the serde structs.
 pub(crate) type Str = Option<Field<String>>;
 pub(crate) type Int = Option<Field<i64>>;
 pub(crate) type Bool = Option<Field<bool>>;
-pub(crate) type List<T> = Option<Field<Vec<Field<T>>>>;
 
 const DURATION: &str = "a duration string like \"30s\", \"5m\" or \"24h\"";
 pub(crate) const NAME_RULE: &str = "1 to 64 characters of a-z, 0-9, `_` and `-`";
@@ -65,12 +62,6 @@ impl Ctx<'_> {
             }
             other => Some(other),
         }
-    }
-
-    /// An optional non-empty string, trimmed.
-    pub fn opt_string(&mut self, s: &Sec, key: &str, f: Str) -> Option<Option<String>> {
-        self.non_empty(s, key, f)
-            .map(|v| v.map(|(v, _)| v.trim().to_string()))
     }
 
     /// A secret string: never shown in messages. Surrounding whitespace is refused because
@@ -213,26 +204,6 @@ impl Ctx<'_> {
         }
     }
 
-    /// `min_severity` and the like: low, medium, high or critical.
-    pub fn severity(&mut self, s: &Sec, key: &str, f: Str) -> Option<Option<Severity>> {
-        let Some((v, span)) = self.string(s, key, f)? else {
-            return Some(None);
-        };
-        match Severity::parse(&v) {
-            Some(sev) => Some(Some(sev)),
-            None => {
-                self.error_at(
-                    &span,
-                    format!(
-                        "`{key}` in {} must be one of low, medium, high, critical, found \"{v}\"",
-                        s.what
-                    ),
-                );
-                None
-            }
-        }
-    }
-
     /// An http(s) URL with a host and without credentials (`use_instead` says where they
     /// belong). `Some(None)` when absent; `query` allows a query string and fragment.
     pub fn http_url(
@@ -295,105 +266,4 @@ impl Ctx<'_> {
         Some(Some((path, span)))
     }
 
-    /// The elements of a list; `None` if the list or any element is invalid.
-    pub fn list<T, U>(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: List<T>,
-        mut each: impl FnMut(&mut Self, T, Range<usize>, &mut Vec<U>) -> bool,
-        element: &str,
-    ) -> Option<Option<(Vec<U>, Range<usize>)>> {
-        let Some((items, span)) = self.take(s, key, f, "an array")? else {
-            return Some(None);
-        };
-        let mut out = Vec::new();
-        let mut ok = true;
-        for item in items {
-            let what = &s.what;
-            let read = self.element(item, |found| {
-                format!("elements of `{key}` in {what} must be {element}, found {found}")
-            });
-            ok &= match read {
-                Some((v, span)) => each(self, v, span, &mut out),
-                None => false,
-            };
-        }
-        ok.then_some(Some((out, span)))
-    }
-
-    /// Group GUIDs, lowercased. The API filters by group GUID; a group *name* here would
-    /// silently match nothing.
-    pub fn groups(&mut self, s: &Sec, key: &str, f: List<String>) -> Option<Vec<String>> {
-        let what = s.what.clone();
-        let read = self.list(
-            s,
-            key,
-            f,
-            |cx, g, span, out| {
-                if is_guid(g.trim()) {
-                    out.push(g.trim().to_ascii_lowercase());
-                    return true;
-                }
-                cx.error_at(
-                    &span,
-                    format!(
-                        "`{g}` in `{key}` of {what} is not a group GUID: expected e.g. \
-                     \"b077d6bc-bbdf-42f7-8838-a06053fbd98a\""
-                    ),
-                );
-                false
-            },
-            "strings",
-        );
-        read.map(|v| v.map(|(v, _)| v).unwrap_or_default())
-    }
-
-    /// A subset of the declared tenants, each once; `None` inside when absent. `empty` is
-    /// the problem of an empty list.
-    pub fn tenant_refs(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: List<String>,
-        declared: &BTreeSet<String>,
-        empty: &str,
-    ) -> Option<Option<Vec<String>>> {
-        let known: Vec<&str> = declared.iter().map(String::as_str).collect();
-        let what = s.what.clone();
-        let read = self.list(
-            s,
-            key,
-            f,
-            |cx, name, span, out: &mut Vec<String>| {
-                let problem = if !declared.contains(&name) {
-                    let mut m = format!("{what} lists unknown tenant `{name}`");
-                    if let Some(close) = closest(&name, &known) {
-                        m.push_str(&format!(" (did you mean `{close}`?)"));
-                    }
-                    if known.is_empty() {
-                        m.push_str("; no tenants are configured");
-                    } else {
-                        m.push_str(&format!("; configured tenants: {}", known.join(", ")));
-                    }
-                    m
-                } else if out.contains(&name) {
-                    format!("{what} lists tenant `{name}` twice")
-                } else {
-                    out.push(name);
-                    return true;
-                };
-                cx.error_at(&span, problem);
-                false
-            },
-            "strings",
-        )?;
-        match read {
-            Some((list, span)) if list.is_empty() => {
-                self.error_at(&span, format!("`{key}` in {what} is empty, {empty}"));
-                None
-            }
-            other => Some(other.map(|(v, _)| v)),
-        }
-    }
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{is_guid, List};
+use crate::config::values::is_guid;
 
 /// Defaults, as documented in `config/example.toml`.
 pub mod defaults {
@@ -169,47 +169,4 @@ pub(crate) fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventTy
                 .into(),
         ),
     })
-}
-
-/// Event types by id (integer) or name (string), resolved against the tenant's
-/// `/v1/event_types` at run time.
-pub(crate) fn event_type_refs(
-    cx: &mut Ctx<'_>,
-    s: &Sec,
-    key: &str,
-    f: List<toml::Value>,
-) -> Option<Vec<EventTypeRef>> {
-    let what = s.what.clone();
-    let read = cx.list(
-        s,
-        key,
-        f,
-        |cx, v, span, out| {
-            let problem = match v {
-                toml::Value::Integer(id) => match u64::try_from(id) {
-                    Ok(id) if id > 0 => {
-                        out.push(EventTypeRef::Id(id));
-                        return true;
-                    }
-                    _ => format!(
-                        "event type id {id} in `{key}` of {what} must be a positive integer"
-                    ),
-                },
-                toml::Value::String(name) if !name.trim().is_empty() => {
-                    out.push(EventTypeRef::Name(name.trim().to_string()));
-                    return true;
-                }
-                toml::Value::String(_) => format!("empty event type name in `{key}` of {what}"),
-                _ => format!(
-                    "elements of `{key}` in {what} must be event type ids (integers) or \
-                 names (strings), found {}",
-                    cx.found(&span)
-                ),
-            };
-            cx.error_at(&span, problem);
-            false
-        },
-        "event type ids (integers) or names (strings)",
-    );
-    read.map(|v| v.map(|(v, _)| v).unwrap_or_default())
 }
