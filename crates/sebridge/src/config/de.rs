@@ -448,6 +448,16 @@ pub(crate) fn http_url<'de, D: Deserializer<'de>>(
     example: &str,
     use_instead: &str,
 ) -> Result<Url, D::Error> {
+    url_of(d, example, use_instead, true)
+}
+
+/// [`http_url`]; `query` allows a query string and fragment.
+pub(crate) fn url_of<'de, D: Deserializer<'de>>(
+    d: D,
+    example: &str,
+    use_instead: &str,
+    query: bool,
+) -> Result<Url, D::Error> {
     read(d, "a string", |v: String| {
         let problem = match Url::parse(v.trim()) {
             _ if v.trim().is_empty() => return Err("is empty".to_string()),
@@ -456,6 +466,9 @@ pub(crate) fn http_url<'de, D: Deserializer<'de>>(
                 format!("has scheme `{}`; expected http or https", u.scheme())
             }
             Ok(u) if u.host().is_none() => "has no host".to_string(),
+            Ok(u) if !query && (u.query().is_some() || u.fragment().is_some()) => {
+                "must not have a query or fragment".to_string()
+            }
             Ok(u) if !u.username().is_empty() || u.password().is_some() => {
                 format!("must not contain credentials; use {use_instead}")
             }

@@ -41,10 +41,16 @@ pub struct IncidentsConfig {
     /// How often ServiceNow is polled for our tickets that were resolved or closed.
     #[serde(default = "reconcile_interval", deserialize_with = "de::duration")]
     pub reconcile_interval: Duration,
-    #[serde(default = "batch_size", deserialize_with = "de::int::<1, 10_000, usize, _>")]
+    #[serde(
+        default = "batch_size",
+        deserialize_with = "de::int::<1, 10_000, usize, _>"
+    )]
     pub batch_size: usize,
     /// Outbox operations in flight at once.
-    #[serde(default = "concurrency", deserialize_with = "de::int::<1, 256, usize, _>")]
+    #[serde(
+        default = "concurrency",
+        deserialize_with = "de::int::<1, 256, usize, _>"
+    )]
     pub concurrency: usize,
     /// Prefix of correlation ids and external ids (`<prefix>:<tenant>:amp-event:<id>`).
     #[serde(default = "prefix", deserialize_with = "prefix_of")]
@@ -90,7 +96,10 @@ fn prefix() -> String {
 }
 fn prefix_of<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let p = de::text(d)?;
-    match p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    match p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         true => Ok(p),
         false => Err(serde::de::Error::custom(
             "must be letters, digits, `-` and `_` (it starts every correlation id)",

@@ -130,7 +130,10 @@ pub(crate) fn servicenow(
     let url = format!("an http(s) URL such as \"{EXAMPLE}\"");
     let c = cx.de::<ServiceNowConfig>(s, value, &[("instance_url", &url)]);
     let mut required = vec![
-        ("username", "the integration user (role itil, or sn_si.analyst for sn_si_incident)"),
+        (
+            "username",
+            "the integration user (role itil, or sn_si.analyst for sn_si_incident)",
+        ),
         ("password", "its password, e.g. \"${SNOW_PASSWORD}\""),
     ];
     if s.has("client_id") || s.has("client_secret") {
