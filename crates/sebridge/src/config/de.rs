@@ -284,6 +284,12 @@ impl Ctx<'_> {
     }
 }
 
+/// Functions returning a value, for `#[serde(default = "…")]`: one line each.
+macro_rules! defaults {
+    ($($name:ident: $t:ty = $v:expr;)*) => { $(fn $name() -> $t { $v })* };
+}
+pub(crate) use defaults;
+
 /// A key read by another struct: only its presence is known here.
 pub(crate) fn later<'de, D: Deserializer<'de>, T: Default>(d: D) -> Result<T, D::Error> {
     serde::de::IgnoredAny::deserialize(d)?;

@@ -38,11 +38,9 @@ struct EndpointDe {
     base_url: Option<Url>,
 }
 
-fn yes() -> bool {
-    true
-}
-fn no_endpoint() -> Endpoint {
-    Endpoint::Region(Region::Us)
+de::defaults! {
+    yes: bool = true;
+    no_endpoint: Endpoint = Endpoint::Region(Region::Us);
 }
 fn client_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     de::secret(d).map(|c| c.expose().to_string())

@@ -73,26 +73,14 @@ pub struct IncidentsConfig {
     pub templates: Templates,
 }
 
-fn window() -> Duration {
-    defaults::WINDOW
-}
-fn note_interval() -> Duration {
-    defaults::NOTE_INTERVAL
-}
-fn max_event_age() -> Duration {
-    defaults::MAX_EVENT_AGE
-}
-fn reconcile_interval() -> Duration {
-    defaults::RECONCILE_INTERVAL
-}
-fn batch_size() -> usize {
-    defaults::BATCH_SIZE
-}
-fn concurrency() -> usize {
-    defaults::CONCURRENCY
-}
-fn prefix() -> String {
-    defaults::PREFIX.to_string()
+de::defaults! {
+    window: Duration = defaults::WINDOW;
+    note_interval: Duration = defaults::NOTE_INTERVAL;
+    max_event_age: Duration = defaults::MAX_EVENT_AGE;
+    reconcile_interval: Duration = defaults::RECONCILE_INTERVAL;
+    batch_size: usize = defaults::BATCH_SIZE;
+    concurrency: usize = defaults::CONCURRENCY;
+    prefix: String = defaults::PREFIX.to_string();
 }
 fn prefix_of<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let p = de::text(d)?;

@@ -74,8 +74,8 @@ pub struct Templates {
     pub note_line: String,
 }
 
-fn yes() -> bool {
-    true
+de::defaults! {
+    yes: bool = true;
 }
 fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     de::boolean(d).map(Some)

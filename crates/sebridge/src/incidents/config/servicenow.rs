@@ -66,11 +66,9 @@ struct AuthDe {
 
 const EXAMPLE: &str = "https://acme.service-now.com";
 
-fn table() -> String {
-    defaults::TABLE.to_string()
-}
-fn request_timeout() -> Duration {
-    defaults::REQUEST_TIMEOUT
+de::defaults! {
+    table: String = defaults::TABLE.to_string();
+    request_timeout: Duration = defaults::REQUEST_TIMEOUT;
 }
 fn no_auth() -> ServiceNowAuth {
     ServiceNowAuth::Basic {

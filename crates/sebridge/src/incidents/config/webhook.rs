@@ -24,8 +24,8 @@ pub struct WebhookConfig {
     pub max_skew: Duration,
 }
 
-fn max_skew() -> Duration {
-    defaults::MAX_SKEW
+de::defaults! {
+    max_skew: Duration = defaults::MAX_SKEW;
 }
 
 fn key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {

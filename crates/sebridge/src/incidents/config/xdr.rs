@@ -40,11 +40,9 @@ struct EndpointDe {
     base_url: Option<Url>,
 }
 
-fn no_endpoint() -> XdrEndpoint {
-    XdrEndpoint::Region(xdr::Region::Us)
-}
-fn request_timeout() -> Duration {
-    defaults::REQUEST_TIMEOUT
+de::defaults! {
+    no_endpoint: XdrEndpoint = XdrEndpoint::Region(xdr::Region::Us);
+    request_timeout: Duration = defaults::REQUEST_TIMEOUT;
 }
 fn password<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
     de::secret(d).map(|s| s.0)

@@ -61,14 +61,10 @@ pub const ES_DATA_STREAM: &str = "logs-cisco_secure_endpoint.event-default";
 pub const ES_PIPELINE: &str = "_none";
 const EXAMPLE: &str = "https://elastic.example.com:9200";
 
-fn no_auth() -> ElasticAuth {
-    ElasticAuth::None
-}
-fn data_stream() -> String {
-    ES_DATA_STREAM.to_string()
-}
-fn pipeline() -> Option<String> {
-    Some(ES_PIPELINE.to_string())
+de::defaults! {
+    no_auth: ElasticAuth = ElasticAuth::None;
+    data_stream: String = ES_DATA_STREAM.to_string();
+    pipeline: Option<String> = Some(ES_PIPELINE.to_string());
 }
 fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
     de::http_url(d, EXAMPLE, USE_INSTEAD)

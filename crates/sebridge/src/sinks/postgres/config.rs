@@ -25,8 +25,8 @@ pub struct PostgresSinkConfig {
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;
 pub const PG_TABLE: &str = "sebridge_events";
 
-fn table() -> String {
-    PG_TABLE.to_string()
+de::defaults! {
+    table: String = PG_TABLE.to_string();
 }
 
 fn table_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

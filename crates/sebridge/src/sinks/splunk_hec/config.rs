@@ -46,11 +46,9 @@ pub const HEC_SOURCETYPE: &str = "cisco:amp:event";
 pub const HEC_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 const EXAMPLE: &str = "https://splunk.example.com:8088";
 
-fn sourcetype() -> String {
-    HEC_SOURCETYPE.to_string()
-}
-fn ack_timeout() -> Duration {
-    HEC_ACK_TIMEOUT
+de::defaults! {
+    sourcetype: String = HEC_SOURCETYPE.to_string();
+    ack_timeout: Duration = HEC_ACK_TIMEOUT;
 }
 fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
     de::http_url(d, EXAMPLE, USE_INSTEAD)

@@ -113,29 +113,15 @@ fn header_field(v: &str, max: usize) -> bool {
     v.len() <= max && v.bytes().all(|b| (33..=126).contains(&b))
 }
 
-fn tcp() -> SyslogTransport {
-    SyslogTransport::Tcp
-}
-fn octets() -> SyslogFraming {
-    SyslogFraming::OctetCounting
-}
-fn rfc5424() -> SyslogProtocol {
-    SyslogProtocol::Rfc5424
-}
-fn json() -> MessageFormat {
-    MessageFormat::Json
-}
-fn local0() -> u8 {
-    SYSLOG_FACILITY
-}
-fn app_name() -> String {
-    SYSLOG_APP_NAME.to_string()
-}
-fn caret() -> char {
-    '^'
-}
-fn connect_timeout() -> Duration {
-    defaults::CONNECT_TIMEOUT
+de::defaults! {
+    tcp: SyslogTransport = SyslogTransport::Tcp;
+    octets: SyslogFraming = SyslogFraming::OctetCounting;
+    rfc5424: SyslogProtocol = SyslogProtocol::Rfc5424;
+    json: MessageFormat = MessageFormat::Json;
+    local0: u8 = SYSLOG_FACILITY;
+    app_name: String = SYSLOG_APP_NAME.to_string();
+    caret: char = '^';
+    connect_timeout: Duration = defaults::CONNECT_TIMEOUT;
 }
 
 fn transport<'de, D: Deserializer<'de>>(d: D) -> Result<SyslogTransport, D::Error> {

@@ -83,11 +83,9 @@ pub(crate) struct CommonDe {
     min_severity: Option<Severity>,
 }
 
-fn retry_initial() -> Duration {
-    defaults::RETRY_INITIAL
-}
-fn retry_max() -> Duration {
-    defaults::RETRY_MAX
+de::defaults! {
+    retry_initial: Duration = defaults::RETRY_INITIAL;
+    retry_max: Duration = defaults::RETRY_MAX;
 }
 fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     de::int::<1, 1_000_000, usize, D>(d).map(Some)

@@ -72,23 +72,13 @@ pub struct PollSourceConfig {
     pub tenants: Option<Vec<String>>,
 }
 
-fn interval() -> Duration {
-    POLL_INTERVAL
-}
-fn lookback() -> Duration {
-    POLL_LOOKBACK
-}
-fn page_size() -> u32 {
-    POLL_PAGE_SIZE
-}
-fn concurrency() -> usize {
-    POLL_CONCURRENCY
-}
-fn request_timeout() -> Duration {
-    POLL_REQUEST_TIMEOUT
-}
-fn overlap() -> Duration {
-    POLL_OVERLAP
+de::defaults! {
+    interval: Duration = POLL_INTERVAL;
+    lookback: Duration = POLL_LOOKBACK;
+    page_size: u32 = POLL_PAGE_SIZE;
+    concurrency: usize = POLL_CONCURRENCY;
+    request_timeout: Duration = POLL_REQUEST_TIMEOUT;
+    overlap: Duration = POLL_OVERLAP;
 }
 
 pub(crate) const NO_TENANT: &str =

@@ -64,23 +64,13 @@ pub struct StreamSourceConfig {
     pub insecure: bool,
 }
 
-fn prefetch() -> u16 {
-    STREAM_PREFETCH
-}
-fn batch_size() -> usize {
-    STREAM_BATCH_SIZE
-}
-fn batch_wait() -> Duration {
-    STREAM_BATCH_WAIT
-}
-fn heartbeat() -> Duration {
-    STREAM_HEARTBEAT
-}
-fn connect_timeout() -> Duration {
-    STREAM_CONNECT_TIMEOUT
-}
-fn max_backoff() -> Duration {
-    STREAM_MAX_BACKOFF
+de::defaults! {
+    prefetch: u16 = STREAM_PREFETCH;
+    batch_size: usize = STREAM_BATCH_SIZE;
+    batch_wait: Duration = STREAM_BATCH_WAIT;
+    heartbeat: Duration = STREAM_HEARTBEAT;
+    connect_timeout: Duration = STREAM_CONNECT_TIMEOUT;
+    max_backoff: Duration = STREAM_MAX_BACKOFF;
 }
 
 fn streams<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
