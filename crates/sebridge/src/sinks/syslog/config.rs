@@ -81,31 +81,12 @@ pub(crate) const BATCHES: (usize, Duration) = defaults::STREAM_BATCHES;
 pub const SYSLOG_FACILITY: u8 = 16;
 pub const SYSLOG_APP_NAME: &str = "sebridge";
 
+/// By number: `kern` is 0, `local7` 23.
+#[rustfmt::skip]
 const FACILITIES: &[&str] = &[
-    "kern",
-    "user",
-    "mail",
-    "daemon",
-    "auth",
-    "syslog",
-    "lpr",
-    "news",
-    "uucp",
-    "cron",
-    "authpriv",
-    "ftp",
-    "ntp",
-    "security",
-    "console",
-    "solaris-cron",
-    "local0",
-    "local1",
-    "local2",
-    "local3",
-    "local4",
-    "local5",
-    "local6",
-    "local7",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1",
+    "local2", "local3", "local4", "local5", "local6", "local7",
 ];
 
 /// 1 to `max` printable ASCII characters without spaces (syslog header fields).

@@ -101,13 +101,10 @@ pub(crate) fn stream(
         );
         return None;
     }
-    ok &= cx.file_at(
-        s,
-        "ca_file",
-        &mut c.ca_file,
-        Some("a PEM file of the CA that signs the broker's certificate"),
-    );
-    if c.insecure && c.ca_file.is_some() && read("ca_file") && ok {
+    let pem = Some("a PEM file of the CA that signs the broker's certificate");
+    let file_ok = cx.file_at(s, "ca_file", &mut c.ca_file, pem);
+    ok &= file_ok;
+    if c.insecure && c.ca_file.is_some() && read("ca_file") && file_ok {
         cx.error(
             &s.val("insecure"),
             format!(
