@@ -6,7 +6,10 @@
 //! with the reader's own wording), removes that key and tries again, so every wrong value
 //! of a table is reported in one run. A reader's error text is the end of that message:
 //! "must be …" or "is …" (prefixed with the key and section), or a whole message with
-//! `{key}` / `{what}` placeholders.
+//! `{key}` / `{what}` / `{found}` placeholders; a leading `@` places it at the key instead
+//! of the value. Checks that need the config's directory or other tables (files, declared
+//! tenants) are post-passes here too ([`Ctx::file_at`], [`Ctx::declared_tenants`]), and
+//! [`Secret`] is the type of every secret value.
 //!
 //! Sections use this module; it uses none of them.
 
