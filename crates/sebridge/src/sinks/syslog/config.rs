@@ -158,9 +158,18 @@ fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 }
 
 fn leef_delimiter<'de, D: Deserializer<'de>>(d: D) -> Result<char, D::Error> {
-    parse_leef_delimiter(&de::text(d)?).ok_or_else(|| D::Error::custom(
+    parse_leef_delimiter(&untrimmed(d)?).ok_or_else(|| D::Error::custom(
         "must be one character (e.g. \"^\") or a hex code (\"x09\" for TAB); not `=`, a letter, a digit or a space",
     ))
+}
+
+/// A non-empty string as written: spaces are not a delimiter's padding.
+fn untrimmed<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = String::deserialize(d)?;
+    match v.trim().is_empty() {
+        true => Err(D::Error::custom("is empty")),
+        false => Ok(v),
+    }
 }
 
 /// A number 0..=23 or its name.
