@@ -2,24 +2,43 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::de::DeTable;
 
-use super::reader::Ctx;
-use super::values::{Int, Str};
+use super::de;
+use super::reader::{fields, Ctx};
 
 /// `[journal]`: retention of journal rows every consumer has passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct JournalConfig {
-    /// Delete rows older than this (once every consumer has passed them).
+    /// Delete rows older than this (once every consumer has passed them); "0s": no limit.
+    #[serde(deserialize_with = "max_age")]
     pub max_age: Option<Duration>,
     /// Keep at most this many rows (same rule).
+    #[serde(deserialize_with = "max_rows")]
     pub max_rows: Option<u64>,
     /// What to do when a lagging consumer still needs rows past a limit.
+    #[serde(deserialize_with = "policy")]
     pub on_lagging_consumer: LaggingPolicy,
     /// Warn when a lagging consumer holds rows beyond this percentage of a limit.
+    #[serde(deserialize_with = "de::int::<1, 100, u8, _>")]
     pub warn_at_percent: u8,
+    #[serde(deserialize_with = "de::duration")]
     pub check_interval: Duration,
+}
+
+fn max_age<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de::duration0(d).map(|d| Some(d).filter(|d| !d.is_zero()))
+}
+fn max_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de::int::<1000, { i64::MAX }, u64, D>(d).map(Some)
+}
+fn policy<'de, D: Deserializer<'de>>(d: D) -> Result<LaggingPolicy, D::Error> {
+    de::choice(
+        d,
+        &[("keep", LaggingPolicy::Keep), ("drop", LaggingPolicy::Drop)],
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,50 +69,10 @@ pub mod defaults {
     pub const JOURNAL_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 }
 
-#[derive(Deserialize)]
-struct JournalRaw {
-    max_age: Str,
-    max_rows: Int,
-    on_lagging_consumer: Str,
-    warn_at_percent: Int,
-    check_interval: Str,
-}
-
 pub(crate) fn journal(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<JournalConfig> {
-    let Some((raw, s)) = cx.sub::<JournalRaw>(root, "journal", "the top level", "[journal]")?
-    else {
-        return Some(JournalConfig::default());
-    };
-    // `max_age = "0s"`: no age limit.
-    let max_age = match cx.duration_opt(&s, "max_age", raw.max_age, true) {
-        Some(Some(d)) if d.is_zero() => Some(None),
-        Some(Some(d)) => Some(Some(d)),
-        Some(None) => Some(Some(defaults::JOURNAL_MAX_AGE)),
-        None => None,
-    };
-    let max_rows = cx.int_opt::<u64>(&s, "max_rows", raw.max_rows, 1000..=i64::MAX);
-    let policies = [("keep", LaggingPolicy::Keep), ("drop", LaggingPolicy::Drop)];
-    let on_lagging_consumer = cx.choice(
-        &s,
-        "on_lagging_consumer",
-        raw.on_lagging_consumer,
-        &policies,
-        LaggingPolicy::Keep,
-    );
-    let warn = defaults::JOURNAL_WARN_AT_PERCENT;
-    let warn_at_percent = cx.int_or(&s, "warn_at_percent", raw.warn_at_percent, 1..=100, warn);
-    let check_interval = cx.duration_or(
-        &s,
-        "check_interval",
-        raw.check_interval,
-        false,
-        defaults::JOURNAL_CHECK_INTERVAL,
-    );
-    Some(JournalConfig {
-        max_age: max_age?,
-        max_rows: max_rows?,
-        on_lagging_consumer: on_lagging_consumer?,
-        warn_at_percent: warn_at_percent?,
-        check_interval: check_interval?,
-    })
+    let keys = fields::<JournalConfig>();
+    match cx.sub_table(root, "journal", "the top level", "[journal]", keys)? {
+        Some((s, value)) => cx.de(&s, value, &[]),
+        None => Some(JournalConfig::default()),
+    }
 }

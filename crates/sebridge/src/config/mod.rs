@@ -2,14 +2,15 @@
 //! typed, validated structures.
 //!
 //! How a file is read: TOML syntax (`toml`'s parser, the one `toml_edit` uses), then one
-//! `${NAME}` pass over every string value ([`env`]), then each section deserialized on its
-//! own into its serde struct (`*Raw`, fields that keep their span and never fail,
-//! [`reader::Field`]), its unknown keys reported against that struct's own field list, and
-//! one validation pass per section that turns it into the public type, recording every
-//! problem. Each component's part (its serde struct, defaults and checks) is one file:
-//! `tenants.rs`, `store.rs`, `journal.rs`, `sources/*.rs`, `sinks/*.rs`, `incidents/`; the
-//! shared machinery is `reader.rs` (places, problems, tables), `values.rs` (one reader per
-//! kind of value) and `env.rs`, which use none of the sections.
+//! `${NAME}` pass over every string value ([`env`]), then each table's unknown keys
+//! reported against its struct's own field list, and the table deserialized on its own
+//! straight into its public struct ([`de`]: each wrong value is reported and its key
+//! dropped until the rest reads), then the checks across keys, recording every problem.
+//! Each component's part (its struct, defaults and checks) is one file: `tenants.rs`,
+//! `store.rs`, `journal.rs`, `sources/*.rs`, `sinks/*.rs`, `incidents/`; the shared
+//! machinery is `reader.rs` (places, problems, tables), `de.rs` (reading a table, and one
+//! reader per kind of value), `values.rs` (name rules) and `env.rs`, which use none of the
+//! sections.
 //!
 //! Loading reports every problem of a file in one pass, each with file, line and column
 //! ([`ConfigErrors`]), so an operator can fix a config in one round instead of one error
@@ -24,6 +25,7 @@
 //!   (they end up in database keys, metric labels and file names);
 //! - a config without any tenant, source or sink is refused, since it would do nothing.
 
+pub(crate) mod de;
 mod env;
 mod error;
 pub(crate) mod journal;

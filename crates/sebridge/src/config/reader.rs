@@ -1,7 +1,7 @@
 //! The shared machinery every section uses: where each problem is (byte span to line:col),
-//! the list of problems, [`Field`] (a serde field that keeps its span and never fails, so
-//! one wrong value does not hide the others), the unknown-key check against a serde struct's
-//! own field list, and reading one table into its serde struct.
+//! the list of problems, [`Field`] (a value that keeps its span and never fails, so one
+//! wrong element of a list does not hide the others), the unknown-key check against a
+//! serde struct's own field list, and the `type` of a tagged table.
 //!
 //! Section modules use this module; it uses none of them.
 
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::ConfigError;
@@ -20,8 +20,8 @@ pub(crate) type Span = Option<Range<usize>>;
 
 /// One field as written: where, and its value or why it does not have the field's type.
 ///
-/// A type mismatch is kept instead of failing the struct, so every wrong value of a table
-/// is reported in one pass; [`Ctx::take`] turns it into a message naming key and section.
+/// A type mismatch is kept instead of failing the list, so every wrong element is
+/// reported in one pass ([`super::de::list`]).
 #[derive(Debug)]
 pub(crate) struct Field<T> {
     pub span: Range<usize>,
@@ -51,6 +51,7 @@ pub(crate) struct Sec {
     pub what: String,
     pub span: Span,
     keys: Vec<(String, Range<usize>)>,
+    vals: Vec<Range<usize>>,
 }
 
 impl Sec {
@@ -59,10 +60,12 @@ impl Sec {
             .iter()
             .map(|(k, _)| (k.get_ref().to_string(), k.span()))
             .collect();
+        let vals = table.iter().map(|(_, v)| v.span()).collect();
         Sec {
             what: what.into(),
             span,
             keys,
+            vals,
         }
     }
 
@@ -76,6 +79,12 @@ impl Sec {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, s)| s.clone())
+    }
+
+    /// Where the value of `key` is written.
+    pub fn val(&self, key: &str) -> Span {
+        let i = self.keys.iter().position(|(k, _)| k == key)?;
+        self.vals.get(i).cloned()
     }
 }
 
@@ -276,54 +285,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reads a table into its serde struct. Fields are [`Field`]s or tables read on their
-    /// own, so this only fails on a value the struct cannot hold at all (reported).
-    pub fn read<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let span = e.span().or(Some(value.span()));
-                self.error(&span, e.message().to_string());
-                None
-            }
-        }
-    }
-
-    /// Reads `value` (a table) as `T` after reporting its unknown keys against `extra`
-    /// (keys read by the caller) and `T`'s fields. Returns the struct, the section and the
-    /// keys suggested for typos.
-    pub fn section<T: DeserializeOwned>(
-        &mut self,
-        what: impl Into<String>,
-        key_span: Span,
-        table: &DeTable<'_>,
-        value: &Spanned<DeValue<'_>>,
-        extra: &[&str],
-    ) -> (Option<T>, Sec, Vec<String>) {
-        let s = Sec::new(what, key_span, table);
-        let mut allowed: Vec<&str> = extra.to_vec();
-        allowed.extend_from_slice(fields::<T>());
-        let typos = self.check_keys(&s, &allowed);
-        (self.read(value), s, typos)
-    }
-
-    /// An optional sub-table `key` of `table` read as `T`: `Some(None)` when absent,
-    /// `None` when it is not a table (reported).
-    pub fn sub<T: DeserializeOwned>(
-        &mut self,
-        table: &DeTable<'_>,
-        key: &str,
-        parent: &str,
-        what: &str,
-    ) -> Option<Option<(T, Sec)>> {
-        let Some((k, v)) = table.get_key_value(key) else {
-            return Some(None);
-        };
-        let t = self.as_table(v, key, parent)?;
-        let (raw, s, _) = self.section::<T>(what, Some(k.span()), t, v, &[]);
-        Some(Some((raw?, s)))
-    }
-
     /// The `type` of a source or sink, checked against `known`. When absent or unknown, the
     /// other keys are not checked: which keys are allowed depends on the type.
     pub fn kind(
@@ -378,51 +339,6 @@ impl<'a> Ctx<'a> {
     }
 
     // ---- typed fields -------------------------------------------------------------------
-
-    /// A field's value: `Some(None)` when absent, `None` when invalid (reported, or poisoned
-    /// by a failed `${NAME}`).
-    pub fn take<T>(
-        &mut self,
-        s: &Sec,
-        key: &str,
-        f: Option<Field<T>>,
-        expected: &str,
-    ) -> Option<Option<(T, Range<usize>)>> {
-        let Some(f) = f else { return Some(None) };
-        if self.is_poisoned(&f.span) {
-            return None;
-        }
-        match f.value {
-            Ok(v) => Some(Some((v, f.span))),
-            Err(_) => {
-                let found = self.found(&f.span);
-                self.error_at(
-                    &f.span,
-                    format!("`{key}` in {} must be {expected}, found {found}", s.what),
-                );
-                None
-            }
-        }
-    }
-
-    /// An array element's value, or a report that it is not of the expected kind.
-    pub fn element<T>(
-        &mut self,
-        f: Field<T>,
-        expected: impl FnOnce(&str) -> String,
-    ) -> Option<(T, Range<usize>)> {
-        if self.is_poisoned(&f.span) {
-            return None;
-        }
-        match f.value {
-            Ok(v) => Some((v, f.span)),
-            Err(_) => {
-                let found = self.found(&f.span);
-                self.error_at(&f.span, expected(found));
-                None
-            }
-        }
-    }
 }
 
 /// The keys of a tagged table (a source or sink): `type`, then the type's own.

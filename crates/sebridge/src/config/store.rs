@@ -2,13 +2,13 @@
 //! HTTP endpoint.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::de::DeTable;
 
-use super::reader::Ctx;
-use super::values::Str;
+use super::de;
+use super::reader::{fields, Ctx, Sec};
 
 pub mod defaults {
     pub const SQLITE_PATH: &str = "sebridge.db";
@@ -36,37 +36,75 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
 }
 
+/// `[store]` as written: which [`StoreConfig`] depends on `kind`.
 #[derive(Deserialize)]
-struct StoreRaw {
-    kind: Str,
-    path: Str,
+struct StoreDe {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_path")]
+    path: Option<PathBuf>,
     /// Known (for kind = "postgres", refused), so only its presence is looked at.
+    #[serde(default, deserialize_with = "de::later")]
     #[allow(dead_code)]
-    url: Str,
+    url: (),
 }
 
 #[derive(Deserialize)]
-struct SecretsRaw {
-    key_file: Str,
+struct SecretsDe {
+    #[serde(default, deserialize_with = "de::opt_path")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
-struct ServerRaw {
-    listen: Str,
+struct ServerDe {
+    #[serde(default)]
+    listen: Option<String>,
 }
 
 const STORE_KINDS: &[&str] = &["sqlite", "postgres"];
 
+/// A table of the top level, read as `T`: `Some(None)` when absent.
+fn section<T: serde::de::DeserializeOwned>(
+    cx: &mut Ctx<'_>,
+    root: &DeTable<'_>,
+    key: &str,
+) -> Option<Option<(T, Sec)>> {
+    let what = format!("[{key}]");
+    let Some((s, v)) = cx.sub_table(root, key, "the top level", &what, fields::<T>())? else {
+        return Some(None);
+    };
+    Some(Some((cx.de(&s, v, &[])?, s)))
+}
+
+/// A path relative to the config's directory that must not be a directory.
+fn path(
+    cx: &mut Ctx<'_>,
+    s: &Sec,
+    key: &str,
+    p: Option<PathBuf>,
+    default: &str,
+    expected: &str,
+) -> Option<PathBuf> {
+    let path = cx.base_dir.join(p.as_deref().unwrap_or(Path::new(default)));
+    if s.has(key) && path.is_dir() {
+        let m = format!(
+            "`{key}` in {} is a directory ({}); expected {expected}",
+            s.what,
+            path.display()
+        );
+        cx.error(&s.val(key), m);
+        return None;
+    }
+    Some(path)
+}
+
 pub(crate) fn store(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<StoreConfig> {
-    let Some((raw, s)) = cx.sub::<StoreRaw>(root, "store", "the top level", "[store]")? else {
+    let Some((raw, s)) = section::<StoreDe>(cx, root, "store")? else {
         let path = cx.base_dir.join(defaults::SQLITE_PATH);
         return Some(StoreConfig::Sqlite { path });
     };
-    let (kind, span) = match cx.string(&s, "kind", raw.kind)? {
-        Some((kind, span)) => (kind, Some(span)),
-        None => ("sqlite".to_string(), None),
-    };
-    match kind.as_str() {
+    let span = s.val("kind");
+    match raw.kind.as_deref().unwrap_or("sqlite") {
         "sqlite" => {
             if s.has("url") {
                 cx.error(
@@ -75,10 +113,14 @@ pub(crate) fn store(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<StoreConfig>
                      use `path` for sqlite, or set kind = \"postgres\"",
                 );
             }
-            let path = match cx.path(&s, "path", raw.path, "the database file")? {
-                Some((path, _)) => path,
-                None => cx.base_dir.join(defaults::SQLITE_PATH),
-            };
+            let path = path(
+                cx,
+                &s,
+                "path",
+                raw.path,
+                defaults::SQLITE_PATH,
+                "the database file",
+            )?;
             Some(StoreConfig::Sqlite { path })
         }
         // Refused here rather than when the pipeline starts, with every other problem.
@@ -103,23 +145,28 @@ pub(crate) fn store(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<StoreConfig>
 }
 
 pub(crate) fn secrets(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<SecretsConfig> {
-    let default = SecretsConfig {
-        key_file: cx.base_dir.join(defaults::KEY_FILE),
+    let (file, s) = match section::<SecretsDe>(cx, root, "secrets")? {
+        Some((raw, s)) => (raw.key_file, Some(s)),
+        None => (None, None),
     };
-    let Some((raw, s)) = cx.sub::<SecretsRaw>(root, "secrets", "the top level", "[secrets]")?
-    else {
-        return Some(default);
+    let key_file = match &s {
+        Some(s) => path(
+            cx,
+            s,
+            "key_file",
+            file,
+            defaults::KEY_FILE,
+            "the key file's path",
+        )?,
+        None => cx.base_dir.join(defaults::KEY_FILE),
     };
-    match cx.path(&s, "key_file", raw.key_file, "the key file's path")? {
-        Some((key_file, _)) => Some(SecretsConfig { key_file }),
-        None => Some(default),
-    }
+    Some(SecretsConfig { key_file })
 }
 
 /// `None` when absent, invalid, or `listen` is absent or empty.
 pub(crate) fn server(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<ServerConfig> {
-    let (raw, s) = cx.sub::<ServerRaw>(root, "server", "the top level", "[server]")??;
-    let (listen, span) = cx.string(&s, "listen", raw.listen)??;
+    let (raw, s) = section::<ServerDe>(cx, root, "server")??;
+    let listen = raw.listen?;
     let text = listen.trim();
     if text.is_empty() {
         return None;
@@ -127,8 +174,8 @@ pub(crate) fn server(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<ServerConfi
     match text.parse::<SocketAddr>() {
         Ok(listen) => Some(ServerConfig { listen }),
         Err(_) => {
-            cx.error_at(
-                &span,
+            cx.error(
+                &s.val("listen"),
                 format!(
                     "`listen` in [server] is not a socket address: found \"{text}\", expected \
                      IP:port such as \"127.0.0.1:8686\" or \"[::1]:8686\" (\"\" disables the server)"

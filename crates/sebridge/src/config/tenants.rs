@@ -1,24 +1,70 @@
 //! `[tenants.<name>]`: one customer organisation and how to reach its API.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 use url::Url;
 
+use super::de;
 use super::reader::{fields, Ctx, Sec, Span};
-use super::values::{Bool, Str};
 use secure_endpoint::Region;
 
 /// `[tenants.<name>]`: one customer organisation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TenantConfig {
+    /// The table's name.
+    #[serde(skip)]
     pub name: String,
+    /// Read from [`EndpointDe`]'s keys.
+    #[serde(skip, default = "no_endpoint")]
     pub endpoint: Endpoint,
+    /// Not a secret, but held to the same rules (a stray space fails much later).
+    #[serde(deserialize_with = "client_id")]
     pub client_id: String,
+    #[serde(deserialize_with = "api_key")]
     pub api_key: SecretString,
     /// Defaults to true; disabled tenants are kept in the config but never polled.
+    #[serde(default = "yes", deserialize_with = "de::boolean")]
     pub enabled: bool,
+}
+
+/// The keys [`Endpoint`] is chosen by.
+#[derive(Deserialize)]
+struct EndpointDe {
+    #[serde(default, deserialize_with = "region")]
+    region: Option<Region>,
+    #[serde(default, deserialize_with = "base_url")]
+    base_url: Option<Url>,
+}
+
+de::defaults! {
+    yes: bool = true;
+    no_endpoint: Endpoint = Endpoint::Region(Region::Us);
+}
+fn client_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    de::secret(d).map(|c| c.expose().to_string())
+}
+fn api_key<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    de::secret(d).map(|k| k.0)
+}
+
+fn region<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Region>, D::Error> {
+    let value = String::deserialize(d)?;
+    // Only the documented spellings: one way to write a region keeps configs greppable.
+    if let Some(r) = Region::ALL.into_iter().find(|reg| reg.as_str() == value) {
+        return Ok(Some(r));
+    }
+    let mut message = format!("unknown region `{value}` in {{what}}; expected one of us, eu, apjc");
+    if let Ok(alias) = value.parse::<Region>() {
+        message.push_str(&format!(" (did you mean `{alias}`?)"));
+    }
+    Err(serde::de::Error::custom(message))
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let example = "https://api.amp.cisco.com\" or \"http://127.0.0.1:9000";
+    de::url_of(d, example, "client_id and api_key", false).map(Some)
 }
 
 /// Where a tenant's API is: a Cisco region, or an explicit base URL (simulator, proxy).
@@ -50,16 +96,6 @@ impl TenantConfig {
     }
 }
 
-/// The table as written.
-#[derive(Deserialize)]
-struct TenantRaw {
-    region: Str,
-    base_url: Str,
-    client_id: Str,
-    api_key: Str,
-    enabled: Bool,
-}
-
 pub(crate) fn tenant(
     cx: &mut Ctx<'_>,
     name: &str,
@@ -68,14 +104,11 @@ pub(crate) fn tenant(
     value: &Spanned<DeValue<'_>>,
 ) -> Option<TenantConfig> {
     let s = Sec::new(format!("tenant `{name}`"), key_span, table);
-    let typos = cx.check_keys(&s, fields::<TenantRaw>());
-    let raw: TenantRaw = cx.read(value)?;
+    let keys = [fields::<EndpointDe>(), fields::<TenantConfig>()].concat();
+    let typos = cx.check_keys(&s, &keys);
     // A key reported as a typo of `k` counts as given: its report says what to fix.
-    let given = |present: bool, k: &str| present || typos.iter().any(|t| t == k);
-    let endpoint = match (
-        given(raw.region.is_some(), "region"),
-        given(raw.base_url.is_some(), "base_url"),
-    ) {
+    let given = |k: &str| s.has(k) || typos.iter().any(|t| t == k);
+    let endpoint = match (given("region"), given("base_url")) {
         (true, true) => {
             cx.error(
                 &s.key("base_url"),
@@ -86,8 +119,7 @@ pub(crate) fn tenant(
                 ),
             );
             // Still check both values, so their own problems show up in this pass too.
-            region(cx, &s, raw.region);
-            base_url(cx, &s, raw.base_url);
+            cx.de::<EndpointDe>(&s, value, &[]);
             None
         }
         (false, false) => {
@@ -101,56 +133,31 @@ pub(crate) fn tenant(
             );
             None
         }
-        (true, false) => region(cx, &s, raw.region).map(Endpoint::Region),
-        (false, true) => base_url(cx, &s, raw.base_url).map(Endpoint::BaseUrl),
+        _ => match cx.de::<EndpointDe>(&s, value, &[]) {
+            Some(EndpointDe {
+                region: Some(r), ..
+            }) => Some(Endpoint::Region(r)),
+            Some(EndpointDe {
+                base_url: Some(u), ..
+            }) => Some(Endpoint::BaseUrl(u)),
+            _ => None,
+        },
     };
-    let client_id = if given(raw.client_id.is_some(), "client_id") {
-        // Not a secret, but held to the same rules (a stray space fails much later).
-        cx.secret(&s, "client_id", raw.client_id)
-            .flatten()
-            .map(|(c, _)| c.expose_secret().to_string())
-    } else {
-        let hint = "the API client id (e.g. client_id = \"${ACME_CLIENT_ID}\")";
-        cx.missing(&s, "client_id", hint);
-        None
-    };
-    let api_key = if given(raw.api_key.is_some(), "api_key") {
-        cx.secret(&s, "api_key", raw.api_key)
-            .flatten()
-            .map(|(k, _)| k)
-    } else {
-        let hint = "the API key (e.g. api_key = \"${ACME_API_KEY}\")";
-        cx.missing(&s, "api_key", hint);
-        None
-    };
-    let enabled = cx.bool_or(&s, "enabled", raw.enabled, true);
-    Some(TenantConfig {
-        name: name.to_string(),
-        endpoint: endpoint?,
-        client_id: client_id?,
-        api_key: api_key?,
-        enabled: enabled?,
-    })
-}
-
-fn region(cx: &mut Ctx<'_>, s: &Sec, f: Str) -> Option<Region> {
-    let (value, span) = cx.string(s, "region", f)??;
-    // Only the documented spellings: one way to write a region keeps configs greppable.
-    let found = Region::ALL.into_iter().find(|reg| reg.as_str() == value);
-    if found.is_none() {
-        let mut message = format!(
-            "unknown region `{value}` in {}; expected one of us, eu, apjc",
-            s.what
-        );
-        if let Ok(alias) = value.parse::<Region>() {
-            message.push_str(&format!(" (did you mean `{alias}`?)"));
-        }
-        cx.error_at(&span, message);
-    }
-    found
-}
-
-fn base_url(cx: &mut Ctx<'_>, s: &Sec, f: Str) -> Option<Url> {
-    let example = "https://api.amp.cisco.com\" or \"http://127.0.0.1:9000";
-    cx.http_url(s, "base_url", f, example, "client_id and api_key", false)?
+    let required: Vec<(&str, &str)> = [
+        (
+            "client_id",
+            "the API client id (e.g. client_id = \"${ACME_CLIENT_ID}\")",
+        ),
+        (
+            "api_key",
+            "the API key (e.g. api_key = \"${ACME_API_KEY}\")",
+        ),
+    ]
+    .into_iter()
+    .filter(|(k, _)| !given(k))
+    .collect();
+    let mut t: TenantConfig = cx.de(&s, value, &required)?;
+    t.name = name.to_string();
+    t.endpoint = endpoint?;
+    Some(t)
 }

@@ -117,50 +117,36 @@ pub(crate) fn sink(
     let s = Sec::new(format!("sink `{name}`"), key_span, table);
     let kind = cx.kind(&s, table, TYPES, "sink")?;
     let (own, batches) = match kind.as_str() {
-        "file" => (fields::<file::FileRaw>(), file::BATCHES),
-        "stdout" => (fields::<stdout::StdoutRaw>(), stdout::BATCHES),
-        "syslog" => (fields::<syslog::SyslogRaw>(), syslog::BATCHES),
-        "splunk_hec" => (fields::<splunk_hec::HecRaw>(), splunk_hec::BATCHES),
-        "elasticsearch" => (
-            fields::<elasticsearch::ElasticRaw>(),
-            elasticsearch::ES_BATCHES,
-        ),
-        "postgres" => (fields::<postgres::PostgresRaw>(), postgres::BATCHES),
-        _ => (fields::<webhook::WebhookRaw>(), webhook::BATCHES),
+        "file" => (fields::<FileSinkConfig>().to_vec(), file::BATCHES),
+        "stdout" => (fields::<StdoutSinkConfig>().to_vec(), stdout::BATCHES),
+        "syslog" => (fields::<SyslogSinkConfig>().to_vec(), syslog::BATCHES),
+        "splunk_hec" => (fields::<HecSinkConfig>().to_vec(), splunk_hec::BATCHES),
+        "elasticsearch" => (elasticsearch::keys(), elasticsearch::ES_BATCHES),
+        "postgres" => (fields::<PostgresSinkConfig>().to_vec(), postgres::BATCHES),
+        _ => (fields::<WebhookSinkConfig>().to_vec(), webhook::BATCHES),
     };
-    let mut keys = with_type(fields::<common::CommonRaw>());
-    keys.extend_from_slice(own);
+    let mut keys = with_type(fields::<common::CommonDe>());
+    keys.extend_from_slice(&own);
     let typos = cx.check_keys(&s, &keys);
-    let raw = cx.read(value)?;
-    let common = common::common(cx, &s, raw, batches);
-    Some(match kind.as_str() {
-        "file" => {
-            let raw = cx.read(value)?;
-            SinkConfig::File(file::file(cx, &s, raw, common, name, files, &typos)?)
+    let common = match cx.de_partial::<common::CommonDe>(&s, value, &[]) {
+        (Some(c), bad) => {
+            let c = c.build(cx, &s, batches, &bad);
+            bad.is_empty().then_some(c)
         }
-        "stdout" => {
-            let raw = cx.read(value)?;
-            SinkConfig::Stdout(stdout::stdout(cx, &s, raw, common)?)
-        }
-        "syslog" => {
-            let raw = cx.read(value)?;
-            SinkConfig::Syslog(syslog::syslog(cx, &s, raw, common)?)
-        }
-        "splunk_hec" => {
-            let raw = cx.read(value)?;
-            SinkConfig::SplunkHec(splunk_hec::splunk_hec(cx, &s, raw, common)?)
-        }
+        _ => None,
+    };
+    let sink = match kind.as_str() {
+        "file" => file::file(cx, &s, value, name, files, &typos).map(SinkConfig::File),
+        "stdout" => cx.de(&s, value, &[]).map(SinkConfig::Stdout),
+        "syslog" => syslog::syslog(cx, &s, value).map(SinkConfig::Syslog),
+        "splunk_hec" => splunk_hec::splunk_hec(cx, &s, value).map(SinkConfig::SplunkHec),
         "elasticsearch" => {
-            let raw = cx.read(value)?;
-            SinkConfig::Elasticsearch(elasticsearch::elasticsearch(cx, &s, raw, common)?)
+            elasticsearch::elasticsearch(cx, &s, value).map(SinkConfig::Elasticsearch)
         }
-        "postgres" => {
-            let raw = cx.read(value)?;
-            SinkConfig::Postgres(postgres::postgres(cx, &s, raw, common)?)
-        }
-        _ => {
-            let raw = cx.read(value)?;
-            SinkConfig::Webhook(webhook::webhook(cx, &s, raw, common)?)
-        }
-    })
+        "postgres" => postgres::postgres(cx, &s, value).map(SinkConfig::Postgres),
+        _ => webhook::webhook(cx, &s, value).map(SinkConfig::Webhook),
+    };
+    let (mut sink, common) = (sink?, common?);
+    *sink.common_mut() = common;
+    Some(sink)
 }

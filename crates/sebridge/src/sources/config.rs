@@ -54,14 +54,12 @@ pub(crate) fn source(
     let s = Sec::new(format!("source `{name}`"), key_span, table);
     match cx.kind(&s, table, TYPES, "source")?.as_str() {
         "poll" => {
-            cx.check_keys(&s, &with_type(fields::<poll::PollRaw>()));
-            let raw = cx.read(value)?;
-            poll::poll(cx, &s, raw, declared).map(SourceConfig::Poll)
+            cx.check_keys(&s, &with_type(fields::<PollSourceConfig>()));
+            poll::poll(cx, &s, value, declared).map(SourceConfig::Poll)
         }
         _ => {
-            cx.check_keys(&s, &with_type(fields::<stream::StreamRaw>()));
-            let raw = cx.read(value)?;
-            stream::stream(cx, &s, raw, declared).map(SourceConfig::Stream)
+            cx.check_keys(&s, &with_type(fields::<StreamSourceConfig>()));
+            stream::stream(cx, &s, value, declared).map(SourceConfig::Stream)
         }
     }
 }

@@ -13,71 +13,90 @@ mod xdr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use toml::de::DeTable;
+use serde::{Deserialize, Deserializer};
+use toml::de::{DeTable, DeValue};
 use url::Url;
 
-use crate::config::reader::Ctx;
-use crate::config::values::{Int, Str};
+use crate::config::de;
+use crate::config::reader::{fields, Ctx};
 pub use defaults::SAMPLE_HIGH_PRIORITY_TYPES;
 pub use rules::{RuleConfig, Templates, TenantOverride};
 pub use servicenow::{ServiceNowAuth, ServiceNowConfig};
 pub use webhook::WebhookConfig;
 pub use xdr::{XdrConfig, XdrEndpoint};
 
-/// `[incidents]`.
-#[derive(Debug, Clone)]
+/// `[incidents]`. The sub-tables are read on their own (named here so they are known keys).
+#[derive(Debug, Clone, Deserialize)]
 pub struct IncidentsConfig {
     /// Events with the same key within this time of the incident's last event join it.
+    #[serde(default = "window", deserialize_with = "de::duration")]
     pub window: Duration,
     /// At most one work note per incident per interval.
+    #[serde(default = "note_interval", deserialize_with = "de::duration")]
     pub note_interval: Duration,
     /// Events older than this when processed open no incident (0 = no limit): a first run
     /// with a long lookback does not flood the service desk with old tickets.
+    #[serde(default = "max_event_age", deserialize_with = "de::duration0")]
     pub max_event_age: Duration,
     /// How often ServiceNow is polled for our tickets that were resolved or closed.
+    #[serde(default = "reconcile_interval", deserialize_with = "de::duration")]
     pub reconcile_interval: Duration,
+    #[serde(
+        default = "batch_size",
+        deserialize_with = "de::int::<1, 10_000, usize, _>"
+    )]
     pub batch_size: usize,
     /// Outbox operations in flight at once.
+    #[serde(
+        default = "concurrency",
+        deserialize_with = "de::int::<1, 256, usize, _>"
+    )]
     pub concurrency: usize,
     /// Prefix of correlation ids and external ids (`<prefix>:<tenant>:amp-event:<id>`).
+    #[serde(default = "prefix", deserialize_with = "prefix_of")]
     pub prefix: String,
     /// Secure Endpoint console for links; default per tenant region (console.amp.cisco.com).
+    #[serde(default, deserialize_with = "console_url")]
     pub console_url: Option<Url>,
+    #[serde(default, deserialize_with = "de::later")]
     pub servicenow: Option<ServiceNowConfig>,
+    #[serde(default, deserialize_with = "de::later")]
     pub xdr: Option<XdrConfig>,
+    #[serde(default, deserialize_with = "de::later")]
     pub webhook: Option<WebhookConfig>,
     /// In file order; the first rule an event matches decides.
+    #[serde(default, deserialize_with = "de::later")]
     pub rules: Vec<RuleConfig>,
+    #[serde(default, deserialize_with = "de::later")]
     pub tenants: BTreeMap<String, TenantOverride>,
+    #[serde(default, deserialize_with = "de::later")]
     pub templates: Templates,
 }
 
-/// `[incidents]` as written; the sub-tables are read on their own (listed here so that
-/// they are known keys).
-#[derive(Deserialize)]
-struct IncidentsRaw {
-    window: Str,
-    note_interval: Str,
-    max_event_age: Str,
-    reconcile_interval: Str,
-    batch_size: Int,
-    concurrency: Int,
-    prefix: Str,
-    console_url: Str,
-    #[allow(dead_code)]
-    servicenow: Option<IgnoredAny>,
-    #[allow(dead_code)]
-    xdr: Option<IgnoredAny>,
-    #[allow(dead_code)]
-    webhook: Option<IgnoredAny>,
-    #[allow(dead_code)]
-    rules: Option<IgnoredAny>,
-    #[allow(dead_code)]
-    tenants: Option<IgnoredAny>,
-    #[allow(dead_code)]
-    templates: Option<IgnoredAny>,
+de::defaults! {
+    window: Duration = defaults::WINDOW;
+    note_interval: Duration = defaults::NOTE_INTERVAL;
+    max_event_age: Duration = defaults::MAX_EVENT_AGE;
+    reconcile_interval: Duration = defaults::RECONCILE_INTERVAL;
+    batch_size: usize = defaults::BATCH_SIZE;
+    concurrency: usize = defaults::CONCURRENCY;
+    prefix: String = defaults::PREFIX.to_string();
+}
+fn prefix_of<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let p = de::text(d)?;
+    match p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        true => Ok(p),
+        false => Err(serde::de::Error::custom(
+            "must be letters, digits, `-` and `_` (it starts every correlation id)",
+        )),
+    }
+}
+fn console_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let no_credentials = "a URL without them (links to the console end up in tickets)";
+    de::http_url(d, "https://console.amp.cisco.com", no_credentials).map(Some)
 }
 
 /// `Some(None)` when there is no `[incidents]`; `None` when it is invalid (reported).
@@ -86,84 +105,26 @@ pub(crate) fn incidents(
     root: &DeTable<'_>,
     declared: &BTreeSet<String>,
 ) -> Option<Option<IncidentsConfig>> {
-    let Some((key, value)) = root.get_key_value("incidents") else {
+    let keys = fields::<IncidentsConfig>();
+    let Some((s, value)) = cx.sub_table(root, "incidents", "the top level", "[incidents]", keys)?
+    else {
         return Some(None);
     };
-    let table = cx.as_table(value, "incidents", "the top level")?;
-    let (raw, s, _) =
-        cx.section::<IncidentsRaw>("[incidents]", Some(key.span()), table, value, &[]);
-    let raw = raw?;
-    let window = cx.duration_or(&s, "window", raw.window, false, defaults::WINDOW);
-    let note_interval = cx.duration_or(
-        &s,
-        "note_interval",
-        raw.note_interval,
-        false,
-        defaults::NOTE_INTERVAL,
-    );
-    let max_event_age = cx.duration_or(
-        &s,
-        "max_event_age",
-        raw.max_event_age,
-        true,
-        defaults::MAX_EVENT_AGE,
-    );
-    let reconcile_interval = cx.duration_or(
-        &s,
-        "reconcile_interval",
-        raw.reconcile_interval,
-        false,
-        defaults::RECONCILE_INTERVAL,
-    );
-    let batch_size = cx.int_or(
-        &s,
-        "batch_size",
-        raw.batch_size,
-        1..=10_000,
-        defaults::BATCH_SIZE,
-    );
-    let concurrency = cx.int_or(
-        &s,
-        "concurrency",
-        raw.concurrency,
-        1..=256,
-        defaults::CONCURRENCY,
-    );
-    let prefix = match cx.non_empty(&s, "prefix", raw.prefix)? {
-        Some((p, _))
-            if p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-        {
-            Some(p)
-        }
-        Some((_, span)) => {
-            cx.error_at(
-                &span,
-                "`prefix` in [incidents] must be letters, digits, `-` and `_` (it starts every correlation id)",
-            );
-            None
-        }
-        None => Some(defaults::PREFIX.to_string()),
+    let DeValue::Table(table) = value.get_ref() else {
+        return None;
     };
-    let example = "https://console.amp.cisco.com";
-    let no_credentials = "a URL without them (links to the console end up in tickets)";
-    let console_url = cx.http_url(
-        &s,
-        "console_url",
-        raw.console_url,
-        example,
-        no_credentials,
-        true,
-    );
+    let (c, bad) = cx.de_partial::<IncidentsConfig>(&s, value, &[]);
+    let (key, what) = ("servicenow", "[incidents.servicenow]");
     let servicenow = cx
-        .sub(table, "servicenow", "[incidents]", "[incidents.servicenow]")
-        .map(|t| t.and_then(|(raw, s)| servicenow::servicenow(cx, &s, raw)));
+        .sub_table(table, key, "[incidents]", what, &servicenow::keys())
+        .map(|t| t.and_then(|(s, v)| servicenow::servicenow(cx, &s, v)));
     let xdr = cx
-        .sub(table, "xdr", "[incidents]", "[incidents.xdr]")
-        .map(|t| t.and_then(|(raw, s)| xdr::xdr(cx, &s, raw)));
+        .sub_table(table, "xdr", "[incidents]", "[incidents.xdr]", &xdr::keys())
+        .map(|t| t.and_then(|(s, v)| xdr::xdr(cx, &s, v)));
+    let keys = fields::<WebhookConfig>();
     let webhook = cx
-        .sub(table, "webhook", "[incidents]", "[incidents.webhook]")
-        .map(|t| t.and_then(|(raw, s)| webhook::webhook(cx, &s, raw)));
+        .sub_table(table, "webhook", "[incidents]", "[incidents.webhook]", keys)
+        .map(|t| t.and_then(|(s, v)| webhook::webhook(cx, &s, v)));
     let rules = rules::rules(cx, table, declared);
     let tenants = rules::overrides(cx, table, declared);
     let templates = rules::templates(cx, table);
@@ -185,21 +146,15 @@ pub(crate) fn incidents(
             "[incidents.webhook] receives ServiceNow close notices; it needs [incidents.servicenow]",
         );
     }
+    let c = c.filter(|_| bad.is_empty());
     Some(Some(IncidentsConfig {
-        window: window?,
-        note_interval: note_interval?,
-        max_event_age: max_event_age?,
-        reconcile_interval: reconcile_interval?,
-        batch_size: batch_size?,
-        concurrency: concurrency?,
-        prefix: prefix?,
-        console_url: console_url?,
         servicenow: present(servicenow, has_servicenow)?,
         xdr: present(xdr, has_xdr)?,
         webhook: present(webhook, has_webhook)?,
         rules: rules?,
         tenants: tenants?,
         templates: templates?,
+        ..c?
     }))
 }
 

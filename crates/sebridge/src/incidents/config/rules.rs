@@ -4,53 +4,99 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use secure_endpoint::Severity;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::de::{DeTable, DeValue};
 
 use super::defaults::{self, SAMPLE_HIGH_PRIORITY_TYPES};
-use crate::config::reader::{closest, Ctx, Sec};
-use crate::config::sources::poll::{event_type_refs, EventTypeRef};
-use crate::config::values::{Bool, List, Str};
+use crate::config::de;
+use crate::config::reader::{closest, fields, Ctx, Sec};
+use crate::config::sources::poll::{self, EventTypeRef};
 
 /// `[incidents.rules.<name>]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RuleConfig {
+    /// The table's name.
+    #[serde(skip)]
     pub name: String,
     /// Ids or names; empty = the sample's high-priority list.
+    #[serde(default, deserialize_with = "poll::event_types")]
     pub event_types: Vec<EventTypeRef>,
     /// Events with a lower severity do not match; events without one are judged by type.
+    #[serde(default, deserialize_with = "de::severity")]
     pub min_severity: Option<Severity>,
     /// Group GUIDs the computer must be in (any); empty = any group.
+    #[serde(default, deserialize_with = "poll::groups")]
     pub groups: Vec<String>,
     /// Tenants the rule applies to; `None` = all.
+    #[serde(default, deserialize_with = "poll::tenants")]
     pub tenants: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::boolean")]
     pub isolate: bool,
     /// Group GUID or name to move the computer to.
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub triage_group: Option<String>,
 }
 
 /// `[incidents.tenants.<tenant>]`: overrides for one customer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TenantOverride {
     /// false: no incidents for this tenant.
+    #[serde(default = "yes", deserialize_with = "de::boolean")]
     pub enabled: bool,
+    #[serde(default, deserialize_with = "de::severity")]
     pub min_severity: Option<Severity>,
+    #[serde(default, deserialize_with = "opt_bool")]
     pub isolate: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub triage_group: Option<String>,
     /// ServiceNow routing for this customer.
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub assignment_group: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub company: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub caller_id: Option<String>,
 }
 
 /// Ticket texts (minijinja). See `config/example.toml` for the variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct Templates {
+    #[serde(deserialize_with = "template::<0, _>")]
     pub short_description: String,
+    #[serde(deserialize_with = "template::<1, _>")]
     pub description: String,
+    #[serde(deserialize_with = "template::<2, _>")]
     pub xdr_title: String,
+    #[serde(deserialize_with = "template::<3, _>")]
     pub xdr_description: String,
+    #[serde(deserialize_with = "template::<4, _>")]
     pub note_line: String,
+}
+
+de::defaults! {
+    yes: bool = true;
+}
+fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    de::boolean(d).map(Some)
+}
+
+/// A ticket text, compiled now so a broken template is a config error, not a failure at
+/// 3 a.m. `N`: its key in [`Templates`].
+fn template<'de, const N: usize, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use serde::de::Error;
+    let key = fields::<Templates>().get(N).copied().unwrap_or("template");
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Err(D::Error::custom("is empty"));
+    }
+    let mut env = minijinja::Environment::new();
+    match env.add_template_owned(key.to_string(), text.clone()) {
+        Ok(()) => Ok(text),
+        Err(e) => Err(D::Error::custom(format!(
+            "template `{key}` in {{what}} does not compile: {e}"
+        ))),
+    }
 }
 
 impl Default for Templates {
@@ -75,36 +121,6 @@ Later events on this host with the same threat are added as work notes.".into(),
             note_line: "{{ date }} {{ event_type }}{% if detection %}: {{ detection }}{% endif %}{% if file_name %} [{{ file_name }}]{% endif %} ({{ severity }})".into(),
         }
     }
-}
-
-#[derive(Deserialize)]
-struct RuleRaw {
-    event_types: List<toml::Value>,
-    min_severity: Str,
-    groups: List<String>,
-    tenants: List<String>,
-    isolate: Bool,
-    triage_group: Str,
-}
-
-#[derive(Deserialize)]
-struct OverrideRaw {
-    enabled: Bool,
-    min_severity: Str,
-    isolate: Bool,
-    triage_group: Str,
-    assignment_group: Str,
-    company: Str,
-    caller_id: Str,
-}
-
-#[derive(Deserialize)]
-struct TemplatesRaw {
-    short_description: Str,
-    description: Str,
-    xdr_title: Str,
-    xdr_description: Str,
-    note_line: Str,
 }
 
 pub(crate) fn default_rule() -> RuleConfig {
@@ -150,8 +166,9 @@ pub(crate) fn rules(
             continue;
         };
         let what = format!("rule `{name}`");
-        let (raw, s, _) = cx.section::<RuleRaw>(what, Some(key_span(table, name)), t, value, &[]);
-        match raw.and_then(|raw| rule(cx, name, &s, raw, declared)) {
+        let s = Sec::new(what, Some(key_span(table, name)), t);
+        cx.check_keys(&s, fields::<RuleConfig>());
+        match rule(cx, name, &s, value, declared) {
             Some(rule) => out.push(rule),
             None => ok = false,
         }
@@ -167,29 +184,19 @@ fn rule(
     cx: &mut Ctx<'_>,
     name: &str,
     s: &Sec,
-    raw: RuleRaw,
+    value: &toml::Spanned<DeValue<'_>>,
     declared: &BTreeSet<String>,
 ) -> Option<RuleConfig> {
-    let event_types = event_type_refs(cx, s, "event_types", raw.event_types);
-    let min_severity = cx.severity(s, "min_severity", raw.min_severity);
-    let groups = cx.groups(s, "groups", raw.groups);
+    let (r, bad) = cx.de_partial::<RuleConfig>(s, value, &[]);
     let empty = "so the rule would match no event; remove the key for every tenant";
-    let tenants = cx.tenant_refs(s, "tenants", raw.tenants, declared, empty);
-    let isolate = cx.bool_or(s, "isolate", raw.isolate, false);
-    let triage_group = cx.opt_string(s, "triage_group", raw.triage_group);
-    let mut event_types = event_types?;
-    if event_types.is_empty() {
-        event_types = default_rule().event_types;
+    let ok = bad.iter().any(|b| b == "tenants")
+        || cx.declared_tenants(s, value, "tenants", declared, empty);
+    let mut r = r.filter(|_| ok && bad.is_empty())?;
+    r.name = name.to_string();
+    if r.event_types.is_empty() {
+        r.event_types = default_rule().event_types;
     }
-    Some(RuleConfig {
-        name: name.to_string(),
-        event_types,
-        min_severity: min_severity?,
-        groups: groups?,
-        tenants: tenants?,
-        isolate: isolate?,
-        triage_group: triage_group?,
-    })
+    Some(r)
 }
 
 /// `[incidents.tenants.<tenant>]`, each naming a declared tenant.
@@ -223,8 +230,9 @@ pub(crate) fn overrides(
             continue;
         };
         let what = format!("[incidents.tenants.{name}]");
-        let (raw, s, _) = cx.section::<OverrideRaw>(what, Some(span), t, value, &[]);
-        match raw.and_then(|raw| tenant_override(cx, &s, raw)) {
+        let s = Sec::new(what, Some(span), t);
+        cx.check_keys(&s, fields::<TenantOverride>());
+        match cx.de::<TenantOverride>(&s, value, &[]) {
             Some(o) => {
                 out.insert(name.to_string(), o);
             }
@@ -234,71 +242,12 @@ pub(crate) fn overrides(
     ok.then_some(out)
 }
 
-fn tenant_override(cx: &mut Ctx<'_>, s: &Sec, raw: OverrideRaw) -> Option<TenantOverride> {
-    let enabled = cx.bool_or(s, "enabled", raw.enabled, true);
-    let min_severity = cx.severity(s, "min_severity", raw.min_severity);
-    let isolate = cx
-        .take(s, "isolate", raw.isolate, "a boolean (true or false)")
-        .map(|b| b.map(|(b, _)| b));
-    let triage_group = cx.opt_string(s, "triage_group", raw.triage_group);
-    let assignment_group = cx.opt_string(s, "assignment_group", raw.assignment_group);
-    let company = cx.opt_string(s, "company", raw.company);
-    let caller_id = cx.opt_string(s, "caller_id", raw.caller_id);
-    Some(TenantOverride {
-        enabled: enabled?,
-        min_severity: min_severity?,
-        isolate: isolate?,
-        triage_group: triage_group?,
-        assignment_group: assignment_group?,
-        company: company?,
-        caller_id: caller_id?,
-    })
-}
-
-/// The ticket texts, each compiled now so a broken template is a config error, not a
-/// failure at 3 a.m.
+/// The ticket texts; the defaults for those not given.
 pub(crate) fn templates(cx: &mut Ctx<'_>, incidents: &DeTable<'_>) -> Option<Templates> {
-    let mut t = Templates::default();
-    let Some((raw, s)) = cx.sub::<TemplatesRaw>(
-        incidents,
-        "templates",
-        "[incidents]",
-        "[incidents.templates]",
-    )?
-    else {
-        return Some(t);
-    };
-    let mut ok = true;
-    for (key, f, slot) in [
-        (
-            "short_description",
-            raw.short_description,
-            &mut t.short_description,
-        ),
-        ("description", raw.description, &mut t.description),
-        ("xdr_title", raw.xdr_title, &mut t.xdr_title),
-        (
-            "xdr_description",
-            raw.xdr_description,
-            &mut t.xdr_description,
-        ),
-        ("note_line", raw.note_line, &mut t.note_line),
-    ] {
-        let Some(read) = cx.non_empty(&s, key, f) else {
-            ok = false;
-            continue;
-        };
-        let Some((text, span)) = read else { continue };
-        let mut env = minijinja::Environment::new();
-        if let Err(e) = env.add_template_owned(key.to_string(), text.clone()) {
-            cx.error_at(
-                &span,
-                format!("template `{key}` in [incidents.templates] does not compile: {e}"),
-            );
-            ok = false;
-            continue;
-        }
-        *slot = text;
+    let (key, what) = ("templates", "[incidents.templates]");
+    let keys = fields::<Templates>();
+    match cx.sub_table(incidents, key, "[incidents]", what, keys)? {
+        Some((s, value)) => cx.de(&s, value, &[]),
+        None => Some(Templates::default()),
     }
-    ok.then_some(t)
 }

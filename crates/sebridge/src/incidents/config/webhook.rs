@@ -3,51 +3,47 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
 
 use super::defaults;
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::Str;
 
 /// `[incidents.webhook]`: how `POST /hooks/servicenow` is authenticated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct WebhookConfig {
     /// HMAC-SHA256 key of `X-Sebridge-Signature`.
+    #[serde(default, deserialize_with = "key")]
     pub secret: Option<SecretString>,
     /// `Authorization: Bearer` token.
+    #[serde(default, deserialize_with = "key")]
     pub bearer_token: Option<SecretString>,
     /// Largest accepted age of a signed notice's timestamp.
+    #[serde(default = "max_skew", deserialize_with = "de::duration")]
     pub max_skew: Duration,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct WebhookRaw {
-    secret: Str,
-    bearer_token: Str,
-    max_skew: Str,
+de::defaults! {
+    max_skew: Duration = defaults::MAX_SKEW;
 }
 
-pub(crate) fn webhook(cx: &mut Ctx<'_>, s: &Sec, raw: WebhookRaw) -> Option<WebhookConfig> {
-    let given = raw.secret.is_some() || raw.bearer_token.is_some();
-    let key = |cx: &mut Ctx<'_>, name: &str, f: Str| -> Option<Option<SecretString>> {
-        match cx.secret(s, name, f)? {
-            Some((v, span)) if v.expose_secret().len() < 16 => {
-                cx.error_at(
-                    &span,
-                    format!(
-                        "`{name}` in [incidents.webhook] is too short: use at least 16 characters"
-                    ),
-                );
-                None
-            }
-            other => Some(other.map(|(v, _)| v)),
-        }
-    };
-    let secret = key(cx, "secret", raw.secret);
-    let bearer_token = key(cx, "bearer_token", raw.bearer_token);
-    let max_skew = cx.duration_or(s, "max_skew", raw.max_skew, false, defaults::MAX_SKEW);
-    if !given {
+fn key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    let key = de::secret(d)?;
+    if key.expose().len() < 16 {
+        let m = "is too short: use at least 16 characters";
+        return Err(serde::de::Error::custom(m));
+    }
+    Ok(Some(key.0))
+}
+
+pub(crate) fn webhook(
+    cx: &mut Ctx<'_>,
+    s: &Sec,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+) -> Option<WebhookConfig> {
+    let w = cx.de(s, value, &[]);
+    if !s.has("secret") && !s.has("bearer_token") {
         cx.error(
             &s.span,
             "[incidents.webhook] needs `secret` (HMAC-SHA256 signature) or `bearer_token`: \
@@ -55,9 +51,5 @@ pub(crate) fn webhook(cx: &mut Ctx<'_>, s: &Sec, raw: WebhookRaw) -> Option<Webh
         );
         return None;
     }
-    Some(WebhookConfig {
-        secret: secret?,
-        bearer_token: bearer_token?,
-        max_skew: max_skew?,
-    })
+    w
 }

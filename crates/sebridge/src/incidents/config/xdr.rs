@@ -3,19 +3,24 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::defaults;
-use crate::config::reader::{Ctx, Sec};
-use crate::config::values::Str;
+use crate::config::de;
+use crate::config::reader::{fields, Ctx, Sec};
 
 /// `[incidents.xdr]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct XdrConfig {
+    /// Read from [`EndpointDe`]'s keys.
+    #[serde(skip, default = "no_endpoint")]
     pub endpoint: XdrEndpoint,
+    #[serde(deserialize_with = "de::text")]
     pub client_id: String,
+    #[serde(deserialize_with = "password")]
     pub client_password: SecretString,
+    #[serde(default = "request_timeout", deserialize_with = "de::duration")]
     pub request_timeout: Duration,
 }
 
@@ -26,66 +31,73 @@ pub enum XdrEndpoint {
     BaseUrl(Url),
 }
 
+/// The keys [`XdrEndpoint`] is chosen by.
 #[derive(Deserialize)]
-pub(crate) struct XdrRaw {
-    region: Str,
-    base_url: Str,
-    client_id: Str,
-    client_password: Str,
-    request_timeout: Str,
+struct EndpointDe {
+    #[serde(default, deserialize_with = "region")]
+    region: Option<xdr::Region>,
+    #[serde(default, deserialize_with = "base_url")]
+    base_url: Option<Url>,
 }
 
-pub(crate) fn xdr(cx: &mut Ctx<'_>, s: &Sec, raw: XdrRaw) -> Option<XdrConfig> {
-    let endpoint = match (raw.region.is_some(), raw.base_url.is_some()) {
-        (true, true) | (false, false) => {
-            cx.error(
-                &s.span,
-                "[incidents.xdr] needs exactly one of `region` (us, eu, apjc) and `base_url`",
-            );
-            None
-        }
-        (true, false) => match cx.string(s, "region", raw.region).flatten() {
-            Some((region, span)) => match region.as_str() {
-                "us" => Some(XdrEndpoint::Region(xdr::Region::Us)),
-                "eu" => Some(XdrEndpoint::Region(xdr::Region::Eu)),
-                "apjc" => Some(XdrEndpoint::Region(xdr::Region::Apjc)),
-                other => {
-                    cx.error_at(
-                        &span,
-                        format!("unknown region `{other}` in [incidents.xdr]; expected one of us, eu, apjc"),
-                    );
-                    None
-                }
-            },
-            None => None,
-        },
-        (false, true) => {
-            let example = "https://private.intel.amp.cisco.com";
-            let use_instead = "`client_id` and `client_password`";
-            cx.http_url(s, "base_url", raw.base_url, example, use_instead, true)
-                .flatten()
-                .map(XdrEndpoint::BaseUrl)
+de::defaults! {
+    no_endpoint: XdrEndpoint = XdrEndpoint::Region(xdr::Region::Us);
+    request_timeout: Duration = defaults::REQUEST_TIMEOUT;
+}
+fn password<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    de::secret(d).map(|s| s.0)
+}
+fn region<'de, D: Deserializer<'de>>(d: D) -> Result<Option<xdr::Region>, D::Error> {
+    let region = String::deserialize(d)?;
+    match region.as_str() {
+        "us" => Ok(Some(xdr::Region::Us)),
+        "eu" => Ok(Some(xdr::Region::Eu)),
+        "apjc" => Ok(Some(xdr::Region::Apjc)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown region `{other}` in {{what}}; expected one of us, eu, apjc"
+        ))),
+    }
+}
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let example = "https://private.intel.amp.cisco.com";
+    de::http_url(d, example, "`client_id` and `client_password`").map(Some)
+}
+
+/// The keys of the table: the endpoint's, then the others.
+pub(crate) fn keys() -> Vec<&'static str> {
+    [fields::<EndpointDe>(), fields::<XdrConfig>()].concat()
+}
+
+pub(crate) fn xdr(
+    cx: &mut Ctx<'_>,
+    s: &Sec,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+) -> Option<XdrConfig> {
+    let endpoint = if s.has("region") == s.has("base_url") {
+        cx.error(
+            &s.span,
+            "[incidents.xdr] needs exactly one of `region` (us, eu, apjc) and `base_url`",
+        );
+        None
+    } else {
+        match cx.de::<EndpointDe>(s, value, &[]) {
+            Some(EndpointDe {
+                region: Some(r), ..
+            }) => Some(XdrEndpoint::Region(r)),
+            Some(EndpointDe {
+                base_url: Some(u), ..
+            }) => Some(XdrEndpoint::BaseUrl(u)),
+            _ => None,
         }
     };
-    let client_id = cx.req_string(
-        s,
-        "client_id",
-        raw.client_id,
-        "the XDR API client id (client-…)",
-    );
-    let hint = "the XDR API client password, e.g. \"${XDR_CLIENT_PASSWORD}\"";
-    let client_password = cx.req_secret(s, "client_password", raw.client_password, hint);
-    let request_timeout = cx.duration_or(
-        s,
-        "request_timeout",
-        raw.request_timeout,
-        false,
-        defaults::REQUEST_TIMEOUT,
-    );
-    Some(XdrConfig {
-        endpoint: endpoint?,
-        client_id: client_id?,
-        client_password: client_password?.0,
-        request_timeout: request_timeout?,
-    })
+    let required = [
+        ("client_id", "the XDR API client id (client-…)"),
+        (
+            "client_password",
+            "the XDR API client password, e.g. \"${XDR_CLIENT_PASSWORD}\"",
+        ),
+    ];
+    let mut x: XdrConfig = cx.de(s, value, &required)?;
+    x.endpoint = endpoint?;
+    Some(x)
 }

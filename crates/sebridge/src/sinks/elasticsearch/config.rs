@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use crate::config::reader::{Ctx, Sec};
-use crate::config::values::Str;
-use crate::sinks::util::config::{compression, defaults, Secret, SinkCommon, USE_INSTEAD};
+use crate::config::de;
+use crate::config::reader::{fields, Ctx, Sec};
+use crate::sinks::util::config::{defaults, request_timeout, yes, Secret, SinkCommon, USE_INSTEAD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ElasticAuth {
@@ -17,19 +17,40 @@ pub enum ElasticAuth {
     Basic { username: String, password: Secret },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ElasticsearchSinkConfig {
+    #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
+    #[serde(deserialize_with = "url")]
     pub url: Url,
+    /// Read from [`AuthDe`]'s keys.
+    #[serde(skip, default = "no_auth")]
     pub auth: ElasticAuth,
     /// Target data stream (`create` ops).
+    #[serde(default = "data_stream", deserialize_with = "data_stream_name")]
     pub data_stream: String,
     /// Ingest pipeline; `_none` (default) skips the data stream's default pipeline, since
     /// documents arrive already mapped to ECS.
+    #[serde(default = "pipeline", deserialize_with = "de::opt_text")]
     pub pipeline: Option<String>,
+    #[serde(rename = "compression", default = "yes")]
+    #[serde(deserialize_with = "de::compression")]
     pub gzip: bool,
+    #[serde(default = "request_timeout", deserialize_with = "de::duration")]
     pub request_timeout: Duration,
+    #[serde(default, deserialize_with = "de::opt_path")]
     pub ca_file: Option<PathBuf>,
+}
+
+/// The keys [`ElasticAuth`] is chosen by.
+#[derive(Deserialize)]
+struct AuthDe {
+    #[serde(default, deserialize_with = "de::opt_secret")]
+    api_key: Option<Secret>,
+    #[serde(default, deserialize_with = "de::opt_text")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_secret")]
+    password: Option<Secret>,
 }
 
 /// 2000 ECS documents are ~9 MB of bulk body, within the 5-15 MB per bulk request Elastic
@@ -38,107 +59,69 @@ pub struct ElasticsearchSinkConfig {
 pub const ES_BATCHES: (usize, Duration) = (2000, defaults::BATCH_TIMEOUT);
 pub const ES_DATA_STREAM: &str = "logs-cisco_secure_endpoint.event-default";
 pub const ES_PIPELINE: &str = "_none";
+const EXAMPLE: &str = "https://elastic.example.com:9200";
 
-#[derive(Deserialize)]
-pub(crate) struct ElasticRaw {
-    url: Str,
-    api_key: Str,
-    username: Str,
-    password: Str,
-    data_stream: Str,
-    pipeline: Str,
-    compression: Str,
-    request_timeout: Str,
-    ca_file: Str,
+de::defaults! {
+    no_auth: ElasticAuth = ElasticAuth::None;
+    data_stream: String = ES_DATA_STREAM.to_string();
+    pipeline: Option<String> = Some(ES_PIPELINE.to_string());
+}
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    de::http_url(d, EXAMPLE, USE_INSTEAD)
+}
+
+fn data_stream_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let ds = de::text(d)?;
+    if is_data_stream_name(&ds) {
+        return Ok(ds);
+    }
+    Err(serde::de::Error::custom(format!(
+        "@must be <type>-<dataset>-<namespace> in lowercase (e.g. \"{ES_DATA_STREAM}\")"
+    )))
+}
+
+/// The keys of the table, in the documented order (the auth keys after `url`).
+pub(crate) fn keys() -> Vec<&'static str> {
+    let mut keys = fields::<ElasticsearchSinkConfig>().to_vec();
+    keys.splice(1..1, fields::<AuthDe>().iter().copied());
+    keys
 }
 
 pub(crate) fn elasticsearch(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: ElasticRaw,
-    common: Option<SinkCommon>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
 ) -> Option<ElasticsearchSinkConfig> {
     let what = &s.what;
-    let url = cx.req_url(
-        s,
-        "url",
-        raw.url,
-        "https://elastic.example.com:9200",
-        USE_INSTEAD,
-    );
-    let given = (
-        raw.api_key.is_some(),
-        raw.username.is_some(),
-        raw.password.is_some(),
-    );
-    let auth = match given {
-        (false, false, false) => Some(ElasticAuth::None),
-        (true, false, false) => cx
-            .secret(s, "api_key", raw.api_key)
-            .flatten()
-            .map(|(k, _)| ElasticAuth::ApiKey(Secret(k))),
-        (false, true, true) => {
-            let user = cx.non_empty(s, "username", raw.username).flatten();
-            let pass = cx.secret(s, "password", raw.password).flatten();
-            match (user, pass) {
-                (Some((username, _)), Some((p, _))) => Some(ElasticAuth::Basic {
-                    username,
-                    password: Secret(p),
-                }),
-                _ => None,
-            }
-        }
+    let url = format!("an http(s) URL such as \"{EXAMPLE}\"");
+    let e = cx.de::<ElasticsearchSinkConfig>(s, value, &[("url", &url)]);
+    let auth = match (s.has("api_key"), s.has("username"), s.has("password")) {
         (false, true, false) | (false, false, true) => {
-            cx.error(
-                &s.span,
-                format!("{what} needs both `username` and `password` (or `api_key`)"),
-            );
+            let message = format!("{what} needs both `username` and `password` (or `api_key`)");
+            cx.error(&s.span, message);
             None
         }
-        _ => {
-            cx.error(
-                &s.key("api_key"),
-                format!("{what} sets `api_key` and `username`/`password`; use one"),
-            );
+        (true, true, _) | (true, _, true) => {
+            let message = format!("{what} sets `api_key` and `username`/`password`; use one");
+            cx.error(&s.key("api_key"), message);
             None
         }
+        _ => match cx.de::<AuthDe>(s, value, &[])? {
+            AuthDe {
+                api_key: Some(k), ..
+            } => Some(ElasticAuth::ApiKey(k)),
+            AuthDe {
+                username: Some(username),
+                password: Some(password),
+                ..
+            } => Some(ElasticAuth::Basic { username, password }),
+            _ => Some(ElasticAuth::None),
+        },
     };
-    let data_stream = match cx.opt_string(s, "data_stream", raw.data_stream) {
-        Some(Some(ds)) if !is_data_stream_name(&ds) => {
-            cx.error(
-                &s.key("data_stream"),
-                format!(
-                    "`data_stream` in {what} must be <type>-<dataset>-<namespace> in lowercase (e.g. \"{ES_DATA_STREAM}\")"
-                ),
-            );
-            None
-        }
-        other => other.map(|ds| ds.unwrap_or_else(|| ES_DATA_STREAM.to_string())),
-    };
-    let pipeline = cx
-        .opt_string(s, "pipeline", raw.pipeline)
-        .map(|p| p.or_else(|| Some(ES_PIPELINE.to_string())));
-    let gzip = compression(cx, s, raw.compression);
-    let request_timeout = cx.duration_or(
-        s,
-        "request_timeout",
-        raw.request_timeout,
-        false,
-        defaults::REQUEST_TIMEOUT,
-    );
-    let ca_file = cx.opt_file(s, "ca_file", raw.ca_file, None);
-    Some(ElasticsearchSinkConfig {
-        common: common?,
-        url: url?,
-        auth: auth?,
-        data_stream: data_stream?,
-        pipeline: pipeline?,
-        gzip: gzip?,
-        request_timeout: request_timeout?,
-        ca_file: ca_file?,
-    })
+    let mut e = e?;
+    e.auth = auth?;
+    cx.file_at(s, "ca_file", &mut e.ca_file, None).then_some(e)
 }
-
 fn is_data_stream_name(ds: &str) -> bool {
     let parts: Vec<&str> = ds.split('-').collect();
     parts.len() >= 3

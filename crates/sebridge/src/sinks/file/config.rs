@@ -6,25 +6,26 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{Bool, Str};
 use crate::sinks::util::config::{defaults::STREAM_BATCHES, SinkCommon};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FileSinkConfig {
+    #[serde(deserialize_with = "path")]
     pub path: PathBuf,
     /// true: `{"tenant":..,"received_at":..,"event":<raw event>}`; false: the raw event.
+    #[serde(default, deserialize_with = "de::boolean")]
     pub wrap: bool,
     /// Batching (default 1000 events per write and fsync), retries, filters.
+    #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = STREAM_BATCHES;
 
-#[derive(Deserialize)]
-pub(crate) struct FileRaw {
-    path: Str,
-    wrap: Bool,
+fn path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    de::text(d).map(PathBuf::from)
 }
 
 /// `files`: the paths of the file sinks read so far, so two sinks appending to one file
@@ -32,40 +33,33 @@ pub(crate) struct FileRaw {
 pub(crate) fn file(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: FileRaw,
-    common: Option<SinkCommon>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
     name: &str,
     files: &mut BTreeMap<PathBuf, String>,
     typos: &[String],
 ) -> Option<FileSinkConfig> {
-    if raw.path.is_none() && !typos.iter().any(|t| t == "path") {
-        let hint = "the file to append events to (e.g. path = \"events.jsonl\")";
-        cx.missing(s, "path", hint);
-    }
-    let path = cx
-        .path(s, "path", raw.path, "a file to append events to")
-        .flatten()
-        .and_then(|(path, span)| {
-            if let Some(other) = files.get(&path) {
-                let message = format!(
-                    "`path` in {} is also the path of sink `{other}`; each file sink needs its own file",
-                    s.what
-                );
-                cx.error_at(&span, message);
-                return None;
-            }
-            files.insert(path.clone(), name.to_string());
-            Some(path)
-        });
-    let wrap = cx.bool_or(
-        s,
-        "wrap",
-        raw.wrap,
-        crate::sinks::util::config::defaults::SINK_WRAP,
-    );
-    Some(FileSinkConfig {
-        path: path?,
-        wrap: wrap?,
-        common: common?,
-    })
+    let hint = "the file to append events to (e.g. path = \"events.jsonl\")";
+    let required: &[(&str, &str)] = match typos.iter().any(|t| t == "path") {
+        true => &[],
+        false => &[("path", hint)],
+    };
+    let mut f: FileSinkConfig = cx.de(s, value, required)?;
+    f.path = cx.base_dir.join(&f.path);
+    let message = if f.path.is_dir() {
+        format!(
+            "`path` in {} is a directory ({}); expected a file to append events to",
+            s.what,
+            f.path.display()
+        )
+    } else if let Some(other) = files.get(&f.path) {
+        format!(
+            "`path` in {} is also the path of sink `{other}`; each file sink needs its own file",
+            s.what
+        )
+    } else {
+        files.insert(f.path.clone(), name.to_string());
+        return Some(f);
+    };
+    cx.error(&s.val("path"), message);
+    None
 }

@@ -2,60 +2,50 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{Bool, Str};
-use crate::sinks::util::config::{defaults, Secret, SinkCommon};
+use crate::sinks::util::config::{defaults, yes, Secret, SinkCommon};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PostgresSinkConfig {
+    #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
+    #[serde(deserialize_with = "de::postgres_url")]
     pub url: Secret,
     /// `table` or `schema.table`.
+    #[serde(default = "table", deserialize_with = "table_name")]
     pub table: String,
     /// Create the table and its indexes when missing.
+    #[serde(default = "yes", deserialize_with = "de::boolean")]
     pub create_table: bool,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;
 pub const PG_TABLE: &str = "sebridge_events";
 
-#[derive(Deserialize)]
-pub(crate) struct PostgresRaw {
-    url: Str,
-    table: Str,
-    create_table: Bool,
+de::defaults! {
+    table: String = PG_TABLE.to_string();
+}
+
+fn table_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let t = de::text(d)?;
+    if is_table_name(&t) {
+        return Ok(t);
+    }
+    Err(serde::de::Error::custom(
+        "@must be `name` or `schema.name` of a-z, 0-9 and `_` (not starting with a digit, ≤ 63 characters each)",
+    ))
 }
 
 pub(crate) fn postgres(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: PostgresRaw,
-    common: Option<SinkCommon>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
 ) -> Option<PostgresSinkConfig> {
     let hint = "a postgres:// URL (e.g. url = \"${EVENTS_DATABASE_URL}\")";
-    let url = cx.postgres_url(s, "url", raw.url, hint);
-    let table = match cx.opt_string(s, "table", raw.table) {
-        Some(Some(t)) if !is_table_name(&t) => {
-            cx.error(
-                &s.key("table"),
-                format!(
-                    "`table` in {} must be `name` or `schema.name` of a-z, 0-9 and `_` (not starting with a digit, ≤ 63 characters each)",
-                    s.what
-                ),
-            );
-            None
-        }
-        other => other.map(|t| t.unwrap_or_else(|| PG_TABLE.to_string())),
-    };
-    let create_table = cx.bool_or(s, "create_table", raw.create_table, true);
-    Some(PostgresSinkConfig {
-        common: common?,
-        url: Secret(url?),
-        table: table?,
-        create_table: create_table?,
-    })
+    cx.de(s, value, &[("url", hint)])
 }
 
 /// Lowercase identifiers only: they are interpolated into SQL (quoted), never user data.

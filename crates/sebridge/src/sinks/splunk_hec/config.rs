@@ -3,94 +3,64 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{Bool, Str};
-use crate::sinks::util::config::{compression, defaults, Secret, SinkCommon, USE_INSTEAD};
+use crate::sinks::util::config::{defaults, request_timeout, yes, Secret, SinkCommon, USE_INSTEAD};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct HecSinkConfig {
+    #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
     /// Base URL, e.g. https://splunk.example.com:8088
+    #[serde(deserialize_with = "url")]
     pub url: Url,
+    #[serde(deserialize_with = "de::secret")]
     pub token: Secret,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub index: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub source: Option<String>,
+    #[serde(default = "sourcetype", deserialize_with = "de::text")]
     pub sourcetype: String,
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub host: Option<String>,
+    #[serde(rename = "compression", default = "yes")]
+    #[serde(deserialize_with = "de::compression")]
     pub gzip: bool,
     /// Use indexer acknowledgement (the token must have useACK).
+    #[serde(default, deserialize_with = "de::boolean")]
     pub ack: bool,
+    #[serde(default = "ack_timeout", deserialize_with = "de::duration")]
     pub ack_timeout: Duration,
+    #[serde(default = "request_timeout", deserialize_with = "de::duration")]
     pub request_timeout: Duration,
+    #[serde(default, deserialize_with = "de::opt_path")]
     pub ca_file: Option<PathBuf>,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;
 pub const HEC_SOURCETYPE: &str = "cisco:amp:event";
 pub const HEC_ACK_TIMEOUT: Duration = Duration::from_secs(60);
+const EXAMPLE: &str = "https://splunk.example.com:8088";
 
-#[derive(Deserialize)]
-pub(crate) struct HecRaw {
-    url: Str,
-    token: Str,
-    index: Str,
-    source: Str,
-    sourcetype: Str,
-    host: Str,
-    compression: Str,
-    ack: Bool,
-    ack_timeout: Str,
-    request_timeout: Str,
-    ca_file: Str,
+de::defaults! {
+    sourcetype: String = HEC_SOURCETYPE.to_string();
+    ack_timeout: Duration = HEC_ACK_TIMEOUT;
+}
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    de::http_url(d, EXAMPLE, USE_INSTEAD)
 }
 
 pub(crate) fn splunk_hec(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: HecRaw,
-    common: Option<SinkCommon>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
 ) -> Option<HecSinkConfig> {
-    let url = cx.req_url(
-        s,
-        "url",
-        raw.url,
-        "https://splunk.example.com:8088",
-        USE_INSTEAD,
-    );
-    let hint = "the HEC token (e.g. token = \"${SPLUNK_HEC_TOKEN}\")";
-    let token = cx.req_secret(s, "token", raw.token, hint);
-    let index = cx.opt_string(s, "index", raw.index);
-    let source = cx.opt_string(s, "source", raw.source);
-    let sourcetype = cx
-        .opt_string(s, "sourcetype", raw.sourcetype)
-        .map(|v| v.unwrap_or_else(|| HEC_SOURCETYPE.to_string()));
-    let host = cx.opt_string(s, "host", raw.host);
-    let gzip = compression(cx, s, raw.compression);
-    let ack = cx.bool_or(s, "ack", raw.ack, false);
-    let ack_timeout = cx.duration_or(s, "ack_timeout", raw.ack_timeout, false, HEC_ACK_TIMEOUT);
-    let request_timeout = cx.duration_or(
-        s,
-        "request_timeout",
-        raw.request_timeout,
-        false,
-        defaults::REQUEST_TIMEOUT,
-    );
-    let ca_file = cx.opt_file(s, "ca_file", raw.ca_file, None);
-    Some(HecSinkConfig {
-        common: common?,
-        url: url?,
-        token: Secret(token?.0),
-        index: index?,
-        source: source?,
-        sourcetype: sourcetype?,
-        host: host?,
-        gzip: gzip?,
-        ack: ack?,
-        ack_timeout: ack_timeout?,
-        request_timeout: request_timeout?,
-        ca_file: ca_file?,
-    })
+    let url = format!("an http(s) URL such as \"{EXAMPLE}\"");
+    let token = "the HEC token (e.g. token = \"${SPLUNK_HEC_TOKEN}\")";
+    let mut h: HecSinkConfig = cx.de(s, value, &[("url", &url), ("token", token)])?;
+    cx.file_at(s, "ca_file", &mut h.ca_file, None).then_some(h)
 }

@@ -2,36 +2,14 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
 use secure_endpoint::Severity;
-use serde::Deserialize;
+use serde::de::Error;
+use serde::{Deserialize, Deserializer};
 
+use crate::config::de;
+pub use crate::config::de::Secret;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{is_valid_name, Int, List, Str, NAME_RULE};
-
-/// A secret config value (token, password, HMAC key, URL with a password): never shown by
-/// `Debug`, compared by value so configs stay comparable in tests.
-#[derive(Clone)]
-pub struct Secret(pub SecretString);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([REDACTED])")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
-    }
-}
-impl Eq for Secret {}
+use crate::config::values::{is_valid_name, NAME_RULE};
 
 /// Keys every sink takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,123 +63,119 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
-/// The common keys as written.
+/// The common keys as written: batching defaults depend on the sink type, so they are
+/// filled in by [`CommonDe::build`].
 #[derive(Deserialize)]
-pub(crate) struct CommonRaw {
-    batch_size: Int,
-    batch_timeout: Str,
-    retry_initial: Str,
-    retry_max: Str,
-    tenants: List<String>,
-    event_types: List<i64>,
-    min_severity: Str,
+pub(crate) struct CommonDe {
+    #[serde(default, deserialize_with = "batch_size")]
+    batch_size: Option<usize>,
+    #[serde(default, deserialize_with = "batch_timeout")]
+    batch_timeout: Option<Duration>,
+    #[serde(default = "retry_initial", deserialize_with = "de::duration")]
+    retry_initial: Duration,
+    #[serde(default = "retry_max", deserialize_with = "de::duration")]
+    retry_max: Duration,
+    #[serde(default, deserialize_with = "tenants")]
+    tenants: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "event_types")]
+    event_types: Vec<u64>,
+    #[serde(default, deserialize_with = "de::severity")]
+    min_severity: Option<Severity>,
 }
 
-/// The common keys; `batch_size` and `batch_timeout` default to the sink type's own.
-pub(crate) fn common(
-    cx: &mut Ctx<'_>,
-    s: &Sec,
-    raw: CommonRaw,
-    (default_size, default_timeout): (usize, Duration),
-) -> Option<SinkCommon> {
-    let batch_size = cx.int_or(s, "batch_size", raw.batch_size, 1..=1_000_000, default_size);
-    let batch_timeout =
-        cx.duration_or(s, "batch_timeout", raw.batch_timeout, true, default_timeout);
-    let retry_initial = cx.duration_or(
-        s,
-        "retry_initial",
-        raw.retry_initial,
-        false,
-        defaults::RETRY_INITIAL,
-    );
-    let retry_max = cx.duration_or(s, "retry_max", raw.retry_max, false, defaults::RETRY_MAX);
-    if let (Some(i), Some(m)) = (retry_initial, retry_max) {
-        if m < i {
+de::defaults! {
+    retry_initial: Duration = defaults::RETRY_INITIAL;
+    retry_max: Duration = defaults::RETRY_MAX;
+}
+fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    de::int::<1, 1_000_000, usize, D>(d).map(Some)
+}
+fn batch_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de::duration0(d).map(Some)
+}
+
+/// Tenants may also live in the database registry, so names are checked for shape only.
+fn tenants<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let list = de::list(d, |v| match v {
+        toml::Value::String(n) if is_valid_name(&n) => Ok(n),
+        toml::Value::String(n) => Err(format!(
+            "`{n}` in `tenants` of {{what}} is not a tenant name ({NAME_RULE})"
+        )),
+        _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
+    })?;
+    if list.is_empty() {
+        return Err(D::Error::custom(
+            "is empty, so the sink would get nothing; remove the key for every tenant",
+        ));
+    }
+    Ok(Some(list))
+}
+
+fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    const IDS: &str = "event type ids (positive integers, e.g. 1090519054)";
+    de::list(d, |v| match v {
+        toml::Value::Integer(id) if id > 0 => Ok(id as u64),
+        toml::Value::Integer(_) => Err(format!("elements of `{{key}}` in {{what}} must be {IDS}")),
+        _ => Err(format!(
+            "elements of `{{key}}` in {{what}} must be {IDS}, found {{found}}"
+        )),
+    })
+}
+
+impl CommonDe {
+    /// The common keys; `batch_size` and `batch_timeout` default to the sink type's own.
+    pub(crate) fn build(
+        self,
+        cx: &mut Ctx<'_>,
+        s: &Sec,
+        (default_size, default_timeout): (usize, Duration),
+        bad: &[String],
+    ) -> SinkCommon {
+        let read = |k: &str| !bad.iter().any(|b| b == k);
+        if read("retry_initial") && read("retry_max") && self.retry_max < self.retry_initial {
             cx.error(
                 &s.key("retry_max"),
                 format!(
                     "`retry_max` in {} is shorter than `retry_initial`; expected at least {}",
                     s.what,
-                    humantime::format_duration(i)
+                    humantime::format_duration(self.retry_initial)
                 ),
             );
+        }
+        SinkCommon {
+            batch_size: self.batch_size.unwrap_or(default_size),
+            batch_timeout: self.batch_timeout.unwrap_or(default_timeout),
+            retry_initial: self.retry_initial,
+            retry_max: self.retry_max.max(self.retry_initial),
+            filter: SinkFilter {
+                tenants: self.tenants,
+                event_types: self.event_types,
+                min_severity: self.min_severity,
+            },
         }
     }
-    let what = s.what.clone();
-    // Tenants may also live in the database registry, so names are checked for shape only.
-    let tenants = cx.list(
-        s,
-        "tenants",
-        raw.tenants,
-        |cx, name, span, out| {
-            if is_valid_name(&name) {
-                out.push(name);
-                return true;
-            }
-            cx.error_at(
-                &span,
-                format!("`{name}` in `tenants` of {what} is not a tenant name ({NAME_RULE})"),
-            );
-            false
-        },
-        "strings",
-    );
-    let tenants = match tenants {
-        Some(Some((list, span))) if list.is_empty() => {
-            cx.error_at(
-                &span,
-                format!(
-                    "`tenants` in {what} is empty, so the sink would get nothing; remove the key for every tenant"
-                ),
-            );
-            None
-        }
-        other => other.map(|t| t.map(|(t, _)| t)),
-    };
-    let ids = "event type ids (positive integers, e.g. 1090519054)";
-    let event_types = cx.list(
-        s,
-        "event_types",
-        raw.event_types,
-        |cx, id, span, out| match u64::try_from(id) {
-            Ok(id) if id > 0 => {
-                out.push(id);
-                true
-            }
-            _ => {
-                cx.error_at(
-                    &span,
-                    format!("elements of `event_types` in {what} must be {ids}"),
-                );
-                false
-            }
-        },
-        ids,
-    );
-    let min_severity = cx.severity(s, "min_severity", raw.min_severity);
-    Some(SinkCommon {
-        batch_size: batch_size?,
-        batch_timeout: batch_timeout?,
-        retry_initial: retry_initial?,
-        retry_max: retry_max?.max(retry_initial?),
-        filter: SinkFilter {
-            tenants: tenants?,
-            event_types: event_types?.map(|(v, _)| v).unwrap_or_default(),
-            min_severity: min_severity?,
-        },
-    })
 }
 
-/// `compression = "gzip" | "none"` of the HTTP sinks: whether bodies are gzipped.
-pub(crate) fn compression(cx: &mut Ctx<'_>, s: &Sec, f: Str) -> Option<bool> {
-    cx.choice(
-        s,
-        "compression",
-        f,
-        &[("gzip", true), ("none", false)],
-        true,
-    )
+impl SinkCommon {
+    /// A placeholder until the common keys are read (serde fills the type's own first).
+    pub(crate) fn unset() -> Self {
+        let (batch_size, batch_timeout) = defaults::BATCHES;
+        SinkCommon {
+            batch_size,
+            batch_timeout,
+            retry_initial: defaults::RETRY_INITIAL,
+            retry_max: defaults::RETRY_MAX,
+            filter: SinkFilter::default(),
+        }
+    }
 }
 
 /// Where credentials of an HTTP sink go instead of its URL.
 pub(crate) const USE_INSTEAD: &str = "the sink's token/password keys";
+
+pub(crate) fn yes() -> bool {
+    true
+}
+pub(crate) fn request_timeout() -> Duration {
+    defaults::REQUEST_TIMEOUT
+}

@@ -3,73 +3,52 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::Str;
-use crate::sinks::util::config::{defaults, Secret, SinkCommon, USE_INSTEAD};
+use crate::sinks::util::config::{defaults, request_timeout, Secret, SinkCommon, USE_INSTEAD};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct WebhookSinkConfig {
+    #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
+    #[serde(deserialize_with = "url")]
     pub url: Url,
     /// HMAC-SHA256 key for the signature header.
+    #[serde(deserialize_with = "secret")]
     pub secret: Secret,
+    #[serde(default = "request_timeout", deserialize_with = "de::duration")]
     pub request_timeout: Duration,
+    #[serde(default, deserialize_with = "de::opt_path")]
     pub ca_file: Option<PathBuf>,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;
+const EXAMPLE: &str = "https://hooks.example.com/sebridge";
 
-#[derive(Deserialize)]
-pub(crate) struct WebhookRaw {
-    url: Str,
-    secret: Str,
-    request_timeout: Str,
-    ca_file: Str,
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    de::http_url(d, EXAMPLE, USE_INSTEAD)
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    let secret = de::secret(d)?;
+    if secret.expose().len() < 16 {
+        return Err(serde::de::Error::custom(
+            "is shorter than 16 characters; use a long random key",
+        ));
+    }
+    Ok(secret)
 }
 
 pub(crate) fn webhook(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: WebhookRaw,
-    common: Option<SinkCommon>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
 ) -> Option<WebhookSinkConfig> {
-    let url = cx.req_url(
-        s,
-        "url",
-        raw.url,
-        "https://hooks.example.com/sebridge",
-        USE_INSTEAD,
-    );
-    let hint = "the HMAC-SHA256 signing key (e.g. secret = \"${WEBHOOK_SECRET}\")";
-    let secret = cx.req_secret(s, "secret", raw.secret, hint);
-    if let Some((secret, span)) = &secret {
-        if secret.expose_secret().len() < 16 {
-            cx.error_at(
-                span,
-                format!(
-                    "`secret` in {} is shorter than 16 characters; use a long random key",
-                    s.what
-                ),
-            );
-        }
-    }
-    let request_timeout = cx.duration_or(
-        s,
-        "request_timeout",
-        raw.request_timeout,
-        false,
-        defaults::REQUEST_TIMEOUT,
-    );
-    let ca_file = cx.opt_file(s, "ca_file", raw.ca_file, None);
-    Some(WebhookSinkConfig {
-        common: common?,
-        url: url?,
-        secret: Secret(secret?.0),
-        request_timeout: request_timeout?,
-        ca_file: ca_file?,
-    })
+    let url = format!("an http(s) URL such as \"{EXAMPLE}\"");
+    let secret = "the HMAC-SHA256 signing key (e.g. secret = \"${WEBHOOK_SECRET}\")";
+    let mut w: WebhookSinkConfig = cx.de(s, value, &[("url", &url), ("secret", secret)])?;
+    cx.file_at(s, "ca_file", &mut w.ca_file, None).then_some(w)
 }

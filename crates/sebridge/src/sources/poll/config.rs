@@ -3,12 +3,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::de::Error;
+use serde::{Deserialize, Deserializer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::config::values::{Any, Int, List, Str};
+use crate::config::values::is_guid;
 
 /// Defaults, as documented in `config/example.toml`.
 pub mod defaults {
@@ -33,180 +35,128 @@ pub enum EventTypeRef {
     Name(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PollSourceConfig {
     /// Time between polls once caught up (default 60s, > 0).
+    #[serde(default = "interval", deserialize_with = "de::duration")]
     pub interval: Duration,
     /// First run: how far back to start (default 24h; 0 means "from now").
+    #[serde(default = "lookback", deserialize_with = "de::duration0")]
     pub lookback: Duration,
     /// First run: an absolute start; wins over `lookback`.
+    #[serde(default, deserialize_with = "since")]
     pub since: Option<OffsetDateTime>,
     /// Events per page, 1..=500 (default 500).
+    #[serde(default = "page_size", deserialize_with = "de::int::<1, 500, u32, _>")]
     pub page_size: u32,
     /// Tenants polled at once, ≥ 1 (default 32).
+    #[serde(default = "concurrency")]
+    #[serde(deserialize_with = "de::int::<1, { i64::MAX }, usize, _>")]
     pub concurrency: usize,
     /// Per-request timeout (default 30s, > 0).
+    #[serde(default = "request_timeout", deserialize_with = "de::duration")]
     pub request_timeout: Duration,
     /// Re-read window for late arrivals (default 60s; 0 = off): each poll reads again the
     /// events of the last `overlap` before the cursor, so an event that reached the API
     /// after the cursor passed its second is still journaled.
+    #[serde(default = "overlap", deserialize_with = "de::duration0")]
     pub overlap: Duration,
     /// Optional filter by event type; empty = all.
+    #[serde(default, deserialize_with = "event_types")]
     pub event_types: Vec<EventTypeRef>,
     /// Optional filter by group GUID; empty = all.
+    #[serde(default, deserialize_with = "groups")]
     pub groups: Vec<String>,
     /// Optional subset of tenants; `None` = every enabled tenant.
+    #[serde(default, deserialize_with = "tenants")]
     pub tenants: Option<Vec<String>>,
 }
 
-/// The table as written.
-#[derive(Deserialize)]
-pub(crate) struct PollRaw {
-    interval: Str,
-    lookback: Str,
-    since: Any,
-    page_size: Int,
-    concurrency: Int,
-    request_timeout: Str,
-    overlap: Str,
-    event_types: List<toml::Value>,
-    groups: List<String>,
-    tenants: List<String>,
+de::defaults! {
+    interval: Duration = POLL_INTERVAL;
+    lookback: Duration = POLL_LOOKBACK;
+    page_size: u32 = POLL_PAGE_SIZE;
+    concurrency: usize = POLL_CONCURRENCY;
+    request_timeout: Duration = POLL_REQUEST_TIMEOUT;
+    overlap: Duration = POLL_OVERLAP;
 }
 
 pub(crate) const NO_TENANT: &str =
     "so the source would poll nothing; remove the key to use every tenant";
 
+/// Tenant names, each once (checked against the declared ones afterwards).
+pub(crate) fn tenants<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    de::names(d, "{what} lists tenant `{name}` twice", None).map(Some)
+}
+
 pub(crate) fn poll(
     cx: &mut Ctx<'_>,
     s: &Sec,
-    raw: PollRaw,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
     declared: &BTreeSet<String>,
 ) -> Option<PollSourceConfig> {
-    // Each field is read (and reported) before any `?`, so every problem shows up.
-    let interval = cx.duration_or(s, "interval", raw.interval, false, POLL_INTERVAL);
-    let lookback = cx.duration_or(s, "lookback", raw.lookback, true, POLL_LOOKBACK);
-    let since = since(cx, s, raw.since);
-    let max = i64::from(POLL_PAGE_SIZE_MAX);
-    let page_size = cx.int_or(s, "page_size", raw.page_size, 1..=max, POLL_PAGE_SIZE);
-    let concurrency = cx.int_or(
-        s,
-        "concurrency",
-        raw.concurrency,
-        1..=i64::MAX,
-        POLL_CONCURRENCY,
-    );
-    let request_timeout = cx.duration_or(
-        s,
-        "request_timeout",
-        raw.request_timeout,
-        false,
-        POLL_REQUEST_TIMEOUT,
-    );
-    let overlap = cx.duration_or(s, "overlap", raw.overlap, true, POLL_OVERLAP);
-    let event_types = event_type_refs(cx, s, "event_types", raw.event_types);
-    let groups = cx.groups(s, "groups", raw.groups);
-    let tenants = cx.tenant_refs(s, "tenants", raw.tenants, declared, NO_TENANT);
-    Some(PollSourceConfig {
-        interval: interval?,
-        lookback: lookback?,
-        since: since?,
-        page_size: page_size?,
-        concurrency: concurrency?,
-        request_timeout: request_timeout?,
-        overlap: overlap?,
-        event_types: event_types?,
-        groups: groups?,
-        tenants: tenants?,
-    })
+    let (p, bad) = cx.de_partial::<PollSourceConfig>(s, value, &[]);
+    let ok = bad.iter().any(|b| b == "tenants")
+        || cx.declared_tenants(s, value, "tenants", declared, NO_TENANT);
+    p.filter(|_| ok && bad.is_empty())
 }
 
-/// `since`: an RFC 3339 string, or a TOML offset date-time. Outer `None` = invalid.
-fn since(cx: &mut Ctx<'_>, s: &Sec, f: Any) -> Option<Option<OffsetDateTime>> {
+/// `since`: an RFC 3339 string, or a TOML offset date-time.
+fn since<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
     const EXPECTED: &str = "an RFC 3339 timestamp such as \"2024-01-01T00:00:00Z\"";
-    let Some((value, span)) = cx.take(s, "since", f, EXPECTED)? else {
-        return Some(None);
-    };
-    let text = match value {
+    let text = match toml::Value::deserialize(d)? {
         toml::Value::Datetime(dt)
             if dt.date.is_some() && dt.time.is_some() && dt.offset.is_some() =>
         {
             dt.to_string()
         }
         toml::Value::Datetime(_) => {
-            cx.error_at(
-                &span,
-                format!(
-                    "`since` in {} needs a date, a time and a UTC offset: expected {EXPECTED}",
-                    s.what
-                ),
-            );
-            return None;
+            let m = format!("needs a date, a time and a UTC offset: expected {EXPECTED}");
+            return Err(D::Error::custom(m));
         }
         toml::Value::String(text) => text,
         _ => {
-            let found = cx.found(&span);
-            cx.error_at(
-                &span,
-                format!("`since` in {} must be {EXPECTED}, found {found}", s.what),
-            );
-            return None;
+            return Err(D::Error::custom(format!(
+                "must be {EXPECTED}, found {{found}}"
+            )))
         }
     };
-    match OffsetDateTime::parse(text.trim(), &Rfc3339) {
-        Ok(t) => Some(Some(t)),
-        Err(e) => {
-            cx.error_at(
-                &span,
-                format!(
-                    "`since` in {} is not an RFC 3339 timestamp ({e}): expected {EXPECTED}",
-                    s.what
-                ),
-            );
-            None
-        }
-    }
+    OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .map(Some)
+        .map_err(|e| {
+            D::Error::custom(format!(
+                "is not an RFC 3339 timestamp ({e}): expected {EXPECTED}"
+            ))
+        })
+}
+
+/// Group GUIDs, lowercased. The API filters by group GUID; a group *name* here would
+/// silently match nothing.
+pub(crate) fn groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    de::list(d, |v| match v {
+        toml::Value::String(g) if is_guid(g.trim()) => Ok(g.trim().to_ascii_lowercase()),
+        toml::Value::String(g) => Err(format!(
+            "`{g}` in `{{key}}` of {{what}} is not a group GUID: expected e.g. \
+             \"b077d6bc-bbdf-42f7-8838-a06053fbd98a\""
+        )),
+        _ => Err("elements of `{key}` in {what} must be strings, found {found}".into()),
+    })
 }
 
 /// Event types by id (integer) or name (string), resolved against the tenant's
 /// `/v1/event_types` at run time.
-pub(crate) fn event_type_refs(
-    cx: &mut Ctx<'_>,
-    s: &Sec,
-    key: &str,
-    f: List<toml::Value>,
-) -> Option<Vec<EventTypeRef>> {
-    let what = s.what.clone();
-    let read = cx.list(
-        s,
-        key,
-        f,
-        |cx, v, span, out| {
-            let problem = match v {
-                toml::Value::Integer(id) => match u64::try_from(id) {
-                    Ok(id) if id > 0 => {
-                        out.push(EventTypeRef::Id(id));
-                        return true;
-                    }
-                    _ => format!(
-                        "event type id {id} in `{key}` of {what} must be a positive integer"
-                    ),
-                },
-                toml::Value::String(name) if !name.trim().is_empty() => {
-                    out.push(EventTypeRef::Name(name.trim().to_string()));
-                    return true;
-                }
-                toml::Value::String(_) => format!("empty event type name in `{key}` of {what}"),
-                _ => format!(
-                    "elements of `{key}` in {what} must be event type ids (integers) or \
-                 names (strings), found {}",
-                    cx.found(&span)
-                ),
-            };
-            cx.error_at(&span, problem);
-            false
-        },
-        "event type ids (integers) or names (strings)",
-    );
-    read.map(|v| v.map(|(v, _)| v).unwrap_or_default())
+pub(crate) fn event_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventTypeRef>, D::Error> {
+    de::list(d, |v| match v {
+        toml::Value::Integer(id) if id > 0 => Ok(EventTypeRef::Id(id as u64)),
+        toml::Value::Integer(id) => Err(format!(
+            "event type id {id} in `{{key}}` of {{what}} must be a positive integer"
+        )),
+        toml::Value::String(n) if !n.trim().is_empty() => Ok(EventTypeRef::Name(n.trim().into())),
+        toml::Value::String(_) => Err("empty event type name in `{key}` of {what}".into()),
+        _ => Err(
+            "elements of `{key}` in {what} must be event type ids (integers) or \
+                 names (strings), found {found}"
+                .into(),
+        ),
+    })
 }
