@@ -156,6 +156,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(e.to_string().starts_with(&format!("request to {url} failed: ")));
+        assert!(e
+            .to_string()
+            .starts_with(&format!("request to {url} failed: ")));
     }
 }

@@ -64,8 +64,7 @@ pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration>
 /// The wait after a 429: the server's hint, unless it is absent or zero, else
 /// [`DEFAULT_RETRY_AFTER`].
 pub fn rate_limit_wait(hint: Option<Duration>) -> Duration {
-    hint.filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_RETRY_AFTER)
+    hint.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_RETRY_AFTER)
 }
 
 #[cfg(test)]

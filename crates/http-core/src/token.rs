@@ -167,7 +167,9 @@ mod tests {
         let a = SecretString::from("a".to_string());
         assert_eq!(get(&cache, "a", Duration::from_secs(600)).await, "a");
         // A stale token (already replaced) does not drop the current one.
-        cache.invalidate(&SecretString::from("old".to_string())).await;
+        cache
+            .invalidate(&SecretString::from("old".to_string()))
+            .await;
         assert_eq!(get(&cache, "x", Duration::from_secs(600)).await, "a");
         assert_eq!(cache.renewals(), 1);
         cache.invalidate(&a).await;

@@ -654,8 +654,7 @@ impl Drop for Rsyslog {
 }
 
 fn fixture_events() -> Vec<Value> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
     let mut out = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("fixtures")

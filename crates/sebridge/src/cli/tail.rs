@@ -18,8 +18,8 @@ use sebridge::status::StatusBoard;
 use sebridge::topology::open_store;
 use secure_endpoint::Event;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 

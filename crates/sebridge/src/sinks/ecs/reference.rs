@@ -540,8 +540,7 @@ mod tests {
     const DS: &str = "logs-cisco_secure_endpoint.event-default";
 
     fn fixture_events() -> Vec<Value> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/secure-endpoint");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("fixtures dir")
             .map(|e| e.expect("entry").path())
