@@ -19,9 +19,6 @@ use url::Url;
 /// Largest page the API serves ("current limit of 500 results").
 pub const MAX_PAGE_SIZE: u32 = 500;
 
-/// A body larger than this is refused rather than buffered: a 500-event page is a few MB.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-
 /// A Secure Endpoint API client for one organisation (one credential pair).
 ///
 /// Cloning is cheap; clones share the connection pool. Requests are not retried here: the
@@ -38,28 +35,24 @@ pub struct Client {
 pub struct ClientBuilder {
     base: Url,
     credentials: Credentials,
-    timeout: Duration,
-    http: Option<reqwest::Client>,
+    http: http_core::HttpSettings,
 }
 
 impl ClientBuilder {
     /// Per-request timeout (default 30 s). Ignored when an HTTP client is supplied.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.http.set_timeout(timeout);
         self
     }
 
     /// Shares an existing HTTP client (one connection pool for many tenants).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.http.share(http);
         self
     }
 
     pub fn build(self) -> Result<Client, Error> {
-        let http = match self.http {
-            Some(h) => h,
-            None => default_http_client(self.timeout)?,
-        };
+        let http = self.http.build(USER_AGENT).map_err(http_client_error)?;
         Ok(Client {
             http,
             base: self.base,
@@ -68,18 +61,15 @@ impl ClientBuilder {
     }
 }
 
+const USER_AGENT: &str = concat!("sebridge-secure-endpoint/", env!("CARGO_PKG_VERSION"));
+
 /// The HTTP client settings the API expects (gzip, JSON, a user agent, TLS via rustls).
 pub fn default_http_client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!(
-            "sebridge-secure-endpoint/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::InvalidRequest(format!("cannot build HTTP client: {e}")))
+    http_core::http_client(USER_AGENT, timeout).map_err(http_client_error)
+}
+
+fn http_client_error(e: reqwest::Error) -> Error {
+    Error::InvalidRequest(format!("cannot build HTTP client: {e}"))
 }
 
 /// Filters and paging of `GET /v1/events`. Filters of different kinds are ANDed; several
@@ -248,8 +238,7 @@ impl Client {
         ClientBuilder {
             base,
             credentials,
-            timeout: Duration::from_secs(30),
-            http: None,
+            http: http_core::HttpSettings::default(),
         }
     }
 
@@ -287,29 +276,16 @@ impl Client {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let transport = |e: reqwest::Error, url: &str| {
-            let timeout = e.is_timeout();
-            Error::Transport {
-                url: url.to_string(),
-                message: error_chain(&e.without_url()),
-                timeout,
-            }
-        };
-        let mut resp = req.send().await.map_err(|e| transport(e, &url_text))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http_core::ReadError::transport(e, &url_text))?;
+        // Rate-limit resets are relative to when the answer arrived, before its body.
         let now = OffsetDateTime::now_utc();
         let status = resp.status();
         let rate_limit = RateLimit::from_headers(resp.headers(), now);
         let retry = retry_after(resp.headers(), now);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(e, &url_text))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(Error::Malformed {
-                    url: url_text,
-                    reason: format!("body larger than {MAX_BODY_BYTES} bytes"),
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = http_core::read_body(resp, &url_text, http_core::MAX_BODY_BYTES).await?;
         if status.is_success() {
             return Ok(RawResponse {
                 body: Bytes::from(body),
@@ -614,21 +590,6 @@ fn unreachable_base() -> Url {
         .unwrap_or_else(|_| Url::parse("http://0.0.0.0").unwrap_or_else(|_| unreachable!()))
 }
 
-/// "error sending request: connection refused": reqwest's own message is terse; the causes say why.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
 /// Refuses ids that would change the path (e.g. "../"), instead of sending them.
 fn path_segment(s: &str) -> Result<&str, Error> {
     if s.is_empty()
@@ -665,11 +626,9 @@ fn status_error(
         400 => Error::BadRequest { details },
         409 => Error::Conflict { details },
         429 => {
-            let retry_after = retry
-                .or_else(|| rate_limit.as_ref().map(|r| r.reset_in(now)))
-                .filter(|d| !d.is_zero())
-                // No hint at all: wait a minute rather than hammering.
-                .unwrap_or(Duration::from_secs(60));
+            let retry_after = http_core::rate_limit_wait(
+                retry.or_else(|| rate_limit.as_ref().map(|r| r.reset_in(now))),
+            );
             Error::RateLimited {
                 retry_after,
                 rate_limit,

@@ -82,17 +82,4 @@ pub(crate) fn error_details(body: &[u8]) -> String {
     snippet(body)
 }
 
-/// At most 200 characters of a body, on one line, for error messages.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    if one_line.trim().is_empty() {
-        "(empty body)".to_string()
-    } else {
-        one_line.trim().to_string()
-    }
-}
+pub(crate) use http_core::snippet;

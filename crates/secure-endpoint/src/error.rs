@@ -105,3 +105,22 @@ impl Error {
         }
     }
 }
+
+/// A failed body read: a transport error, or a body over the size bound as a malformed answer.
+impl From<http_core::ReadError> for Error {
+    fn from(e: http_core::ReadError) -> Error {
+        let reason = e.to_string();
+        match e {
+            http_core::ReadError::Transport {
+                url,
+                message,
+                timeout,
+            } => Error::Transport {
+                url,
+                message,
+                timeout,
+            },
+            http_core::ReadError::TooLarge { url, .. } => Error::Malformed { url, reason },
+        }
+    }
+}

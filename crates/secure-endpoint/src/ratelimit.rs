@@ -68,18 +68,7 @@ impl RateLimit {
 }
 
 /// Parses `Retry-After` (seconds or an HTTP date).
-pub(crate) fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
-    (at - now).try_into().ok()
-}
+pub(crate) use http_core::retry_after;
 
 #[cfg(test)]
 mod tests {

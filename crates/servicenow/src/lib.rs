@@ -18,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use url::Url;
 
 /// Default incident state values (`incident.state` choice list of the Helsinki+ state model).
@@ -40,8 +40,6 @@ pub fn is_done_state(state: &str) -> bool {
     )
 }
 
-/// A body larger than this is refused rather than buffered.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Renew an OAuth token this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
@@ -83,12 +81,6 @@ impl fmt::Debug for Auth {
                 .finish(),
         }
     }
-}
-
-struct Token {
-    access: SecretString,
-    refresh: Option<SecretString>,
-    expires_at: Instant,
 }
 
 /// A record: the fields as the instance sent them (strings, by default).
@@ -151,8 +143,7 @@ pub struct ClientBuilder {
     instance: Url,
     table: String,
     auth: Auth,
-    timeout: Duration,
-    http: Option<reqwest::Client>,
+    http: http_core::HttpSettings,
     api_version: Option<String>,
 }
 
@@ -165,13 +156,13 @@ impl ClientBuilder {
 
     /// Per-request timeout (default 30 s). Ignored when an HTTP client is supplied.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.http.set_timeout(timeout);
         self
     }
 
     /// Shares an existing HTTP client.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.http.share(http);
         self
     }
 
@@ -198,10 +189,7 @@ impl ClientBuilder {
                 return Err(Error::InvalidRequest(format!("invalid API version {v:?}")));
             }
         }
-        let http = match self.http {
-            Some(h) => h,
-            None => default_http_client(self.timeout)?,
-        };
+        let http = self.http.build(USER_AGENT).map_err(http_client_error)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -209,21 +197,21 @@ impl ClientBuilder {
                 table: self.table,
                 api_version: self.api_version,
                 auth: self.auth,
-                token: tokio::sync::Mutex::new(None),
+                token: http_core::TokenCache::new(TOKEN_MARGIN),
             }),
         })
     }
 }
 
+const USER_AGENT: &str = concat!("sebridge-servicenow/", env!("CARGO_PKG_VERSION"));
+
 /// An HTTP client with the settings the instance expects.
 pub fn default_http_client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!("sebridge-servicenow/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::InvalidRequest(format!("cannot build HTTP client: {e}")))
+    http_core::http_client(USER_AGENT, timeout).map_err(http_client_error)
+}
+
+fn http_client_error(e: reqwest::Error) -> Error {
+    Error::InvalidRequest(format!("cannot build HTTP client: {e}"))
 }
 
 struct Inner {
@@ -232,7 +220,8 @@ struct Inner {
     table: String,
     api_version: Option<String>,
     auth: Auth,
-    token: tokio::sync::Mutex<Option<Token>>,
+    /// The OAuth access token (unused with Basic).
+    token: http_core::TokenCache,
 }
 
 /// A Table API client for one instance and table. Cheap to clone.
@@ -274,8 +263,7 @@ impl Client {
             instance,
             table: "incident".into(),
             auth,
-            timeout: Duration::from_secs(30),
-            http: None,
+            http: http_core::HttpSettings::default(),
             api_version: None,
         })
     }
@@ -465,14 +453,19 @@ impl Client {
     ) -> Result<RawResponse, Error> {
         let mut retried_auth = false;
         loop {
-            let raw = self.send_once(method.clone(), url.clone(), body).await?;
-            if raw.status == StatusCode::UNAUTHORIZED
-                && matches!(self.inner.auth, Auth::OAuth { .. })
-                && !retried_auth
+            let bearer = match &self.inner.auth {
+                Auth::Basic { .. } => None,
+                Auth::OAuth { .. } => Some(self.bearer().await?),
+            };
+            let raw = self
+                .send_once(method.clone(), url.clone(), body, bearer.as_ref())
+                .await?;
+            if let (StatusCode::UNAUTHORIZED, Some(used), false) =
+                (raw.status, &bearer, retried_auth)
             {
                 // The token may have been revoked or expired early: get a new one, once.
                 retried_auth = true;
-                *self.inner.token.lock().await = None;
+                self.inner.token.invalidate(used).await;
                 continue;
             }
             if raw.status.is_success() {
@@ -487,6 +480,7 @@ impl Client {
         method: Method,
         url: Url,
         body: Option<&Map<String, Value>>,
+        bearer: Option<&SecretString>,
     ) -> Result<RawResponse, Error> {
         let url_text = url.to_string();
         let mut req = self
@@ -494,19 +488,25 @@ impl Client {
             .http
             .request(method, url)
             .header(reqwest::header::ACCEPT, "application/json");
-        req = match &self.inner.auth {
-            Auth::Basic { username, password } => {
+        req = match (&self.inner.auth, bearer) {
+            (_, Some(token)) => req.bearer_auth(token.expose_secret()),
+            (Auth::Basic { username, password }, None) => {
                 req.basic_auth(username, Some(password.expose_secret()))
             }
-            Auth::OAuth { .. } => {
-                let token = self.bearer().await?;
-                req.bearer_auth(token.expose_secret())
+            (Auth::OAuth { .. }, None) => {
+                return Err(Error::InvalidRequest(
+                    "OAuth request without a token".into(),
+                ))
             }
         };
         if let Some(b) = body {
             req = req.json(b);
         }
-        let (status, headers, body) = read(req, &url_text).await?;
+        let http_core::Response {
+            status,
+            headers,
+            body,
+        } = http_core::send(req, &url_text, http_core::MAX_BODY_BYTES).await?;
         Ok(RawResponse {
             status,
             headers,
@@ -527,29 +527,22 @@ impl Client {
         else {
             return Err(Error::InvalidRequest("not an OAuth client".into()));
         };
-        let mut guard = self.inner.token.lock().await;
-        if let Some(t) = guard.as_ref() {
-            if t.expires_at > Instant::now() + TOKEN_MARGIN {
-                return Ok(t.access.clone());
-            }
-        }
-        let mut token = None;
-        if let Some(refresh) = guard.as_ref().and_then(|t| t.refresh.clone()) {
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("client_id", client_id.as_str()),
-                ("client_secret", client_secret.expose_secret()),
-                ("refresh_token", refresh.expose_secret()),
-            ];
-            match self.token_request(&form).await {
-                Ok(t) => token = Some(t),
-                // An expired refresh token: fall back to the password grant below.
-                Err(e) => tracing::debug!(error = %e, "ServiceNow token refresh failed"),
-            }
-        }
-        let token = match token {
-            Some(t) => t,
-            None => {
+        self.inner
+            .token
+            .get(|stale_refresh| async move {
+                if let Some(refresh) = stale_refresh {
+                    let form = [
+                        ("grant_type", "refresh_token"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", client_secret.expose_secret()),
+                        ("refresh_token", refresh.expose_secret()),
+                    ];
+                    match self.token_request(&form).await {
+                        Ok(t) => return Ok(t),
+                        // An expired refresh token: fall back to the password grant below.
+                        Err(e) => tracing::debug!(error = %e, "ServiceNow token refresh failed"),
+                    }
+                }
                 let form = [
                     ("grant_type", "password"),
                     ("client_id", client_id.as_str()),
@@ -557,15 +550,12 @@ impl Client {
                     ("username", username.as_str()),
                     ("password", password.expose_secret()),
                 ];
-                self.token_request(&form).await?
-            }
-        };
-        let access = token.access.clone();
-        *guard = Some(token);
-        Ok(access)
+                self.token_request(&form).await
+            })
+            .await
     }
 
-    async fn token_request(&self, form: &[(&str, &str)]) -> Result<Token, Error> {
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<http_core::Token, Error> {
         let mut url = self.inner.instance.clone();
         let prefix = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{prefix}/oauth_token.do"));
@@ -584,7 +574,11 @@ impl Client {
             )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
-        let (status, headers, body) = read(req, &url_text).await?;
+        let http_core::Response {
+            status,
+            headers,
+            body,
+        } = http_core::send(req, &url_text, http_core::MAX_BODY_BYTES).await?;
         if !status.is_success() {
             let e = status_error(status, &headers, &body);
             return Err(if e.is_retryable() {
@@ -603,65 +597,17 @@ impl Client {
         }
         let t: TokenBody = serde_json::from_slice(&body)
             .map_err(|e| Error::Token(format!("unexpected token response: {e}")))?;
-        Ok(Token {
-            access: SecretString::from(t.access_token),
-            refresh: t.refresh_token.map(SecretString::from),
+        Ok(http_core::Token::new(
+            SecretString::from(t.access_token),
+            t.refresh_token.map(SecretString::from),
             // ServiceNow's default access token lifetime is 1800 s.
-            expires_at: Instant::now() + Duration::from_secs(t.expires_in.unwrap_or(1800)),
-        })
+            Duration::from_secs(t.expires_in.unwrap_or(1800)),
+        ))
     }
-}
-
-async fn read(
-    req: reqwest::RequestBuilder,
-    url: &str,
-) -> Result<(StatusCode, HeaderMap, Vec<u8>), Error> {
-    let transport = |e: reqwest::Error| Error::Transport {
-        url: url.to_string(),
-        timeout: e.is_timeout(),
-        message: error_chain(&e.without_url()),
-    };
-    let mut resp = req.send().await.map_err(transport)?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Error::Malformed {
-                url: url.to_string(),
-                reason: format!("body larger than {MAX_BODY_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, headers, body))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
-    (at - time::OffsetDateTime::now_utc()).try_into().ok()
+    http_core::retry_after(headers, time::OffsetDateTime::now_utc())
 }
 
 fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -672,10 +618,7 @@ fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         403 => Error::Forbidden { details },
         404 => Error::NotFound { details },
         429 => Error::RateLimited {
-            // No hint: a minute, rather than hammering a rate-limited instance.
-            retry_after: retry_after(headers)
-                .filter(|d| !d.is_zero())
-                .unwrap_or(Duration::from_secs(60)),
+            retry_after: http_core::rate_limit_wait(retry_after(headers)),
         },
         code @ 500..=599 => Error::Server {
             status: code,

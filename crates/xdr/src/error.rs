@@ -89,6 +89,25 @@ impl Error {
     }
 }
 
+/// A failed body read: a transport error, or a body over the size bound as a malformed answer.
+impl From<http_core::ReadError> for Error {
+    fn from(e: http_core::ReadError) -> Error {
+        let reason = e.to_string();
+        match e {
+            http_core::ReadError::Transport {
+                url,
+                message,
+                timeout,
+            } => Error::Transport {
+                url,
+                message,
+                timeout,
+            },
+            http_core::ReadError::TooLarge { url, .. } => Error::Malformed { url, reason },
+        }
+    }
+}
+
 /// Human text of an error body: CTIA/IROH answer JSON with `message`/`error`/`errors`
 /// members depending on the layer; otherwise a bounded snippet.
 pub(crate) fn error_details(body: &[u8]) -> String {
@@ -112,16 +131,4 @@ fn truncate(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    if one_line.trim().is_empty() {
-        "(empty body)".to_string()
-    } else {
-        one_line.trim().to_string()
-    }
-}
+pub(crate) use http_core::snippet;

@@ -25,13 +25,12 @@ use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 use url::Url;
 
 /// Renew the token this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A Cisco XDR / SecureX region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,18 +113,12 @@ impl fmt::Debug for Credentials {
     }
 }
 
-struct Token {
-    access: SecretString,
-    expires_at: Instant,
-}
-
 struct Inner {
     http: reqwest::Client,
     iroh: Url,
     ctia: Url,
     credentials: Credentials,
-    token: tokio::sync::Mutex<Option<Token>>,
-    token_requests: std::sync::atomic::AtomicU64,
+    token: http_core::TokenCache,
 }
 
 /// An XDR client for one organisation. Cheap to clone; clones share the token.
@@ -150,47 +143,45 @@ pub struct ClientBuilder {
     iroh: Url,
     ctia: Url,
     credentials: Credentials,
-    timeout: Duration,
-    http: Option<reqwest::Client>,
+    http: http_core::HttpSettings,
 }
 
 impl ClientBuilder {
+    /// Per-request timeout (default 30 s). Ignored when an HTTP client is supplied.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.http.set_timeout(timeout);
         self
     }
 
+    /// Shares an existing HTTP client.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.http.share(http);
         self
     }
 
     pub fn build(self) -> Result<Client, Error> {
-        let http = match self.http {
-            Some(h) => h,
-            None => default_http_client(self.timeout)?,
-        };
+        let http = self.http.build(USER_AGENT).map_err(http_client_error)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 iroh: self.iroh,
                 ctia: self.ctia,
                 credentials: self.credentials,
-                token: tokio::sync::Mutex::new(None),
-                token_requests: Default::default(),
+                token: http_core::TokenCache::new(TOKEN_MARGIN),
             }),
         })
     }
 }
 
+const USER_AGENT: &str = concat!("sebridge-xdr/", env!("CARGO_PKG_VERSION"));
+
+/// An HTTP client with the settings the API expects.
 pub fn default_http_client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!("sebridge-xdr/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::InvalidRequest(format!("cannot build HTTP client: {e}")))
+    http_core::http_client(USER_AGENT, timeout).map_err(http_client_error)
+}
+
+fn http_client_error(e: reqwest::Error) -> Error {
+    Error::InvalidRequest(format!("cannot build HTTP client: {e}"))
 }
 
 fn parse_base(s: &str) -> Result<Url, Error> {
@@ -226,16 +217,13 @@ impl Client {
             iroh: parse_base(iroh_base)?,
             ctia: parse_base(ctia_base)?,
             credentials,
-            timeout: Duration::from_secs(30),
-            http: None,
+            http: http_core::HttpSettings::default(),
         })
     }
 
     /// How many tokens this client has requested so far (for status pages and tests).
     pub fn token_requests(&self) -> u64 {
-        self.inner
-            .token_requests
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.token.renewals()
     }
 
     fn join(base: &Url, path: &str) -> Url {
@@ -406,11 +394,15 @@ impl Client {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let (status, headers, body_bytes) = read(req, &url_text).await?;
+            let http_core::Response {
+                status,
+                headers,
+                body: body_bytes,
+            } = http_core::send(req, &url_text, http_core::MAX_BODY_BYTES).await?;
             if status == StatusCode::UNAUTHORIZED && !retried {
                 // Expired or revoked before our clock said so: a new token, once.
                 retried = true;
-                self.invalidate(&token).await;
+                self.inner.token.invalidate(&token).await;
                 continue;
             }
             if status.is_success() {
@@ -425,30 +417,15 @@ impl Client {
         }
     }
 
-    async fn invalidate(&self, used: &SecretString) {
-        let mut guard = self.inner.token.lock().await;
-        // Only drop the token that failed: another task may already have renewed it.
-        if guard
-            .as_ref()
-            .is_some_and(|t| t.access.expose_secret() == used.expose_secret())
-        {
-            *guard = None;
-        }
-    }
-
     /// The cached token, renewed when it is about to expire.
     async fn token(&self) -> Result<SecretString, Error> {
-        let mut guard = self.inner.token.lock().await;
-        if let Some(t) = guard.as_ref() {
-            if t.expires_at > Instant::now() + TOKEN_MARGIN {
-                return Ok(t.access.clone());
-            }
-        }
+        self.inner.token.get(|_| self.token_request()).await
+    }
+
+    /// `POST /iroh/oauth2/token` with the client credentials grant.
+    async fn token_request(&self) -> Result<http_core::Token, Error> {
         let url = Self::join(&self.inner.iroh, "/iroh/oauth2/token");
         let url_text = url.to_string();
-        self.inner
-            .token_requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let req = self
             .inner
             .http
@@ -463,7 +440,11 @@ impl Client {
             )
             .header(reqwest::header::ACCEPT, "application/json")
             .body("grant_type=client_credentials");
-        let (status, headers, body) = read(req, &url_text).await?;
+        let http_core::Response {
+            status,
+            headers,
+            body,
+        } = http_core::send(req, &url_text, http_core::MAX_BODY_BYTES).await?;
         if !status.is_success() {
             return Err(status_error(status, &headers, &body));
         }
@@ -477,13 +458,12 @@ impl Client {
             url: url_text,
             reason: format!("unexpected token response: {e}"),
         })?;
-        let access = SecretString::from(t.access_token);
-        *guard = Some(Token {
-            access: access.clone(),
+        Ok(http_core::Token::new(
+            SecretString::from(t.access_token),
+            None,
             // Tokens live 600 s unless the server says otherwise.
-            expires_at: Instant::now() + Duration::from_secs(t.expires_in.unwrap_or(600)),
-        });
-        Ok(access)
+            Duration::from_secs(t.expires_in.unwrap_or(600)),
+        ))
     }
 }
 
@@ -495,45 +475,6 @@ fn decode<T: serde::de::DeserializeOwned>(raw: Raw) -> Result<T, Error> {
     })
 }
 
-async fn read(
-    req: reqwest::RequestBuilder,
-    url: &str,
-) -> Result<(StatusCode, HeaderMap, Vec<u8>), Error> {
-    let transport = |e: reqwest::Error| Error::Transport {
-        url: url.to_string(),
-        timeout: e.is_timeout(),
-        message: error_chain(&e.without_url()),
-    };
-    let mut resp = req.send().await.map_err(transport)?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Error::Malformed {
-                url: url.to_string(),
-                reason: format!("body larger than {MAX_BODY_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, headers, body))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
 fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let details = error::error_details(body);
     match status.as_u16() {
@@ -541,17 +482,10 @@ fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         401 => Error::Unauthorized { details },
         403 => Error::Forbidden { details },
         404 => Error::NotFound { details },
-        429 => {
-            let retry = headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|s| *s > 0)
-                .unwrap_or(60);
-            Error::RateLimited {
-                retry_after: Duration::from_secs(retry),
-            }
-        }
+        429 => Error::RateLimited {
+            // Whole seconds only, as CTIA sends.
+            retry_after: http_core::rate_limit_wait(http_core::retry_after_seconds(headers)),
+        },
         code @ 500..=599 => Error::Server {
             status: code,
             details,
