@@ -341,22 +341,8 @@ pub async fn connect(
     }
 }
 
-fn error_text(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
 fn classify_connect_error(endpoint: &str, user: &str, e: &lapin::Error) -> AmqpError {
-    let message = error_text(e);
+    let message = http_core::error_chain(e);
     let lower = message.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         let hint = if lower.contains("notvalidforname") || lower.contains("not valid for name") {
@@ -406,10 +392,12 @@ pub async fn subscribe(
     prefetch: u16,
     consumer_tag: &str,
 ) -> Result<Subscription, AmqpError> {
-    let channel = conn
-        .create_channel()
-        .await
-        .map_err(|e| AmqpError::Protocol(format!("cannot open a channel: {}", error_text(&e))))?;
+    let channel = conn.create_channel().await.map_err(|e| {
+        AmqpError::Protocol(format!(
+            "cannot open a channel: {}",
+            http_core::error_chain(&e)
+        ))
+    })?;
     let declared = channel
         .queue_declare(
             queue.into(),
@@ -422,7 +410,7 @@ pub async fn subscribe(
         )
         .await
         .map_err(|e| {
-            let message = error_text(&e);
+            let message = http_core::error_chain(&e);
             if message.contains("NOT_FOUND")
                 || message.contains("ACCESS_REFUSED")
                 || message.to_ascii_lowercase().contains("not found")
@@ -438,7 +426,7 @@ pub async fn subscribe(
     channel
         .basic_qos(prefetch, BasicQosOptions::default())
         .await
-        .map_err(|e| AmqpError::Protocol(format!("basic.qos: {}", error_text(&e))))?;
+        .map_err(|e| AmqpError::Protocol(format!("basic.qos: {}", http_core::error_chain(&e))))?;
     let consumer = channel
         .basic_consume(
             queue.into(),
@@ -448,7 +436,7 @@ pub async fn subscribe(
         )
         .await
         .map_err(|e| {
-            let message = error_text(&e);
+            let message = http_core::error_chain(&e);
             if message.contains("ACCESS_REFUSED") {
                 AmqpError::QueueMissing {
                     queue: queue.to_string(),
