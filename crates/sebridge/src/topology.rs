@@ -52,7 +52,11 @@ pub struct StoreLock {
 
 /// Takes the store's lock, or says who holds it.
 pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
-    let StoreConfig::Sqlite { path } = &config.store;
+    // PostgreSQL is shared by replicas on several machines: a file lock means nothing there;
+    // who runs which consumer is decided by the store's leases instead.
+    let StoreConfig::Sqlite { path } = &config.store else {
+        return Ok(None);
+    };
     let mut lock_path = path.clone().into_os_string();
     lock_path.push(".lock");
     let lock_path = std::path::PathBuf::from(lock_path);
@@ -85,6 +89,9 @@ pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
 pub async fn open_store(config: &Config) -> Result<Store, TopologyError> {
     match &config.store {
         StoreConfig::Sqlite { path } => Ok(Store::open_sqlite(path).await?),
+        StoreConfig::Postgres { url, schema } => {
+            Ok(Store::open_postgres(url.expose(), schema.as_deref()).await?)
+        }
     }
 }
 

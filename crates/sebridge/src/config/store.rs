@@ -18,9 +18,14 @@ pub mod defaults {
 /// `[store]`: where the journal and state live.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
-    /// `kind = "sqlite"` (the default and, for now, the only kind); `path` defaults to
-    /// `sebridge.db` next to the config.
+    /// `kind = "sqlite"` (the default); `path` defaults to `sebridge.db` next to the config.
     Sqlite { path: PathBuf },
+    /// `kind = "postgres"`: several replicas may share it. `schema` (created if missing)
+    /// defaults to the server's search path.
+    Postgres {
+        url: de::Secret,
+        schema: Option<String>,
+    },
 }
 
 /// `[secrets]`: the master key file for credentials kept in the database.
@@ -43,10 +48,27 @@ struct StoreDe {
     kind: Option<String>,
     #[serde(default, deserialize_with = "de::opt_path")]
     path: Option<PathBuf>,
-    /// Known (for kind = "postgres", refused), so only its presence is looked at.
-    #[serde(default, deserialize_with = "de::later")]
-    #[allow(dead_code)]
-    url: (),
+    #[serde(default, deserialize_with = "opt_postgres_url")]
+    url: Option<de::Secret>,
+    #[serde(default, deserialize_with = "schema_name")]
+    schema: Option<String>,
+}
+
+fn opt_postgres_url<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<de::Secret>, D::Error> {
+    de::postgres_url(d).map(Some)
+}
+
+/// A plain identifier: it is quoted into `CREATE SCHEMA` and the search path.
+fn schema_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let t = de::text(d)?;
+    if crate::sinks::postgres::config::is_table_name(&t) && !t.contains('.') {
+        return Ok(Some(t));
+    }
+    Err(serde::de::Error::custom(
+        "@must be a-z, 0-9 and `_` (not starting with a digit, ≤ 63 characters)",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -106,12 +128,16 @@ pub(crate) fn store(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<StoreConfig>
     let span = s.val("kind");
     match raw.kind.as_deref().unwrap_or("sqlite") {
         "sqlite" => {
-            if s.has("url") {
-                cx.error(
-                    &s.key("url"),
-                    "`url` in [store] is only used with kind = \"postgres\"; \
-                     use `path` for sqlite, or set kind = \"postgres\"",
-                );
+            for key in ["url", "schema"] {
+                if s.has(key) {
+                    cx.error(
+                        &s.key(key),
+                        format!(
+                            "`{key}` in [store] is only used with kind = \"postgres\"; \
+                             use `path` for sqlite, or set kind = \"postgres\""
+                        ),
+                    );
+                }
             }
             let path = path(
                 cx,
@@ -123,13 +149,28 @@ pub(crate) fn store(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<StoreConfig>
             )?;
             Some(StoreConfig::Sqlite { path })
         }
-        // Refused here rather than when the pipeline starts, with every other problem.
         "postgres" => {
-            cx.error(
-                &span,
-                "the PostgreSQL store is not available yet; use kind = \"sqlite\"",
-            );
-            None
+            if s.has("path") {
+                cx.error(
+                    &s.key("path"),
+                    "`path` in [store] is only used with kind = \"sqlite\"; \
+                     use `url` for postgres",
+                );
+            }
+            let Some(url) = raw.url else {
+                if !s.has("url") {
+                    cx.error(
+                        &s.span,
+                        "missing `url` in [store]: expected a postgres:// URL \
+                         (e.g. url = \"${SEBRIDGE_DATABASE_URL}\")",
+                    );
+                }
+                return None;
+            };
+            Some(StoreConfig::Postgres {
+                url,
+                schema: raw.schema,
+            })
         }
         other => {
             cx.error(

@@ -320,7 +320,9 @@ fn relative_paths_resolve_against_the_config_dir() {
 #[test]
 fn relative_config_path_gives_absolute_resolved_paths() {
     let c = Config::from_str_with_env(MIN, Path::new("sebridge.toml"), &test_env).unwrap();
-    let StoreConfig::Sqlite { path } = &c.store;
+    let StoreConfig::Sqlite { path } = &c.store else {
+        panic!("the default store is SQLite")
+    };
     assert!(path.is_absolute(), "{}", path.display());
     assert_eq!(c.path, Path::new("sebridge.toml"));
 }
@@ -885,20 +887,39 @@ fn store_kinds() {
         "13:8: unknown store kind `mysql` in [store]; expected one of sqlite, postgres"
     );
 
-    // The PostgreSQL store is refused with every other problem, not when the pipeline
-    // starts; nothing of a URL (which may hold a password) is echoed.
-    for rest in [
-        "",
-        "url = \"mysql://u:pw@h/db\"\n",
-        "url = \"postgres://u:pw@h/db\"\npath = \"x.db\"\n",
-    ] {
-        let e = one_error(&with(&format!("[store]\nkind = \"postgres\"\n{rest}")));
-        assert_eq!(
-            e,
-            "13:8: the PostgreSQL store is not available yet; use kind = \"sqlite\""
-        );
-        assert!(!e.contains("pw"));
-    }
+    // PostgreSQL: a URL is required and never echoed (it may hold a password); `path` and
+    // `schema` belong to one kind each.
+    let e = one_error(&with("[store]\nkind = \"postgres\"\n"));
+    assert_eq!(
+        e,
+        "12:2: missing `url` in [store]: expected a postgres:// URL (e.g. url = \"${SEBRIDGE_DATABASE_URL}\")"
+    );
+    let e = one_error(&with("[store]\nkind = \"postgres\"\nurl = \"mysql://u:pw@h/db\"\n"));
+    assert_contains(&e, &["14:7: `url` in [store] must start with postgres://"]);
+    assert!(!e.contains("pw"), "{e}");
+    let e = one_error(&with(
+        "[store]\nkind = \"postgres\"\nurl = \"postgres://u:pw@h/db\"\npath = \"x.db\"\n",
+    ));
+    assert_contains(&e, &["15:1: `path` in [store] is only used with kind = \"sqlite\""]);
+    assert!(!e.contains("pw"), "{e}");
+    let e = one_error(&with(
+        "[store]\nkind = \"postgres\"\nurl = \"postgres://h/db\"\nschema = \"Bad-Name\"\n",
+    ));
+    assert_contains(&e, &["15:1: `schema` in [store] must be a-z, 0-9 and `_`"]);
+    let c = ok(&with(
+        "[store]\nkind = \"postgres\"\nurl = \"postgres://u:pw@h/db\"\nschema = \"sebridge\"\n",
+    ));
+    assert!(matches!(
+        &c.store,
+        StoreConfig::Postgres { url, schema: Some(s) }
+            if url.expose() == "postgres://u:pw@h/db" && s == "sebridge"
+    ));
+    assert!(!format!("{:?}", c.store).contains("pw"));
+    let e = one_error(&with("[store]\nschema = \"s\"\n"));
+    assert_contains(
+        &e,
+        &["13:1: `schema` in [store] is only used with kind = \"postgres\""],
+    );
 
     let e = one_error(&with("[store]\nurl = \"postgres://h/db\"\n"));
     assert_contains(

@@ -1,14 +1,26 @@
 //! The durable store: journal (append-only, deduplicated on tenant + event id), poll
 //! cursors, consumer positions, dead letters and the tenant registry.
 //!
-//! SQLite (embedded, WAL) is the default backend. Components with tables of their own keep
-//! them beside their code, on the store's pools: `incidents::store` (incidents, outbox,
-//! audit log) and `sources::stream` (stored event streams).
+//! Two backends behind one interface: SQLite (embedded, WAL; the default) and PostgreSQL
+//! (several replicas on one database). The journal's queries are each backend's own
+//! (`sqlite/`, `postgres/`); the other tables' are shared (`db.rs`, `positions.rs`,
+//! `registry.rs`). Components with tables of their own keep them beside their code, on
+//! [`Store::db`]: `incidents::store` (incidents, outbox, audit log) and `sources::stream`
+//! (stored event streams).
 
+mod db;
+mod positions;
+mod postgres;
 mod recent;
+mod registry;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 mod types;
 
+pub(crate) use db::{on_db, on_tx};
+pub use db::{Db, Tx};
+pub use postgres::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
 pub(crate) use types::fingerprint;
 pub use types::{
@@ -22,17 +34,64 @@ use tokio::sync::watch;
 /// The journal store. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    inner: SqliteStore,
+    backend: Backend,
+    db: Db,
     head: watch::Sender<i64>,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// `on!(self, |b| b.method(args))`: the call on whichever backend is open.
+macro_rules! on {
+    ($s:expr, |$b:ident| $body:expr) => {
+        match &$s.backend {
+            Backend::Sqlite($b) => $body,
+            Backend::Postgres($b) => $body,
+        }
+    };
 }
 
 impl Store {
     /// Opens (creating if needed) and migrates the SQLite store at `path`.
     pub async fn open_sqlite(path: &std::path::Path) -> Result<Store, StoreError> {
         let inner = SqliteStore::open(path).await?;
-        let head = inner.head().await?;
-        let (tx, _) = watch::channel(head);
-        Ok(Store { inner, head: tx })
+        let db = Db::Sqlite {
+            writer: inner.writer().clone(),
+            reader: inner.reader().clone(),
+        };
+        Store::with(Backend::Sqlite(inner), db).await
+    }
+
+    /// Connects to PostgreSQL at `url` (in `schema`, created if needed; else the server's
+    /// search path) and migrates it.
+    pub async fn open_postgres(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
+        let inner = PgStore::open(url, schema).await?;
+        let db = Db::Postgres(inner.pool().clone());
+        Store::with(Backend::Postgres(inner), db).await
+    }
+
+    async fn with(backend: Backend, db: Db) -> Result<Store, StoreError> {
+        let s = Store {
+            backend,
+            db,
+            head: watch::channel(0).0,
+        };
+        let head = on!(s, |b| b.head().await)?;
+        s.note_head(head);
+        Ok(s)
+    }
+
+    /// The pools, for components that keep their own tables in the store.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
     }
 
     /// Appends events (deduplicated on tenant + id) and, in the same transaction, the
@@ -44,10 +103,10 @@ impl Store {
         events: &[Event],
         cursor: Option<&Cursor>,
     ) -> Result<AppendOutcome, StoreError> {
-        let outcome = self
-            .inner
-            .append(tenant, source, events, cursor, false)
-            .await?;
+        let outcome = match &self.backend {
+            Backend::Sqlite(b) => b.append(tenant, source, events, cursor, false).await?,
+            Backend::Postgres(b) => b.append(tenant, source, events, cursor).await?,
+        };
         self.note_head(outcome.head);
         Ok(outcome)
     }
@@ -61,10 +120,10 @@ impl Store {
         events: &[Event],
         cursor: Option<&Cursor>,
     ) -> Result<AppendOutcome, StoreError> {
-        let outcome = self
-            .inner
-            .append(tenant, source, events, cursor, true)
-            .await?;
+        let outcome = match &self.backend {
+            Backend::Sqlite(b) => b.append(tenant, source, events, cursor, true).await?,
+            Backend::Postgres(b) => b.append(tenant, source, events, cursor).await?,
+        };
         self.note_head(outcome.head);
         Ok(outcome)
     }
@@ -86,7 +145,7 @@ impl Store {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        self.inner.read_after(after_seq, limit).await
+        on!(self, |b| b.read_after(after_seq, limit).await)
     }
 
     /// The newest sequence number (0 when empty), as last committed by this process.
@@ -96,7 +155,7 @@ impl Store {
 
     /// The newest sequence number in the database (other processes may have appended).
     pub async fn head_from_db(&self) -> Result<i64, StoreError> {
-        self.inner.head().await
+        on!(self, |b| b.head().await)
     }
 
     /// Wakes when the head moves.
@@ -105,20 +164,20 @@ impl Store {
     }
 
     pub async fn cursor(&self, tenant: &str, source: &str) -> Result<Option<Cursor>, StoreError> {
-        self.inner.cursor(tenant, source).await
+        self.db.cursor(tenant, source).await
     }
 
     pub async fn delete_cursor(&self, tenant: &str, source: &str) -> Result<(), StoreError> {
-        self.inner.delete_cursor(tenant, source).await
+        self.db.delete_cursor(tenant, source).await
     }
 
     /// The first sequence number received at or after `millis` (epoch ms), if any.
     pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
-        self.inner.first_seq_received_since(millis).await
+        on!(self, |b| b.first_seq_received_since(millis).await)
     }
 
     pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
-        self.inner.position(consumer).await
+        self.db.position(consumer).await
     }
 
     pub async fn commit_position(
@@ -126,11 +185,11 @@ impl Store {
         consumer: &str,
         position: &Position,
     ) -> Result<(), StoreError> {
-        self.inner.commit_position(consumer, position).await
+        self.db.commit_position(consumer, position).await
     }
 
     pub async fn positions(&self) -> Result<Vec<(String, Position)>, StoreError> {
-        self.inner.positions().await
+        self.db.positions().await
     }
 
     pub async fn dead_letter(
@@ -140,21 +199,21 @@ impl Store {
         reason: &str,
         raw: &str,
     ) -> Result<(), StoreError> {
-        self.inner.dead_letter(tenant, source, reason, raw).await
+        self.db.dead_letter(tenant, source, reason, raw).await
     }
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.inner.dead_letters(limit).await
+        self.db.dead_letters(limit).await
     }
 
     /// Journal rows with `seq > after_seq` (a consumer's exact backlog).
     pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        self.inner.count_after(after_seq).await
+        on!(self, |b| b.count_after(after_seq).await)
     }
 
     /// The oldest row still in the journal: (seq, received_at), `None` when empty.
     pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
-        self.inner.oldest().await
+        on!(self, |b| b.oldest().await)
     }
 
     /// The newest seq whose row was received before `cutoff_ms` (rows older than a max age).
@@ -162,60 +221,49 @@ impl Store {
         &self,
         cutoff_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        self.inner.last_seq_received_before(cutoff_ms).await
+        on!(self, |b| b.last_seq_received_before(cutoff_ms).await)
     }
 
     /// The seq below which rows exceed `max_rows` (keeping the newest `max_rows`).
     pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
-        self.inner.seq_keeping_newest(max_rows).await
+        on!(self, |b| b.seq_keeping_newest(max_rows).await)
     }
 
     /// Deletes journal rows with `seq <= up_to`, at most `limit` of them (oldest first), in
     /// one short transaction. Returns how many were deleted.
     pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
-        self.inner.delete_through(up_to, limit).await
+        on!(self, |b| b.delete_through(up_to, limit).await)
     }
 
     /// Removes a consumer's position (a sink taken out of the configuration for good).
     pub async fn forget_position(&self, consumer: &str) -> Result<bool, StoreError> {
-        self.inner.forget_position(consumer).await
+        self.db.forget_position(consumer).await
     }
 
     /// Events in the journal.
     pub async fn count(&self) -> Result<i64, StoreError> {
-        self.inner.count().await
+        on!(self, |b| b.count().await)
     }
 
     /// Events per tenant in the journal.
     pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.inner.counts_by_tenant().await
+        on!(self, |b| b.counts_by_tenant().await)
     }
 
     pub async fn register_tenant(&self, t: &RegisteredTenant) -> Result<bool, StoreError> {
-        self.inner.register_tenant(t).await
+        self.db.register_tenant(t).await
     }
 
     pub async fn registered_tenants(&self) -> Result<Vec<RegisteredTenant>, StoreError> {
-        self.inner.registered_tenants().await
+        self.db.registered_tenants().await
     }
 
     pub async fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
-        self.inner.remove_tenant(name).await
+        self.db.remove_tenant(name).await
     }
 
-    /// The single writer pool (one writer keeps commit order), for components that keep
-    /// their own tables in the store.
-    pub(crate) fn writer_pool(&self) -> &sqlx::SqlitePool {
-        self.inner.writer()
-    }
-
-    /// The read-only pool, for components that keep their own tables in the store.
-    pub(crate) fn reader_pool(&self) -> &sqlx::SqlitePool {
-        self.inner.reader()
-    }
-
-    /// Closes the connections, checkpointing the WAL.
+    /// Closes the connections (SQLite: checkpointing the WAL).
     pub async fn close(&self) {
-        self.inner.close().await
+        on!(self, |b| b.close().await)
     }
 }

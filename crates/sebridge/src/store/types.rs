@@ -1,5 +1,5 @@
 //! The store's data: journal rows, cursors, positions, registry rows, dead letters, and its
-//! errors. Shared by the `Store` facade and its SQLite backend.
+//! errors. Shared by the `Store` facade and its backends.
 
 use secure_endpoint::Severity;
 use std::path::PathBuf;
@@ -10,6 +10,13 @@ pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open {
         path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to the store at {target}: {source}")]
+    Connect {
+        /// The URL, password redacted.
+        target: String,
         #[source]
         source: sqlx::Error,
     },

@@ -2,8 +2,7 @@
 //! a containment still wanted by another open incident on the same host is handed over.
 
 use super::{CloseInfo, CloseResult, IncidentStore};
-use crate::store::{now_millis, StoreError};
-use sqlx::Row;
+use crate::store::{now_millis, on_db, on_tx, StoreError};
 
 impl IncidentStore {
     /// Starts closing an incident: queues closing XDR, releasing the isolation we started
@@ -15,18 +14,16 @@ impl IncidentStore {
         actor: &str,
         info: &CloseInfo,
     ) -> Result<CloseResult, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
-            "SELECT status, tenant, isolate, triage_group, snow_number, xdr_id FROM incidents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        let mut tx = self.db.begin().await?;
+        let row: Option<(String, String, i64, Option<String>)> = on_tx!(&mut tx, |c| {
+            sqlx::query_as("SELECT status, tenant, isolate, triage_group FROM incidents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(c)
+                .await?
+        });
+        let Some((status, tenant, isolate, triage)) = row else {
             return Ok(CloseResult::NotFound);
         };
-        let status: String = row.try_get(0)?;
-        let tenant: String = row.try_get(1)?;
         if status != "open" {
             Self::tx_audit(
                 &mut tx,
@@ -40,12 +37,11 @@ impl IncidentStore {
             tx.commit().await?;
             return Ok(CloseResult::AlreadyClosed);
         }
-        let isolate: i64 = row.try_get(2)?;
-        let triage: Option<String> = row.try_get(3)?;
         let now = now_millis();
-        sqlx::query(
-            "UPDATE incidents SET status = 'closing', close_source = ?, close_code = ?, close_notes = ?,
-             closed_at = ?, updated_at = ? WHERE id = ?",
+        on_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE incidents SET status = 'closing', close_source = $1, close_code = $2, close_notes = $3,
+             closed_at = $4, updated_at = $5 WHERE id = $6",
         )
         .bind(actor)
         .bind(&info.close_code)
@@ -53,8 +49,9 @@ impl IncidentStore {
         .bind(info.closed_at)
         .bind(now)
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        .execute(c)
+        .await?.rows_affected()
+        });
         let mut queued = vec!["xdr_close"];
         Self::tx_enqueue(&mut tx, id, "xdr", "xdr_close", now).await?;
         if isolate != 0 {
@@ -100,15 +97,17 @@ impl IncidentStore {
         } else {
             "triage_group IS NOT NULL"
         };
-        let v: Option<i64> = sqlx::query_scalar(safe_sql!(
-            "SELECT id FROM incidents WHERE tenant = ? AND connector_guid = ? AND id != ?
+        let v: Option<i64> = on_db!(reader &self.db, |p| {
+            sqlx::query_scalar(safe_sql!(
+            "SELECT id FROM incidents WHERE tenant = $1 AND connector_guid = $2 AND id != $3
              AND status = 'open' AND {cond} ORDER BY id LIMIT 1"
         ))
         .bind(tenant)
         .bind(connector_guid)
         .bind(exclude)
-        .fetch_optional(&self.reader)
-        .await?;
+        .fetch_optional(p)
+        .await?
+        });
         Ok(v)
     }
 
@@ -120,26 +119,34 @@ impl IncidentStore {
         what: &str,
         original_group: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.db.begin().await?;
         if what == "isolate" {
-            sqlx::query("UPDATE incidents SET isolated_by_us = 1 WHERE id = ?")
+            on_tx!(&mut tx, |c| {
+                sqlx::query("UPDATE incidents SET isolated_by_us = 1 WHERE id = $1")
                 .bind(to)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE incidents SET isolated_by_us = 0 WHERE id = ?")
+                .execute(c)
+                .await?.rows_affected()
+            });
+            on_tx!(&mut tx, |c| {
+                sqlx::query("UPDATE incidents SET isolated_by_us = 0 WHERE id = $1")
                 .bind(from)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected()
+            });
         } else {
-            sqlx::query("UPDATE incidents SET moved_by_us = 1, original_group = COALESCE(?, original_group) WHERE id = ?")
+            on_tx!(&mut tx, |c| {
+                sqlx::query("UPDATE incidents SET moved_by_us = 1, original_group = COALESCE($1, original_group) WHERE id = $2")
                 .bind(original_group)
                 .bind(to)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE incidents SET moved_by_us = 0 WHERE id = ?")
+                .execute(c)
+                .await?.rows_affected()
+            });
+            on_tx!(&mut tx, |c| {
+                sqlx::query("UPDATE incidents SET moved_by_us = 0 WHERE id = $1")
                 .bind(from)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected()
+            });
         }
         tx.commit().await?;
         Ok(())

@@ -24,9 +24,11 @@ mod correlate;
 mod outbox;
 mod queries;
 
-use crate::store::{Store, StoreError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use crate::store::{Db, Store, StoreError};
+use sqlx::Row;
+
+pub use crate::store::Tx;
+
 
 /// One incident row.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -90,11 +92,21 @@ fn id_from_db(id: i64) -> u64 {
 }
 
 /// The incident of an optional row (the single-row lookups share this).
-fn incident_from(row: Option<SqliteRow>) -> Result<Option<IncidentRow>, StoreError> {
+fn incident_from<R: Row>(row: Option<R>) -> Result<Option<IncidentRow>, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(row.as_ref().map(row_to_incident).transpose()?)
 }
 
-fn row_to_incident(r: &SqliteRow) -> Result<IncidentRow, sqlx::Error> {
+fn row_to_incident<R: Row>(r: &R) -> Result<IncidentRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(IncidentRow {
         id: r.try_get(0)?,
         tenant: r.try_get(1)?,
@@ -280,25 +292,21 @@ pub struct IncidentSummary {
 /// Incident tables. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct IncidentStore {
-    pub(crate) writer: SqlitePool,
-    pub(crate) reader: SqlitePool,
+    pub(crate) db: Db,
 }
-
-pub type Tx = Transaction<'static, Sqlite>;
 
 impl IncidentStore {
     /// A write transaction (the engine's batch).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.writer.begin().await?)
+        Ok(self.db.begin().await?)
     }
 }
 
 impl Store {
-    /// The incident tables share the store's pools (one writer keeps commit order).
+    /// The incident tables share the store's pools (SQLite: one writer keeps commit order).
     pub fn incidents(&self) -> IncidentStore {
         IncidentStore {
-            writer: self.writer_pool().clone(),
-            reader: self.reader_pool().clone(),
+            db: self.db().clone(),
         }
     }
 }

@@ -3,11 +3,16 @@
 //! established and an audit line, in one transaction.
 
 use super::{IncidentStore, OpOutcome, OutboxOp, Val, UPDATABLE};
-use crate::store::{now_millis, StoreError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use super::Tx;
+use crate::store::{now_millis, on_db, on_tx, StoreError};
+use sqlx::Row;
 
-fn row_to_op(r: &SqliteRow) -> Result<OutboxOp, sqlx::Error> {
+fn row_to_op<R: Row>(r: &R) -> Result<OutboxOp, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(OutboxOp {
         id: r.try_get(0)?,
         incident_id: r.try_get(1)?,
@@ -28,24 +33,27 @@ const OP_COLUMNS: &str =
 impl IncidentStore {
     /// Queues an operation; false when one of that kind is already pending (coalesced).
     pub async fn tx_enqueue(
-        tx: &mut SqliteConnection,
+        tx: &mut Tx,
         incident_id: i64,
         lane: &str,
         kind: &str,
         not_before: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT OR IGNORE INTO incident_outbox (incident_id, lane, kind, status, not_before, created_at)
-             VALUES (?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(incident_id)
-        .bind(lane)
-        .bind(kind)
-        .bind(not_before)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = on_tx!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO incident_outbox (incident_id, lane, kind, status, not_before, created_at)
+                 VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(incident_id)
+            .bind(lane)
+            .bind(kind)
+            .bind(not_before)
+            .bind(now_millis())
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
     }
 
     /// Writes a value audit-free (the executor's two-phase steps, e.g. the original group
@@ -62,14 +70,16 @@ impl IncidentStore {
                 detail: format!("column {column} is not updatable"),
             });
         }
-        sqlx::query(safe_sql!(
-            "UPDATE incidents SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL"
-        ))
-        .bind(value)
-        .bind(now_millis())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
+        on_db!(writer &self.db, |p| {
+            sqlx::query(safe_sql!(
+                "UPDATE incidents SET {column} = $1, updated_at = $2 WHERE id = $3 AND {column} IS NULL"
+            ))
+            .bind(value)
+            .bind(now_millis())
+            .bind(id)
+            .execute(p)
+            .await?.rows_affected()
+        });
         Ok(())
     }
 
@@ -85,12 +95,19 @@ impl IncidentStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin().await?;
+        // PostgreSQL: rows another replica is claiming are skipped, not claimed twice.
+        let lock = if self.db.is_postgres() {
+            " FOR UPDATE OF o SKIP LOCKED"
+        } else {
+            ""
+        };
+        let mut tx = self.db.begin().await?;
+        let ops = on_tx!(&mut tx, |c| {
         let rows = sqlx::query(safe_sql!(
             "SELECT {OP_COLUMNS} FROM incident_outbox o
-             WHERE o.status = 'pending' AND o.not_before <= ?1
-               AND (o.lease_until IS NULL OR o.lease_until < ?1)
-               AND (?3 IS NULL OR o.incident_id = ?3)
+             WHERE o.status = 'pending' AND o.not_before <= $1
+               AND (o.lease_until IS NULL OR o.lease_until < $1)
+               AND ($3 IS NULL OR o.incident_id = $3)
                AND NOT EXISTS (SELECT 1 FROM incident_outbox p
                     WHERE p.incident_id = o.incident_id AND p.lane = o.lane
                       AND p.status = 'pending' AND p.id < o.id)
@@ -98,32 +115,37 @@ impl IncidentStore {
                  WHEN 'xdr_close' THEN 0 WHEN 'unisolate' THEN 0 WHEN 'restore_group' THEN 0
                  WHEN 'snow_resolve' THEN 0 WHEN 'isolate' THEN 1 WHEN 'move_group' THEN 1
                  WHEN 'snow_create' THEN 2 WHEN 'xdr_create' THEN 2 ELSE 3 END, o.id
-             LIMIT ?2"
+             LIMIT $2{lock}"
         ))
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(incident)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *c)
         .await?;
         let ops: Vec<OutboxOp> = rows.iter().map(row_to_op).collect::<Result<_, _>>()?;
         for op in &ops {
-            sqlx::query("UPDATE incident_outbox SET lease_until = ? WHERE id = ?")
+            sqlx::query("UPDATE incident_outbox SET lease_until = $1 WHERE id = $2")
                 .bind(now + lease_ms)
                 .bind(op.id)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?;
         }
+        ops
+        });
         tx.commit().await?;
         Ok(ops)
     }
 
     /// When the next pending operation becomes due (epoch ms), if any.
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(MAX(not_before, COALESCE(lease_until, 0))) FROM incident_outbox WHERE status = 'pending'",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+        let v: Option<i64> = on_db!(reader &self.db, |p| {
+            sqlx::query_scalar(
+                "SELECT MIN(CASE WHEN COALESCE(lease_until, 0) > not_before THEN lease_until
+                 ELSE not_before END) FROM incident_outbox WHERE status = 'pending'",
+            )
+            .fetch_one(p)
+            .await?
+        });
         Ok(v)
     }
 
@@ -136,7 +158,7 @@ impl IncidentStore {
         outcome: &OpOutcome,
         note_interval_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.db.begin().await?;
         Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
         tx.commit().await?;
         Ok(())
@@ -151,7 +173,7 @@ impl IncidentStore {
         if done.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.db.begin().await?;
         for (op, tenant, outcome) in done {
             Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
         }
@@ -160,7 +182,7 @@ impl IncidentStore {
     }
 
     async fn tx_complete(
-        tx: &mut SqliteConnection,
+        tx: &mut Tx,
         op: &OutboxOp,
         tenant: &str,
         outcome: &OpOutcome,
@@ -174,14 +196,16 @@ impl IncidentStore {
                 detail,
                 noted_up_to,
             } => {
-                sqlx::query(
-                    "UPDATE incident_outbox SET status = 'done', done_at = ?, lease_until = NULL,
-                     attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                on_tx!(tx, |c| {
+                    sqlx::query(
+                    "UPDATE incident_outbox SET status = 'done', done_at = $1, lease_until = NULL,
+                     attempts = attempts + 1, last_error = NULL WHERE id = $2",
                 )
                 .bind(now)
                 .bind(op.id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected()
+                });
                 for (col, val) in updates {
                     if !UPDATABLE.contains(col) {
                         return Err(StoreError::Corrupt {
@@ -189,22 +213,26 @@ impl IncidentStore {
                             detail: format!("column {col} is not updatable"),
                         });
                     }
-                    let q = format!("UPDATE incidents SET {col} = ?, updated_at = ? WHERE id = ?");
-                    let q = sqlx::query(sqlx::AssertSqlSafe(q));
-                    let q = match val {
-                        Val::Text(t) => q.bind(t.clone()),
-                        Val::Int(i) => q.bind(*i),
-                    };
-                    q.bind(now).bind(op.incident_id).execute(&mut *tx).await?;
+                    let q = format!("UPDATE incidents SET {col} = $1, updated_at = $2 WHERE id = $3");
+                    on_tx!(tx, |c| {
+                        let q = sqlx::query(sqlx::AssertSqlSafe(q.as_str()));
+                        let q = match val {
+                            Val::Text(t) => q.bind(t.clone()),
+                            Val::Int(i) => q.bind(*i),
+                        };
+                        q.bind(now).bind(op.incident_id).execute(c).await?.rows_affected()
+                    });
                 }
                 if let Some(up_to) = noted_up_to {
-                    sqlx::query(
-                        "UPDATE incident_events SET noted = 1 WHERE incident_id = ? AND seq <= ? AND noted = 0",
+                    on_tx!(tx, |c| {
+                        sqlx::query(
+                        "UPDATE incident_events SET noted = 1 WHERE incident_id = $1 AND seq <= $2 AND noted = 0",
                     )
                     .bind(op.incident_id)
                     .bind(up_to)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(c)
+                    .await?.rows_affected()
+                    });
                 }
                 Self::tx_audit(
                     tx,
@@ -218,12 +246,14 @@ impl IncidentStore {
                 if op.kind == "note" {
                     // Events that arrived while the note was in flight: the next note, one
                     // interval later.
-                    let waiting: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM incident_events WHERE incident_id = ? AND noted = 0",
+                    let waiting: i64 = on_tx!(tx, |c| {
+                        sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM incident_events WHERE incident_id = $1 AND noted = 0",
                     )
                     .bind(op.incident_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    .fetch_one(c)
+                    .await?
+                    });
                     if waiting > 0 {
                         Self::tx_enqueue(
                             tx,
@@ -237,15 +267,17 @@ impl IncidentStore {
                 }
             }
             OpOutcome::Retry { error, at } => {
-                sqlx::query(
-                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = ?, lease_until = NULL,
-                     last_error = ? WHERE id = ?",
+                on_tx!(tx, |c| {
+                    sqlx::query(
+                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = $1, lease_until = NULL,
+                     last_error = $2 WHERE id = $3",
                 )
                 .bind(*at)
                 .bind(error)
                 .bind(op.id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected()
+                });
                 let attempts = op.attempts + 1;
                 // Every step is recorded, but a long outage should not write a line a second.
                 if attempts == 1 || attempts % 10 == 0 {
@@ -261,15 +293,17 @@ impl IncidentStore {
                 }
             }
             OpOutcome::Failed { error } => {
-                sqlx::query(
-                    "UPDATE incident_outbox SET status = 'failed', attempts = attempts + 1, done_at = ?,
-                     lease_until = NULL, last_error = ? WHERE id = ?",
+                on_tx!(tx, |c| {
+                    sqlx::query(
+                    "UPDATE incident_outbox SET status = 'failed', attempts = attempts + 1, done_at = $1,
+                     lease_until = NULL, last_error = $2 WHERE id = $3",
                 )
                 .bind(now)
                 .bind(error)
                 .bind(op.id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected()
+                });
                 Self::tx_audit(
                     tx,
                     Some(op.incident_id),
@@ -287,26 +321,31 @@ impl IncidentStore {
 
     /// A closing incident with nothing left to do becomes closed.
     async fn tx_finish_close(
-        tx: &mut SqliteConnection,
+        tx: &mut Tx,
         id: i64,
         tenant: &str,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE incidents SET status = 'closed', updated_at = ? WHERE id = ? AND status = 'closing'
-             AND NOT EXISTS (SELECT 1 FROM incident_outbox WHERE incident_id = ? AND status = 'pending')",
-        )
-        .bind(now_millis())
-        .bind(id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            let failed: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM incident_outbox WHERE incident_id = ? AND status = 'failed'",
+        let done = on_tx!(tx, |c| {
+            sqlx::query(
+                "UPDATE incidents SET status = 'closed', updated_at = $1 WHERE id = $2 AND status = 'closing'
+                 AND NOT EXISTS (SELECT 1 FROM incident_outbox WHERE incident_id = $3 AND status = 'pending')",
+            )
+            .bind(now_millis())
+            .bind(id)
+            .bind(id)
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+        if done == 1 {
+            let failed: i64 = on_tx!(tx, |c| {
+                sqlx::query_scalar(
+                "SELECT COUNT(*) FROM incident_outbox WHERE incident_id = $1 AND status = 'failed'",
             )
             .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_one(c)
+            .await?
+            });
             let detail = if failed == 0 {
                 "closed loop complete".to_string()
             } else {
@@ -318,30 +357,34 @@ impl IncidentStore {
     }
 
     pub async fn ops(&self, incident_id: i64) -> Result<Vec<OutboxOp>, StoreError> {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {OP_COLUMNS} FROM incident_outbox WHERE incident_id = ? ORDER BY id"
-        ))
-        .bind(incident_id)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(row_to_op)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::Query)
+        on_db!(reader &self.db, |p| {
+            let rows = sqlx::query(safe_sql!(
+                "SELECT {OP_COLUMNS} FROM incident_outbox WHERE incident_id = $1 ORDER BY id"
+            ))
+            .bind(incident_id)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(row_to_op)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::Query)
+        })
     }
 
     /// Outbox operations in one state (e.g. all `done` creates, for latency figures).
     pub async fn ops_by_kind(&self, kind: &str, status: &str) -> Result<Vec<OutboxOp>, StoreError> {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {OP_COLUMNS} FROM incident_outbox WHERE kind = ? AND status = ? ORDER BY id"
-        ))
-        .bind(kind)
-        .bind(status)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(row_to_op)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::Query)
+        on_db!(reader &self.db, |p| {
+            let rows = sqlx::query(safe_sql!(
+                "SELECT {OP_COLUMNS} FROM incident_outbox WHERE kind = $1 AND status = $2 ORDER BY id"
+            ))
+            .bind(kind)
+            .bind(status)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(row_to_op)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::Query)
+        })
     }
 }

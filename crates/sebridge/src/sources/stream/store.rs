@@ -2,8 +2,7 @@
 //! credentials and the non-secret parts for listing. The methods extend [`Store`] so that
 //! the stream component keeps its rows beside its code.
 
-use crate::store::{Store, StoreError};
-use sqlx::Row;
+use crate::store::{on_db, Store, StoreError};
 
 /// An event stream as stored; `sealed_credentials` opens with the master key.
 #[derive(Clone, Debug)]
@@ -40,10 +39,11 @@ impl Store {
             what: "event stream",
             detail: e.to_string(),
         })?;
-        let done = sqlx::query(
-            "INSERT OR IGNORE INTO event_streams (tenant, stream_id, name, queue_name, host, port,
+        let done = on_db!(writer self.db(), |p| {
+            sqlx::query(
+            "INSERT INTO event_streams (tenant, stream_id, name, queue_name, host, port,
              proto, event_types, group_guids, credentials, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&s.tenant)
         .bind(id_to_db(s.stream_id))
@@ -56,41 +56,56 @@ impl Store {
         .bind(groups)
         .bind(&s.sealed_credentials)
         .bind(s.created_at)
-        .execute(self.writer_pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+        Ok(done == 1)
     }
 
     /// Streams of one tenant (or of every tenant), by tenant then name.
     pub async fn streams(&self, tenant: Option<&str>) -> Result<Vec<StoredStream>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tenant, stream_id, name, queue_name, host, port, proto, event_types,
-             group_guids, credentials, created_at FROM event_streams
-             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, name",
-        )
-        .bind(tenant)
-        .fetch_all(self.writer_pool())
-        .await?;
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Vec<u8>,
+            i64,
+        );
+        let rows: Vec<Row> = on_db!(writer self.db(), |p| {
+            sqlx::query_as(
+                "SELECT tenant, stream_id, name, queue_name, host, port, proto, event_types,
+                 group_guids, credentials, created_at FROM event_streams
+                 WHERE $1 IS NULL OR tenant = $1 ORDER BY tenant, name",
+            )
+            .bind(tenant)
+            .fetch_all(p)
+            .await?
+        });
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            what: "event stream",
+            detail: e.to_string(),
+        };
         rows.into_iter()
             .map(|r| {
-                let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-                    what: "event stream",
-                    detail: e.to_string(),
-                };
-                let types: String = r.try_get(7)?;
-                let groups: String = r.try_get(8)?;
                 Ok(StoredStream {
-                    tenant: r.try_get(0)?,
-                    stream_id: id_from_db(r.try_get(1)?),
-                    name: r.try_get(2)?,
-                    queue_name: r.try_get(3)?,
-                    host: r.try_get(4)?,
-                    port: r.try_get(5)?,
-                    proto: r.try_get(6)?,
-                    event_types: serde_json::from_str(&types).map_err(corrupt)?,
-                    group_guids: serde_json::from_str(&groups).map_err(corrupt)?,
-                    sealed_credentials: r.try_get(9)?,
-                    created_at: r.try_get(10)?,
+                    tenant: r.0,
+                    stream_id: id_from_db(r.1),
+                    name: r.2,
+                    queue_name: r.3,
+                    host: r.4,
+                    port: r.5,
+                    proto: r.6,
+                    event_types: serde_json::from_str(&r.7).map_err(corrupt)?,
+                    group_guids: serde_json::from_str(&r.8).map_err(corrupt)?,
+                    sealed_credentials: r.9,
+                    created_at: r.10,
                 })
             })
             .collect()
@@ -98,11 +113,14 @@ impl Store {
 
     /// Removes a stream; false when there was none.
     pub async fn remove_stream(&self, tenant: &str, stream_id: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM event_streams WHERE tenant = ? AND stream_id = ?")
-            .bind(tenant)
-            .bind(id_to_db(stream_id))
-            .execute(self.writer_pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let done = on_db!(writer self.db(), |p| {
+            sqlx::query("DELETE FROM event_streams WHERE tenant = $1 AND stream_id = $2")
+                .bind(tenant)
+                .bind(id_to_db(stream_id))
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
     }
 }

@@ -2,13 +2,11 @@
 //! connection keeps sequence numbers in commit order), a small pool of readers.
 //!
 //! By role: `journal.rs` (append, read, counts, retention deletes) over `plain.rs` (the
-//! journal's hot paths on plain SQLite connections), `positions.rs` (poll cursors, consumer
-//! positions), `registry.rs` (the tenant registry, dead letters).
+//! journal's hot paths on plain SQLite connections). The other tables' queries (cursors,
+//! positions and the registry are shared with PostgreSQL: `store/{positions,registry}.rs`).
 
 mod journal;
 mod plain;
-mod positions;
-mod registry;
 
 use self::plain::{JournalReader, JournalWriter};
 use super::types::StoreError;
@@ -195,7 +193,7 @@ impl SqliteStore {
 
 /// A journal event for the tests of this module's parts.
 #[cfg(test)]
-fn test_event(id: u64, ts: i64) -> secure_endpoint::Event {
+pub(crate) fn test_event(id: u64, ts: i64) -> secure_endpoint::Event {
     secure_endpoint::Event::from_json(&format!(
         r#"{{"id":{id},"event_type_id":1090519054,"timestamp":{ts},"timestamp_nanoseconds":0}}"#
     ))
@@ -205,6 +203,19 @@ fn test_event(id: u64, ts: i64) -> secure_endpoint::Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// New journals get 16 KiB pages (see `SqliteStore::open`).
+    #[tokio::test]
+    async fn new_journals_use_16_kib_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("j.db")).await.unwrap();
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(store.writer())
+            .await
+            .unwrap();
+        assert_eq!(page_size, 16384);
+        store.close().await;
+    }
 
     /// The embedded list must be exactly the migration directory, with the version,
     /// description and checksum sqlx's own resolver derives from it.

@@ -1,0 +1,252 @@
+//! The journal on PostgreSQL: append (events and the source's cursor in one transaction,
+//! serialised across replicas), read after a position, counts, retention.
+
+use super::{partitions, PgStore, JOURNAL_LOCK};
+use crate::store::{now_millis, AppendOutcome, Cursor, JournalEntry, StoreError};
+use secure_endpoint::{Event, Severity};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+/// One statement per batch: the events as arrays, the ones not journaled yet numbered in
+/// their order (volatile functions of a select list run after its ORDER BY), their keys
+/// claimed, their rows written. `received_at` is the database's clock, read under the lock,
+/// so it grows with `seq` whichever replica appends.
+const APPEND_SQL: &str = "
+WITH input AS (
+    SELECT DISTINCT ON (event_id) *
+    FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::smallint[], $8::text[])
+         WITH ORDINALITY AS t(event_id, event_type_id, event_time, raw, severity, connector_guid, ord)
+    ORDER BY event_id, ord
+),
+numbered AS (
+    SELECT nextval('journal_seq') AS seq, i.*,
+           (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS received_at
+    FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM journal_keys k WHERE k.tenant = $1 AND k.event_id = i.event_id)
+    ORDER BY ord
+),
+keys AS (
+    INSERT INTO journal_keys (tenant, event_id, seq)
+    SELECT $1, event_id, seq FROM numbered
+    ON CONFLICT DO NOTHING
+    RETURNING seq
+)
+INSERT INTO journal (seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
+                     severity, connector_guid)
+SELECT n.seq, $1, n.event_id, n.event_type_id, n.event_time, n.received_at, $2, n.raw,
+       n.severity, n.connector_guid
+FROM numbered n JOIN keys USING (seq)
+RETURNING seq";
+
+const CURSOR_SQL: &str = "
+INSERT INTO cursors (tenant, source, cursor_time, seen_ids, updated_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tenant, source) DO UPDATE SET cursor_time = excluded.cursor_time,
+    seen_ids = excluded.seen_ids, updated_at = excluded.updated_at";
+
+const READ_AFTER_SQL: &str = "SELECT seq, tenant, event_id, event_type_id, event_time, \
+     received_at, source, raw, severity, connector_guid FROM journal WHERE seq > $1 \
+     ORDER BY seq LIMIT $2";
+
+fn id_to_db(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn id_from_db(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn severity_to_db(s: Option<Severity>) -> Option<i16> {
+    s.map(|s| match s {
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    })
+}
+
+fn severity_from_db(v: Option<i16>) -> Option<Severity> {
+    match v? {
+        1 => Some(Severity::Low),
+        2 => Some(Severity::Medium),
+        3 => Some(Severity::High),
+        4 => Some(Severity::Critical),
+        _ => None,
+    }
+}
+
+fn entry(r: &PgRow) -> Result<JournalEntry, sqlx::Error> {
+    Ok(JournalEntry {
+        seq: r.try_get(0)?,
+        tenant: r.try_get(1)?,
+        event_id: id_from_db(r.try_get(2)?),
+        event_type_id: id_from_db(r.try_get(3)?),
+        event_time: r.try_get(4)?,
+        received_at: r.try_get(5)?,
+        source: r.try_get(6)?,
+        raw: r.try_get::<&str, _>(7)?.into(),
+        severity: severity_from_db(r.try_get(8)?),
+        connector_guid: r.try_get(9)?,
+    })
+}
+
+impl PgStore {
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    /// Appends `events` (each once per tenant, across replicas) and the cursor, atomically.
+    /// Known ids are always skipped before numbering, so a re-read uses up no numbers.
+    pub async fn append(
+        &self,
+        tenant: &str,
+        source: &str,
+        events: &[Event],
+        cursor: Option<&Cursor>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let seen_ids = cursor
+            .map(|c| serde_json::to_string(&c.seen_ids))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt {
+                what: "cursor",
+                detail: e.to_string(),
+            })?;
+        let ids: Vec<i64> = events.iter().map(|e| id_to_db(e.id)).collect();
+        let types: Vec<i64> = events.iter().map(|e| id_to_db(e.event_type_id)).collect();
+        let times: Vec<i64> = events.iter().map(|e| e.timestamp).collect();
+        let raws: Vec<&str> = events.iter().map(|e| e.raw()).collect();
+        let sevs: Vec<Option<i16>> = events.iter().map(|e| severity_to_db(e.severity)).collect();
+        let guids: Vec<Option<&str>> = events
+            .iter()
+            .map(|e| e.connector_guid.as_deref())
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let seqs: Vec<i64> = if events.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(APPEND_SQL)
+                .bind(tenant)
+                .bind(source)
+                .bind(&ids)
+                .bind(&types)
+                .bind(&times)
+                .bind(&raws)
+                .bind(&sevs)
+                .bind(&guids)
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        if let (Some(c), Some(seen)) = (cursor, seen_ids) {
+            sqlx::query(CURSOR_SQL)
+                .bind(tenant)
+                .bind(source)
+                .bind(c.time)
+                .bind(seen)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let head = match seqs.iter().max() {
+            Some(h) => *h,
+            None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM journal_keys")
+                .fetch_one(&mut *tx)
+                .await?
+                .unwrap_or(0),
+        };
+        tx.commit().await?;
+        let inserted = seqs.len() as u64;
+        Ok(AppendOutcome {
+            inserted,
+            duplicates: events.len() as u64 - inserted,
+            head,
+        })
+    }
+
+    pub async fn read_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(READ_AFTER_SQL)
+            .bind(after_seq)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE received_at >= $1")
+                .bind(millis)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > $1")
+                .bind(after_seq)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT seq, received_at FROM journal ORDER BY seq LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn last_seq_received_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // received_at grows with seq (both taken under the append lock).
+        Ok(
+            sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE received_at < $1")
+                .bind(cutoff_ms)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
+        let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET $1")
+                .bind(offset)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Retention: whole day partitions (see `partitions::drop_through`).
+    pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
+        partitions::drop_through(&self.pool, up_to, limit, now_millis()).await
+    }
+
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT tenant, COUNT(*) FROM journal GROUP BY tenant ORDER BY tenant")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,191 @@
+//! PostgreSQL backend (>= 13, nothing beyond what a stock server offers), for several
+//! replicas on one database.
+//!
+//! By role: `journal.rs` (append, read, counts) and `partitions.rs` (the journal's daily
+//! partitions: created ahead, dropped by retention). The other tables' queries are shared
+//! with SQLite (`store::db`).
+
+mod journal;
+mod partitions;
+
+use super::types::StoreError;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, SqlSafeStr};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Serialises journal appends across every replica (`pg_advisory_xact_lock`): sequence
+/// numbers are then committed in order, so a consumer that has read up to `seq` can never
+/// later find a smaller one appear (a gap it already moved past).
+const JOURNAL_LOCK: i64 = 0x7365_6272_6a6e_6c01; // "sebrjnl\x01"
+
+/// Serialises partition DDL between replicas.
+const PARTITION_LOCK: i64 = 0x7365_6272_7074_6e01;
+
+/// The schema migrations (`migrations/postgres/NNNN_description.sql`), embedded.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "store",
+    include_str!("../../../migrations/postgres/0001_store.sql"),
+)];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    maintenance: Maintenance,
+}
+
+/// Creates the coming days' partitions in the background (hourly).
+#[derive(Clone, Debug)]
+struct Maintenance {
+    stop: tokio_util::sync::CancellationToken,
+    _guard: std::sync::Arc<tokio_util::sync::DropGuard>,
+}
+
+const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
+
+/// `url` with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(an unparsable URL)".to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connects, creates `schema` if needed, migrates (sqlx takes an advisory lock, so
+    /// replicas starting together migrate once) and creates the journal's partitions.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+        let open_err = |source| StoreError::Connect {
+            target: redact_url(url),
+            source,
+        };
+        let mut options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        if let Some(schema) = schema {
+            let mut conn =
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+                    .await
+                    .map_err(open_err)?;
+            let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+            let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {quoted}"
+            )))
+            .execute(&mut conn)
+            .await;
+            match created {
+                // Another replica created it at the same moment (IF NOT EXISTS does not
+                // cover a concurrent CREATE).
+                Err(sqlx::Error::Database(e))
+                    if matches!(e.code().as_deref(), Some("23505" | "42P06")) => {}
+                other => {
+                    other.map_err(open_err)?;
+                }
+            }
+            sqlx::Connection::close(conn).await.map_err(open_err)?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        migrator().run(&pool).await?;
+        partitions::ensure(&pool, super::now_millis()).await?;
+        Ok(PgStore {
+            maintenance: Maintenance::start(pool.clone()),
+            pool,
+        })
+    }
+
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.maintenance.stop.cancel();
+        self.pool.close().await;
+    }
+}
+
+impl Maintenance {
+    fn start(pool: PgPool) -> Maintenance {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(MAINTAIN_EVERY) => {}
+                    _ = s.cancelled() => return,
+                }
+                if let Err(e) = partitions::ensure(&pool, super::now_millis()).await {
+                    tracing::warn!(error = %e, "cannot create the journal's next partitions; will retry");
+                }
+            }
+        });
+        Maintenance {
+            _guard: std::sync::Arc::new(stop.clone().drop_guard()),
+            stop,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A fresh schema of the machine's PostgreSQL per test (`SEBRIDGE_TEST_PG`, default
+    //! `postgres://postgres@127.0.0.1:5432/test`).
+
+    pub fn url() -> String {
+        std::env::var("SEBRIDGE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    }
+
+    /// Drops a test's schema and everything in it.
+    pub async fn drop_schema(schema: &str) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let _ = conn.close().await;
+    }
+
+    /// A schema name no other test uses.
+    pub fn schema() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            super::super::now_millis(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
