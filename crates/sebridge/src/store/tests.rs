@@ -1,5 +1,5 @@
 //! The store's behaviour, on both backends: each test runs on a fresh SQLite file and on a
-//! fresh schema of the machine's PostgreSQL (`SEBRIDGE_TEST_PG`).
+//! fresh schema of the machine's PostgreSQL (`SEBRIDGE_TEST_POSTGRES_URL`).
 
 use super::postgres::testing;
 use super::sqlite::test_event as ev;

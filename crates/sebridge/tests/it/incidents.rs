@@ -25,6 +25,8 @@ struct Knobs {
     note_interval: &'static str,
     rules: &'static str,
     table: &'static str,
+    /// Run on this schema of the machine's PostgreSQL instead of SQLite.
+    postgres: Option<String>,
 }
 
 impl Default for Knobs {
@@ -34,6 +36,7 @@ impl Default for Knobs {
             reconcile: "1h",
             note_interval: "1s",
             table: "incident",
+            postgres: None,
             rules: r#"
 [incidents.rules.contain]
 event_types = [1090519054]
@@ -97,6 +100,15 @@ bearer_token = "{BEARER}"
     );
     let mut text = std::fs::read_to_string(&path).expect("config");
     text.push_str(&extra);
+    if let Some(schema) = &knobs.postgres {
+        let sqlite = "[store]\nkind = \"sqlite\"\npath = ";
+        assert!(text.contains(sqlite), "the simulator's config names the store");
+        let pg = format!(
+            "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n# path = ",
+            crate::support::pg_url()
+        );
+        text = text.replace(sqlite, &pg);
+    }
     std::fs::write(&path, text).expect("config written");
     let mut config = Config::load(&path).unwrap_or_else(|e| panic!("config invalid: {e}"));
     for source in config.sources.values_mut() {
@@ -266,7 +278,25 @@ async fn post_hook(env: &Env, body: &str, headers: &[(&str, String)]) -> (u16, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_loop_tickets_containment_then_close_in_servicenow_undoes_it() {
-    let env = start(Knobs::default()).await;
+    full_loop(start(Knobs::default()).await).await;
+}
+
+/// The same loop with every table on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_loop_on_postgres() {
+    let schema = crate::support::pg_schema("incidents");
+    full_loop(
+        start(Knobs {
+            postgres: Some(schema.clone()),
+            ..Knobs::default()
+        })
+        .await,
+    )
+    .await;
+    crate::support::pg_drop_schema(&schema).await;
+}
+
+async fn full_loop(env: Env) {
     let (computer, triage) = env.computer(0);
     let sha = "a".repeat(64);
     env.insert(vec![threat(&computer, 7001, now(), &sha, "High")]);

@@ -108,8 +108,10 @@ pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> Resolve
 }
 
 pub fn config_store_path(config: &Config) -> PathBuf {
-    let sebridge::config::StoreConfig::Sqlite { path } = &config.store;
-    path.clone()
+    match &config.store {
+        sebridge::config::StoreConfig::Sqlite { path } => path.clone(),
+        other => panic!("these tests run on SQLite, not {other:?}"),
+    }
 }
 
 pub fn sink_path(config: &Config) -> PathBuf {

@@ -279,3 +279,32 @@ fn rand_suffix() -> String {
         .unwrap_or(0);
     format!("{nanos:x}")
 }
+
+/// A schema name no other test (or test run) uses.
+pub fn pg_schema(what: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "it_{what}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Drops a test's schema and everything in it.
+pub async fn pg_drop_schema(schema: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg_url())
+        .await
+        .expect("PostgreSQL is up");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("schema dropped");
+    let _ = conn.close().await;
+}

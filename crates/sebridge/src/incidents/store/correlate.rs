@@ -49,7 +49,8 @@ impl IncidentStore {
              first_event_id, first_seq, first_event_time, last_event_time, event_count,
              snow_short, snow_description, xdr_title, xdr_description, links, isolate,
              triage_group, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(&n.tenant)
         .bind(&n.correlation_key)

@@ -156,11 +156,11 @@ impl Maintenance {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! A fresh schema of the machine's PostgreSQL per test (`SEBRIDGE_TEST_PG`, default
+    //! A fresh schema of the machine's PostgreSQL per test (`SEBRIDGE_TEST_POSTGRES_URL`, default
     //! `postgres://postgres@127.0.0.1:5432/test`).
 
     pub fn url() -> String {
-        std::env::var("SEBRIDGE_TEST_PG")
+        std::env::var("SEBRIDGE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
     }
 
