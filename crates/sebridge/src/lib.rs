@@ -5,6 +5,7 @@
 //! `sinks` and the incident engine read the journal from their own committed positions.
 //! `topology` wires components from `config`.
 
+pub mod cluster;
 pub mod config;
 pub mod incidents;
 pub mod secrets;

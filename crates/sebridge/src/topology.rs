@@ -1,5 +1,6 @@
 //! Wires sources, the journal and sinks from the config, runs them, and stops them cleanly.
 
+use crate::cluster::{self, Cluster};
 use crate::config::{Config, SourceConfig, StoreConfig};
 use crate::server;
 use crate::sources::{poll::PollSource, Tenant};
@@ -28,6 +29,8 @@ pub enum TopologyError {
     },
     #[error("no enabled tenant to read from")]
     NoTenants,
+    #[error("cannot join the other replicas: {0}")]
+    Cluster(#[from] cluster::ClusterError),
     #[error(
         "another sebridge process is using the store {0} (it holds the lock file); stop it first"
     )]
@@ -106,12 +109,12 @@ pub struct Topology {
     sinks_stop: CancellationToken,
     sources: JoinSet<()>,
     sinks: JoinSet<()>,
-    /// The incident executor and reconciler (the engine runs with the sinks).
-    incident_tasks: JoinSet<()>,
     /// Present when `[incidents]` is configured.
     pub incidents: Option<crate::incidents::IncidentService>,
     server: Option<tokio::task::JoinHandle<()>>,
     lock: Option<StoreLock>,
+    /// Which units of work this replica runs (everything, on SQLite).
+    pub cluster: Cluster,
 }
 
 /// How a run ended.
@@ -148,6 +151,23 @@ impl Topology {
         if tenants.is_empty() {
             return Err(TopologyError::NoTenants);
         }
+        // On PostgreSQL several replicas may share the store: each tenant's sources, each
+        // sink and the incident service run where their lease is held.
+        let cluster = if store.is_postgres() {
+            let mut units: Vec<String> = tenants
+                .iter()
+                .map(|t| cluster::tenant_lease(&t.name))
+                .collect();
+            units.extend(config.sinks.keys().map(|s| cluster::sink_lease(s)));
+            if config.incidents.is_some() {
+                units.push(cluster::INCIDENTS_LEASE.to_string());
+            }
+            let c = Cluster::join(&store, units, config.cluster).await?;
+            info!(replica = c.replica().unwrap_or(""), lease = ?config.cluster.lease, "joined the replicas of the store");
+            c
+        } else {
+            Cluster::single()
+        };
         let mut sources = JoinSet::new();
         for (name, source) in &config.sources {
             match source {
@@ -170,14 +190,16 @@ impl Topology {
                         tenants: selected,
                         store: store.clone(),
                         status: status.clone(),
+                        cluster: cluster.clone(),
                     };
                     sources.spawn(src.run(shutdown.clone()));
                 }
                 SourceConfig::Stream(cfg) => {
-                    let src = crate::sources::stream::StreamSource::build(
+                    let mut src = crate::sources::stream::StreamSource::build(
                         name, cfg, &tenants, config, &store, &status,
                     )
                     .await?;
+                    src.cluster = cluster.clone();
                     info!(source = %name, streams = src.streams.len(), "stream source starting");
                     sources.spawn(src.run(shutdown.clone()));
                 }
@@ -186,10 +208,24 @@ impl Topology {
         let mut sinks = JoinSet::new();
         let sinks_stop = CancellationToken::new();
         for (name, sink) in &config.sinks {
-            crate::sinks::build::spawn_sink(&mut sinks, name, sink, &store, &status, &sinks_stop);
+            let (c, unit, store, status) = (
+                cluster.clone(),
+                cluster::sink_lease(name),
+                store.clone(),
+                status.clone(),
+            );
+            let (name, sink, stop) = (name.clone(), sink.clone(), sinks_stop.clone());
+            sinks.spawn(async move {
+                c.gated(&unit, &store, stop, |store, stop| {
+                    let mut one = JoinSet::new();
+                    crate::sinks::build::spawn_sink(&mut one, &name, &sink, &store, &status, &stop);
+                    async move { while one.join_next().await.is_some() {} }
+                })
+                .await
+            });
         }
         // The engine is a journal consumer like the sinks: it drains with them on stop.
-        let (incidents, incident_tasks) = start_incidents(
+        let incidents = start_incidents(
             config,
             &store,
             &tenants,
@@ -197,6 +233,7 @@ impl Topology {
             &sinks_stop,
             &mut sinks,
             listen,
+            &cluster,
         )?;
         // Retention runs beside the sources (stopped with them); it only deletes rows every
         // consumer has passed, unless the operator chose otherwise.
@@ -210,7 +247,7 @@ impl Topology {
         let mut http_addr = None;
         let mut server_task = None;
         if let Some(addr) = listen.or(config.server.as_ref().map(|s| s.listen)) {
-            let mut router = server::router(status.clone(), store.clone());
+            let mut router = server::router(status.clone(), store.clone(), cluster.clone());
             if let Some(svc) = &incidents {
                 router = router.merge(crate::incidents::webhook::router(svc.clone()));
             }
@@ -228,10 +265,10 @@ impl Topology {
             sinks_stop,
             sources,
             sinks,
-            incident_tasks,
             incidents,
             server: server_task,
             lock: None,
+            cluster,
         })
     }
 
@@ -289,7 +326,8 @@ impl Topology {
         }
         self.sinks_stop.cancel();
         while self.sinks.join_next().await.is_some() {}
-        while self.incident_tasks.join_next().await.is_some() {}
+        // Everything that wrote under a lease has stopped: give them back now.
+        self.cluster.leave(&self.store).await;
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
@@ -323,29 +361,54 @@ fn start_incidents(
     shutdown: &CancellationToken,
     sinks: &mut JoinSet<()>,
     listen: Option<SocketAddr>,
-) -> Result<(Option<crate::incidents::IncidentService>, JoinSet<()>), TopologyError> {
-    let mut tasks = JoinSet::new();
+    cluster: &Cluster,
+) -> Result<Option<crate::incidents::IncidentService>, TopologyError> {
     let Some(cfg) = &config.incidents else {
-        return Ok((None, tasks));
+        return Ok(None);
     };
     let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
     if cfg.webhook.is_some() && config.server.is_none() && listen.is_none() {
         tracing::warn!("[incidents.webhook] is configured but [server] is not: close notices can only arrive with --listen; the reconciler still polls ServiceNow");
     }
-    sinks.spawn(
-        service
-            .clone()
-            .run_engine(store.clone(), status.clone(), shutdown.clone()),
+    // The webhook (on every replica) only records close notices; the engine, executor and
+    // reconciler run on the replica holding the `incidents` lease, on a fenced store. A run
+    // under the lease gets a service of its own: its writes carry the lease's fence.
+    let (c, store, status, stop) = (
+        cluster.clone(),
+        store.clone(),
+        status.clone(),
+        shutdown.clone(),
     );
-    tasks.spawn(service.clone().run_executor(shutdown.clone()));
-    if cfg.servicenow.is_some() {
-        tasks.spawn(service.clone().run_reconciler(shutdown.clone()));
-    }
+    let (cfg_owned, tenants_owned) = (cfg.clone(), tenants.to_vec());
+    sinks.spawn(async move {
+        c.gated(cluster::INCIDENTS_LEASE, &store, stop, |store, stop| {
+            let svc = crate::incidents::IncidentService::new(&cfg_owned, &store, &tenants_owned)
+                .map(|s| s.with_cluster(c.clone()));
+            let status = status.clone();
+            async move {
+                let svc = match svc {
+                    Ok(svc) => svc,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the incident service");
+                        return;
+                    }
+                };
+                let mut set = JoinSet::new();
+                set.spawn(svc.clone().run_executor(stop.clone()));
+                if svc.has_servicenow() {
+                    set.spawn(svc.clone().run_reconciler(stop.clone()));
+                }
+                svc.run_engine(store, status, stop).await;
+                while set.join_next().await.is_some() {}
+            }
+        })
+        .await
+    });
     info!(
         rules = cfg.rules.len(),
         servicenow = cfg.servicenow.is_some(),
         xdr = cfg.xdr.is_some(),
         "incident service started"
     );
-    Ok((Some(service), tasks))
+    Ok(Some(service))
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
 mod backfill;
+mod cluster;
 #[cfg(feature = "demo")]
 mod demo;
 mod events;
@@ -99,6 +100,8 @@ pub enum Command {
     Streams(streams::StreamsArgs),
     /// Print a tenant's events as they arrive on its Event Stream (journaled before acked).
     Tail(tail::TailArgs),
+    /// Replicas sharing a PostgreSQL store: heartbeats, and who runs which tenant and sink.
+    Cluster(cluster::ClusterArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -148,6 +151,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sinks(a) => sinks::run(a, config).await,
         Command::Streams(a) => streams::run(a, config).await,
         Command::Tail(a) => tail::run(a, config).await,
+        Command::Cluster(a) => cluster::run(a, config).await,
     }
 }
 

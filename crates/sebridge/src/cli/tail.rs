@@ -129,6 +129,7 @@ pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode>
         store: store.clone(),
         status: StatusBoard::default(),
         observer: Some(tx),
+        cluster: sebridge::cluster::Cluster::single(),
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));

@@ -73,6 +73,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `None` when `[server]` is absent or `listen` is absent or empty.
     pub server: Option<ServerConfig>,
+    /// `[cluster]`: lease timing of replicas sharing a PostgreSQL store.
+    pub cluster: crate::cluster::Timing,
     pub tenants: BTreeMap<String, TenantConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
     pub sinks: BTreeMap<String, SinkConfig>,

@@ -16,6 +16,7 @@ const TOP_KEYS: &[&str] = &[
     "store",
     "secrets",
     "server",
+    "cluster",
     "tenants",
     "sources",
     "sinks",
@@ -51,6 +52,7 @@ pub(super) fn parse(
     let store = store::store(&mut cx, root);
     let secrets = store::secrets(&mut cx, root);
     let server = store::server(&mut cx, root);
+    let cluster = store::cluster(&mut cx, root, store.as_ref());
     let hint = "add a [tenants.<name>] table with region, client_id and api_key \
                 (a configuration without tenants does nothing)";
     let (tenants, declared) =
@@ -74,12 +76,13 @@ pub(super) fn parse(
     if cx.has_errors() {
         return Err(ConfigErrors(cx.into_errors()));
     }
-    match (store, secrets, incidents, journal) {
-        (Some(store), Some(secrets), Some(incidents), Some(journal)) => Ok(Config {
+    match (store, secrets, incidents, journal, cluster) {
+        (Some(store), Some(secrets), Some(incidents), Some(journal), Some(cluster)) => Ok(Config {
             path: path.to_path_buf(),
             store,
             secrets,
             server,
+            cluster,
             tenants,
             sources,
             sinks,

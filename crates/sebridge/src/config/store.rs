@@ -226,3 +226,42 @@ pub(crate) fn server(cx: &mut Ctx<'_>, root: &DeTable<'_>) -> Option<ServerConfi
         }
     }
 }
+
+#[derive(Deserialize)]
+struct ClusterDe {
+    #[serde(default, deserialize_with = "lease")]
+    lease: Option<std::time::Duration>,
+}
+
+fn lease<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let l = de::duration(d)?;
+    if !(std::time::Duration::from_secs(3)..=std::time::Duration::from_secs(600)).contains(&l) {
+        return Err(serde::de::Error::custom(
+            "must be between 3s and 10m (a replica that stops is replaced within one lease)",
+        ));
+    }
+    Ok(Some(l))
+}
+
+/// `[cluster]`: lease timing of replicas sharing a PostgreSQL store.
+pub(crate) fn cluster(
+    cx: &mut Ctx<'_>,
+    root: &DeTable<'_>,
+    store: Option<&StoreConfig>,
+) -> Option<crate::cluster::Timing> {
+    let mut timing = crate::cluster::Timing::default();
+    let Some((raw, s)) = section::<ClusterDe>(cx, root, "cluster")? else {
+        return Some(timing);
+    };
+    if matches!(store, Some(StoreConfig::Sqlite { .. })) {
+        cx.error(
+            &s.span,
+            "[cluster] is only used with [store] kind = \"postgres\" (replicas share a PostgreSQL store; a SQLite store has one process)",
+        );
+        return None;
+    }
+    if let Some(l) = raw.lease {
+        timing.lease = l;
+    }
+    Some(timing)
+}

@@ -394,7 +394,7 @@ fn unknown_top_level_key() {
     let e = one_error(&with("[sever]\nlisten = \"127.0.0.1:1\"\n"));
     assert_eq!(
         e,
-        "12:2: unknown key `sever` in the top level; expected one of store, secrets, server, \
+        "12:2: unknown key `sever` in the top level; expected one of store, secrets, server, cluster, \
          tenants, sources, sinks, incidents, journal (did you mean `server`?)"
     );
     // A misspelt collection is reported once, not also as "no sinks configured".
@@ -894,13 +894,18 @@ fn store_kinds() {
         e,
         "12:2: missing `url` in [store]: expected a postgres:// URL (e.g. url = \"${SEBRIDGE_DATABASE_URL}\")"
     );
-    let e = one_error(&with("[store]\nkind = \"postgres\"\nurl = \"mysql://u:pw@h/db\"\n"));
+    let e = one_error(&with(
+        "[store]\nkind = \"postgres\"\nurl = \"mysql://u:pw@h/db\"\n",
+    ));
     assert_contains(&e, &["14:7: `url` in [store] must start with postgres://"]);
     assert!(!e.contains("pw"), "{e}");
     let e = one_error(&with(
         "[store]\nkind = \"postgres\"\nurl = \"postgres://u:pw@h/db\"\npath = \"x.db\"\n",
     ));
-    assert_contains(&e, &["15:1: `path` in [store] is only used with kind = \"sqlite\""]);
+    assert_contains(
+        &e,
+        &["15:1: `path` in [store] is only used with kind = \"sqlite\""],
+    );
     assert!(!e.contains("pw"), "{e}");
     let e = one_error(&with(
         "[store]\nkind = \"postgres\"\nurl = \"postgres://h/db\"\nschema = \"Bad-Name\"\n",

@@ -61,6 +61,9 @@ pub struct Ctx {
     pub notify: Notify,
     /// Triage group GUID by (tenant, name).
     pub group_cache: std::sync::Mutex<HashMap<(String, String), String>>,
+    /// Whether this replica's leases are fresh: checked before every call to ServiceNow,
+    /// XDR or an endpoint (calls no database write can fence).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Ctx {
@@ -160,7 +163,22 @@ impl IncidentService {
                 renderer: render::Renderer::new(&config.templates)?,
                 notify: Notify::new(),
                 group_cache: std::sync::Mutex::new(HashMap::new()),
+                cluster: crate::cluster::Cluster::single(),
             }),
         })
+    }
+
+    /// The service of a replica among several: its side effects wait while the replica's
+    /// leases are not fresh. Call on a new service (before it is cloned).
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> IncidentService {
+        match Arc::get_mut(&mut self.ctx) {
+            Some(ctx) => ctx.cluster = cluster,
+            None => tracing::error!("with_cluster on a shared incident service: ignored"),
+        }
+        self
+    }
+
+    pub fn has_servicenow(&self) -> bool {
+        self.ctx.snow.is_some()
     }
 }

@@ -33,14 +33,16 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
 struct AppState {
     status: StatusBoard,
     store: Store,
+    cluster: crate::cluster::Cluster,
     metrics: Option<PrometheusHandle>,
 }
 
 /// Routes; `extra` lets later features (webhooks) add their own.
-pub fn router(status: StatusBoard, store: Store) -> Router {
+pub fn router(status: StatusBoard, store: Store, cluster: crate::cluster::Cluster) -> Router {
     let state = AppState {
         status,
         store,
+        cluster,
         metrics: metrics_handle(),
     };
     Router::new()
@@ -100,7 +102,16 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn status_json(State(s): State<AppState>) -> Response {
-    axum::Json(s.status.snapshot(s.store.head())).into_response()
+    let mut v =
+        serde_json::to_value(s.status.snapshot(s.store.head())).unwrap_or(serde_json::Value::Null);
+    // Replicas of a PostgreSQL store: which one this is and what it runs.
+    if let (Some(me), Some(obj)) = (s.cluster.replica(), v.as_object_mut()) {
+        obj.insert(
+            "cluster".into(),
+            serde_json::json!({ "replica": me, "leases": s.cluster.held() }),
+        );
+    }
+    axum::Json(v).into_response()
 }
 
 async fn dashboard() -> Html<&'static str> {

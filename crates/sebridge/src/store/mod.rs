@@ -20,11 +20,12 @@ mod types;
 
 pub(crate) use db::{on_db, on_tx};
 pub use db::{Db, Tx};
+pub(crate) use postgres::check_fence;
 pub use postgres::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
 pub(crate) use types::fingerprint;
 pub use types::{
-    now_millis, AppendOutcome, Cursor, DeadLetter, JournalEntry, Position, RegisteredTenant,
+    now_millis, AppendOutcome, Cursor, DeadLetter, Fence, JournalEntry, Position, RegisteredTenant,
     StoreError,
 };
 
@@ -37,6 +38,8 @@ pub struct Store {
     backend: Backend,
     db: Db,
     head: watch::Sender<i64>,
+    /// Writes of this handle that depend on a lease check it (PostgreSQL).
+    fence: Option<Fence>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,10 +82,24 @@ impl Store {
             backend,
             db,
             head: watch::channel(0).0,
+            fence: None,
         };
         let head = on!(s, |b| b.head().await)?;
         s.note_head(head);
         Ok(s)
+    }
+
+    /// A handle whose appends (and their cursors), position commits and incident
+    /// transactions are refused once `fence`'s lease has moved to another replica.
+    pub fn fenced(&self, fence: Fence) -> Store {
+        Store {
+            fence: Some(fence),
+            ..self.clone()
+        }
+    }
+
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
     }
 
     /// The pools, for components that keep their own tables in the store.
@@ -105,7 +122,10 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         let outcome = match &self.backend {
             Backend::Sqlite(b) => b.append(tenant, source, events, cursor, false).await?,
-            Backend::Postgres(b) => b.append(tenant, source, events, cursor).await?,
+            Backend::Postgres(b) => {
+                b.append(tenant, source, events, cursor, self.fence.as_ref())
+                    .await?
+            }
         };
         self.note_head(outcome.head);
         Ok(outcome)
@@ -122,7 +142,10 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         let outcome = match &self.backend {
             Backend::Sqlite(b) => b.append(tenant, source, events, cursor, true).await?,
-            Backend::Postgres(b) => b.append(tenant, source, events, cursor).await?,
+            Backend::Postgres(b) => {
+                b.append(tenant, source, events, cursor, self.fence.as_ref())
+                    .await?
+            }
         };
         self.note_head(outcome.head);
         Ok(outcome)
@@ -185,7 +208,10 @@ impl Store {
         consumer: &str,
         position: &Position,
     ) -> Result<(), StoreError> {
-        self.db.commit_position(consumer, position).await
+        match (&self.backend, &self.fence) {
+            (Backend::Postgres(b), Some(f)) => b.commit_position(consumer, position, f).await,
+            _ => self.db.commit_position(consumer, position).await,
+        }
     }
 
     pub async fn positions(&self) -> Result<Vec<(String, Position)>, StoreError> {

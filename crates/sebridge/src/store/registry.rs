@@ -43,14 +43,16 @@ impl Db {
         });
         Ok(rows
             .into_iter()
-            .map(|(id, tenant, source, reason, raw, received_at)| DeadLetter {
-                id,
-                tenant,
-                source,
-                reason,
-                raw,
-                received_at,
-            })
+            .map(
+                |(id, tenant, source, reason, raw, received_at)| DeadLetter {
+                    id,
+                    tenant,
+                    source,
+                    reason,
+                    raw,
+                    received_at,
+                },
+            )
             .collect())
     }
 

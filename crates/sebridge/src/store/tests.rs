@@ -108,7 +108,11 @@ async fn append_dedups_and_commits_cursor_atomically() {
         let last = store.read_after(rows[4].seq, 10).await.unwrap();
         assert_eq!(last[0].event_id, derived);
         assert_eq!(
-            (last[0].event_type_id, last[0].event_time, last[0].source.as_str()),
+            (
+                last[0].event_type_id,
+                last[0].event_time,
+                last[0].source.as_str()
+            ),
             (1090519054, 12, "poll")
         );
         assert_eq!(store.count().await.unwrap(), 6);
@@ -259,7 +263,10 @@ async fn positions_cursors_registry_and_dead_letters_survive_reopen() {
         let store = place.open().await;
         assert_eq!(store.head(), store.head_from_db().await.unwrap());
         let p = store.position("file").await.unwrap().unwrap();
-        assert_eq!((p.seq, p.state.as_deref()), (store.head(), Some("{\"len\":10}")));
+        assert_eq!(
+            (p.seq, p.state.as_deref()),
+            (store.head(), Some("{\"len\":10}"))
+        );
         assert_eq!(store.positions().await.unwrap().len(), 1);
         assert_eq!(
             store.cursor("a", "poll").await.unwrap().unwrap().seen_ids,
@@ -274,7 +281,10 @@ async fn positions_cursors_registry_and_dead_letters_survive_reopen() {
         assert!(store.remove_tenant("acme").await.unwrap());
         let d = store.dead_letters(10).await.unwrap();
         assert_eq!(d.len(), 1, "the same item read twice is one dead letter");
-        assert_eq!((d[0].reason.as_str(), d[0].raw.as_str()), ("not JSON", "{oops"));
+        assert_eq!(
+            (d[0].reason.as_str(), d[0].raw.as_str()),
+            ("not JSON", "{oops")
+        );
         store.close().await;
         place
     })
@@ -286,18 +296,30 @@ async fn retention_bounds_and_deletes() {
     both(|place| async move {
         let store = place.open().await;
         for i in 0..10 {
-            store.append("a", "poll", &[ev(i, i as i64)], None).await.unwrap();
+            store
+                .append("a", "poll", &[ev(i, i as i64)], None)
+                .await
+                .unwrap();
         }
         let rows = store.read_after(0, 100).await.unwrap();
         let (first, last) = (rows[0].seq, rows[9].seq);
         assert_eq!(store.oldest().await.unwrap().map(|o| o.0), Some(first));
-        assert_eq!(store.seq_keeping_newest(3).await.unwrap(), Some(rows[6].seq));
+        assert_eq!(
+            store.seq_keeping_newest(3).await.unwrap(),
+            Some(rows[6].seq)
+        );
         assert_eq!(store.seq_keeping_newest(30).await.unwrap(), None);
         let future = super::now_millis() + 60_000;
-        assert_eq!(store.last_seq_received_before(future).await.unwrap(), Some(last));
+        assert_eq!(
+            store.last_seq_received_before(future).await.unwrap(),
+            Some(last)
+        );
         assert_eq!(store.last_seq_received_before(0).await.unwrap(), None);
         assert_eq!(
-            store.first_seq_received_since(rows[0].received_at).await.unwrap(),
+            store
+                .first_seq_received_since(rows[0].received_at)
+                .await
+                .unwrap(),
             Some(first)
         );
         store.close().await;
@@ -311,7 +333,9 @@ async fn retention_bounds_and_deletes() {
 #[tokio::test]
 async fn postgres_retention_drops_whole_partitions() {
     let schema = testing::schema();
-    let store = Store::open_postgres(&testing::url(), Some(&schema)).await.unwrap();
+    let store = Store::open_postgres(&testing::url(), Some(&schema))
+        .await
+        .unwrap();
     let events: Vec<_> = (1..=6).map(|i| ev(i, i as i64)).collect();
     store.append("a", "poll", &events[..4], None).await.unwrap();
     store.append("a", "poll", &events[4..], None).await.unwrap();
@@ -332,7 +356,10 @@ async fn postgres_retention_drops_whole_partitions() {
     // All of it is: the partition goes whole, today's rows stay although consumed.
     assert_eq!(store.delete_through(rows[5].seq, 1000).await.unwrap(), 4);
     assert_eq!(store.count().await.unwrap(), 2);
-    assert_eq!(store.oldest().await.unwrap().map(|o| o.0), Some(rows[4].seq));
+    assert_eq!(
+        store.oldest().await.unwrap().map(|o| o.0),
+        Some(rows[4].seq)
+    );
     let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_keys")
         .fetch_one(&pool)
         .await
@@ -362,7 +389,9 @@ async fn postgres_replicas_share_one_schema() {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     a.append("t", "poll", &[ev(1, 1)], None).await.unwrap();
-    b.append("t", "stream", &[ev(1, 1), ev(2, 2)], None).await.unwrap();
+    b.append("t", "stream", &[ev(1, 1), ev(2, 2)], None)
+        .await
+        .unwrap();
     assert_eq!(a.count().await.unwrap(), 2);
     assert_eq!(b.read_after(0, 10).await.unwrap()[0].source, "poll");
     a.close().await;

@@ -29,8 +29,21 @@ pub enum StoreError {
     /// The journal's hot paths (append, read) run on plain SQLite connections.
     #[error("journal query failed: {0}")]
     Journal(#[from] rusqlite::Error),
+    /// A write that depends on a lease, refused because the lease has moved on (another
+    /// replica took over while this one was paused or cut off).
+    #[error("lease `{lease}` is no longer held by this replica (epoch {epoch}); write refused")]
+    Fenced { lease: String, epoch: i64 },
     #[error("journal task failed: {0}")]
     JournalTask(#[from] tokio::task::JoinError),
+}
+
+/// The lease a handle's writes depend on (see `cluster`): the store refuses them once the
+/// lease's epoch has moved on. SQLite stores are never fenced (one process holds the file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub lease: String,
+    pub owner: String,
+    pub epoch: i64,
 }
 
 /// A row of the journal. `seq` increases with every append but is not dense: an ignored

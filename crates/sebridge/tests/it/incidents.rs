@@ -102,7 +102,10 @@ bearer_token = "{BEARER}"
     text.push_str(&extra);
     if let Some(schema) = &knobs.postgres {
         let sqlite = "[store]\nkind = \"sqlite\"\npath = ";
-        assert!(text.contains(sqlite), "the simulator's config names the store");
+        assert!(
+            text.contains(sqlite),
+            "the simulator's config names the store"
+        );
         let pg = format!(
             "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n# path = ",
             crate::support::pg_url()

@@ -9,6 +9,7 @@ mod stream_common;
 mod support;
 
 mod cli;
+mod cluster;
 mod config_validate;
 mod incidents;
 mod incidents_cli;

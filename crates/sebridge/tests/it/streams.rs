@@ -92,6 +92,7 @@ async fn a_backlog_is_committed_in_groups_of_at_most_batch_size() {
         store: store.clone(),
         status: sebridge::status::StatusBoard::default(),
         observer: Some(tx),
+        cluster: sebridge::cluster::Cluster::single(),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));

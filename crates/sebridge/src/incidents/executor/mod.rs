@@ -48,7 +48,12 @@ impl IncidentService {
             if shutdown.is_cancelled() {
                 break;
             }
-            let free = concurrency.saturating_sub(inflight.len());
+            // Leases not renewed lately: another replica may be taking over; claim nothing.
+            let free = if ctx.cluster.is_fresh() {
+                concurrency.saturating_sub(inflight.len())
+            } else {
+                0
+            };
             let claimed = match ctx
                 .store
                 .claim_due(now_millis(), lease_ms, free, None)
@@ -149,6 +154,15 @@ pub async fn execute(ctx: Arc<Ctx>, op: OutboxOp) {
 
 /// Performs one operation; `None` if its incident cannot be read (retried after the lease).
 pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
+    if !ctx.cluster.is_fresh() {
+        // Claimed, but this replica may have been paused since: leave it to the lease's
+        // holder (the claim expires).
+        warn!(
+            op = op.id,
+            "leases not fresh: outbox operation left for the lease holder"
+        );
+        return None;
+    }
     let incident = match ctx.store.get(op.incident_id).await {
         Ok(Some(i)) => i,
         Ok(None) => {

@@ -1,7 +1,7 @@
 //! The audit log: one line per step of every incident, written with the change it records.
 
-use super::{AuditEntry, IncidentStore};
 use super::Tx;
+use super::{AuditEntry, IncidentStore};
 use crate::store::{now_millis, on_db, StoreError};
 
 const AUDIT_SQL: &str =
@@ -25,7 +25,8 @@ impl IncidentStore {
                 .bind(action)
                 .bind(detail)
                 .execute(c)
-                .await?.rows_affected()
+                .await?
+                .rows_affected()
         });
         Ok(())
     }
@@ -36,8 +37,16 @@ impl IncidentStore {
         incident_id: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        type Row = (i64, i64, Option<i64>, Option<String>, String, String, String);
-        let rows: Vec<Row> = on_db!(reader &self.db, |p| {
+        type Row = (
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on_db!(reader & self.db, |p| {
             sqlx::query_as(
                 "SELECT id, at, incident_id, tenant, actor, action, detail FROM audit_log
                  WHERE ($1 IS NULL OR incident_id = $1) ORDER BY id DESC LIMIT $2",
@@ -72,7 +81,7 @@ impl IncidentStore {
         action: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        on_db!(writer &self.db, |p| {
+        on_db!(writer & self.db, |p| {
             sqlx::query(AUDIT_SQL)
                 .bind(now_millis())
                 .bind(incident_id)
@@ -81,7 +90,8 @@ impl IncidentStore {
                 .bind(action)
                 .bind(detail)
                 .execute(p)
-                .await?.rows_affected()
+                .await?
+                .rows_affected()
         });
         Ok(())
     }

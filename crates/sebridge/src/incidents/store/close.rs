@@ -14,12 +14,14 @@ impl IncidentStore {
         actor: &str,
         info: &CloseInfo,
     ) -> Result<CloseResult, StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.begin().await?;
         let row: Option<(String, String, i64, Option<String>)> = on_tx!(&mut tx, |c| {
-            sqlx::query_as("SELECT status, tenant, isolate, triage_group FROM incidents WHERE id = $1")
-                .bind(id)
-                .fetch_optional(c)
-                .await?
+            sqlx::query_as(
+                "SELECT status, tenant, isolate, triage_group FROM incidents WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(c)
+            .await?
         });
         let Some((status, tenant, isolate, triage)) = row else {
             return Ok(CloseResult::NotFound);
@@ -97,16 +99,16 @@ impl IncidentStore {
         } else {
             "triage_group IS NOT NULL"
         };
-        let v: Option<i64> = on_db!(reader &self.db, |p| {
+        let v: Option<i64> = on_db!(reader & self.db, |p| {
             sqlx::query_scalar(safe_sql!(
-            "SELECT id FROM incidents WHERE tenant = $1 AND connector_guid = $2 AND id != $3
+                "SELECT id FROM incidents WHERE tenant = $1 AND connector_guid = $2 AND id != $3
              AND status = 'open' AND {cond} ORDER BY id LIMIT 1"
-        ))
-        .bind(tenant)
-        .bind(connector_guid)
-        .bind(exclude)
-        .fetch_optional(p)
-        .await?
+            ))
+            .bind(tenant)
+            .bind(connector_guid)
+            .bind(exclude)
+            .fetch_optional(p)
+            .await?
         });
         Ok(v)
     }
@@ -119,19 +121,21 @@ impl IncidentStore {
         what: &str,
         original_group: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.begin().await?;
         if what == "isolate" {
             on_tx!(&mut tx, |c| {
                 sqlx::query("UPDATE incidents SET isolated_by_us = 1 WHERE id = $1")
-                .bind(to)
-                .execute(c)
-                .await?.rows_affected()
+                    .bind(to)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
             });
             on_tx!(&mut tx, |c| {
                 sqlx::query("UPDATE incidents SET isolated_by_us = 0 WHERE id = $1")
-                .bind(from)
-                .execute(c)
-                .await?.rows_affected()
+                    .bind(from)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
             });
         } else {
             on_tx!(&mut tx, |c| {
@@ -143,9 +147,10 @@ impl IncidentStore {
             });
             on_tx!(&mut tx, |c| {
                 sqlx::query("UPDATE incidents SET moved_by_us = 0 WHERE id = $1")
-                .bind(from)
-                .execute(c)
-                .await?.rows_affected()
+                    .bind(from)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
             });
         }
         tx.commit().await?;

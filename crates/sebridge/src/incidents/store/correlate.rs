@@ -1,8 +1,8 @@
 //! The engine's writes, in its batch transaction: find the open incident an event joins,
 //! open a new one, add an event (a work-note line), and commit the engine's journal position.
 
-use super::{id_to_db, IncidentStore, NewIncidentRow, OpenIncident};
 use super::Tx;
+use super::{id_to_db, IncidentStore, NewIncidentRow, OpenIncident};
 use crate::store::{now_millis, on_tx, StoreError};
 
 impl IncidentStore {
@@ -37,10 +37,7 @@ impl IncidentStore {
     /// Inserts an incident; `None` when its correlation id exists already (a batch processed
     /// again after a crash between the engine's commit and nothing else: cannot happen with a
     /// single transaction, but the unique key keeps it true regardless).
-    pub async fn tx_insert(
-        tx: &mut Tx,
-        n: &NewIncidentRow,
-    ) -> Result<Option<i64>, StoreError> {
+    pub async fn tx_insert(tx: &mut Tx, n: &NewIncidentRow) -> Result<Option<i64>, StoreError> {
         let now = now_millis();
         let id: Option<i64> = on_tx!(tx, |c| {
             sqlx::query_scalar(

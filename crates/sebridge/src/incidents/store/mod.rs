@@ -29,7 +29,6 @@ use sqlx::Row;
 
 pub use crate::store::Tx;
 
-
 /// One incident row.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct IncidentRow {
@@ -293,12 +292,19 @@ pub struct IncidentSummary {
 #[derive(Clone, Debug)]
 pub struct IncidentStore {
     pub(crate) db: Db,
+    /// The `incidents` lease every write transaction checks (PostgreSQL replicas).
+    fence: Option<crate::store::Fence>,
 }
 
 impl IncidentStore {
-    /// A write transaction (the engine's batch).
+    /// A write transaction (the engine's batch, an executor's claim or outcome), refused
+    /// when the handle's lease has moved to another replica.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.db.begin().await?)
+        let mut tx = self.db.begin().await?;
+        if let (Tx::Postgres(t), Some(f)) = (&mut tx, &self.fence) {
+            crate::store::check_fence(t, f).await?;
+        }
+        Ok(tx)
     }
 }
 
@@ -307,6 +313,7 @@ impl Store {
     pub fn incidents(&self) -> IncidentStore {
         IncidentStore {
             db: self.db().clone(),
+            fence: self.fence().cloned(),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! executor (first of their incident's lane), and their outcomes recorded with the facts they
 //! established and an audit line, in one transaction.
 
-use super::{IncidentStore, OpOutcome, OutboxOp, Val, UPDATABLE};
 use super::Tx;
+use super::{IncidentStore, OpOutcome, OutboxOp, Val, UPDATABLE};
 use crate::store::{now_millis, on_db, on_tx, StoreError};
 use sqlx::Row;
 
@@ -70,7 +70,7 @@ impl IncidentStore {
                 detail: format!("column {column} is not updatable"),
             });
         }
-        on_db!(writer &self.db, |p| {
+        on_db!(writer & self.db, |p| {
             sqlx::query(safe_sql!(
                 "UPDATE incidents SET {column} = $1, updated_at = $2 WHERE id = $3 AND {column} IS NULL"
             ))
@@ -101,10 +101,10 @@ impl IncidentStore {
         } else {
             ""
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.begin().await?;
         let ops = on_tx!(&mut tx, |c| {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {OP_COLUMNS} FROM incident_outbox o
+            let rows = sqlx::query(safe_sql!(
+                "SELECT {OP_COLUMNS} FROM incident_outbox o
              WHERE o.status = 'pending' AND o.not_before <= $1
                AND (o.lease_until IS NULL OR o.lease_until < $1)
                AND ($3 IS NULL OR o.incident_id = $3)
@@ -116,21 +116,21 @@ impl IncidentStore {
                  WHEN 'snow_resolve' THEN 0 WHEN 'isolate' THEN 1 WHEN 'move_group' THEN 1
                  WHEN 'snow_create' THEN 2 WHEN 'xdr_create' THEN 2 ELSE 3 END, o.id
              LIMIT $2{lock}"
-        ))
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind(incident)
-        .fetch_all(&mut *c)
-        .await?;
-        let ops: Vec<OutboxOp> = rows.iter().map(row_to_op).collect::<Result<_, _>>()?;
-        for op in &ops {
-            sqlx::query("UPDATE incident_outbox SET lease_until = $1 WHERE id = $2")
-                .bind(now + lease_ms)
-                .bind(op.id)
-                .execute(&mut *c)
-                .await?;
-        }
-        ops
+            ))
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(incident)
+            .fetch_all(&mut *c)
+            .await?;
+            let ops: Vec<OutboxOp> = rows.iter().map(row_to_op).collect::<Result<_, _>>()?;
+            for op in &ops {
+                sqlx::query("UPDATE incident_outbox SET lease_until = $1 WHERE id = $2")
+                    .bind(now + lease_ms)
+                    .bind(op.id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            ops
         });
         tx.commit().await?;
         Ok(ops)
@@ -138,7 +138,7 @@ impl IncidentStore {
 
     /// When the next pending operation becomes due (epoch ms), if any.
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        let v: Option<i64> = on_db!(reader &self.db, |p| {
+        let v: Option<i64> = on_db!(reader & self.db, |p| {
             sqlx::query_scalar(
                 "SELECT MIN(CASE WHEN COALESCE(lease_until, 0) > not_before THEN lease_until
                  ELSE not_before END) FROM incident_outbox WHERE status = 'pending'",
@@ -158,7 +158,7 @@ impl IncidentStore {
         outcome: &OpOutcome,
         note_interval_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.begin().await?;
         Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
         tx.commit().await?;
         Ok(())
@@ -173,7 +173,7 @@ impl IncidentStore {
         if done.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.begin().await?;
         for (op, tenant, outcome) in done {
             Self::tx_complete(&mut tx, op, tenant, outcome, note_interval_ms).await?;
         }
@@ -213,14 +213,19 @@ impl IncidentStore {
                             detail: format!("column {col} is not updatable"),
                         });
                     }
-                    let q = format!("UPDATE incidents SET {col} = $1, updated_at = $2 WHERE id = $3");
+                    let q =
+                        format!("UPDATE incidents SET {col} = $1, updated_at = $2 WHERE id = $3");
                     on_tx!(tx, |c| {
                         let q = sqlx::query(sqlx::AssertSqlSafe(q.as_str()));
                         let q = match val {
                             Val::Text(t) => q.bind(t.clone()),
                             Val::Int(i) => q.bind(*i),
                         };
-                        q.bind(now).bind(op.incident_id).execute(c).await?.rows_affected()
+                        q.bind(now)
+                            .bind(op.incident_id)
+                            .execute(c)
+                            .await?
+                            .rows_affected()
                     });
                 }
                 if let Some(up_to) = noted_up_to {
@@ -320,11 +325,7 @@ impl IncidentStore {
     }
 
     /// A closing incident with nothing left to do becomes closed.
-    async fn tx_finish_close(
-        tx: &mut Tx,
-        id: i64,
-        tenant: &str,
-    ) -> Result<(), StoreError> {
+    async fn tx_finish_close(tx: &mut Tx, id: i64, tenant: &str) -> Result<(), StoreError> {
         let done = on_tx!(tx, |c| {
             sqlx::query(
                 "UPDATE incidents SET status = 'closed', updated_at = $1 WHERE id = $2 AND status = 'closing'
@@ -357,7 +358,7 @@ impl IncidentStore {
     }
 
     pub async fn ops(&self, incident_id: i64) -> Result<Vec<OutboxOp>, StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let rows = sqlx::query(safe_sql!(
                 "SELECT {OP_COLUMNS} FROM incident_outbox WHERE incident_id = $1 ORDER BY id"
             ))
@@ -373,7 +374,7 @@ impl IncidentStore {
 
     /// Outbox operations in one state (e.g. all `done` creates, for latency figures).
     pub async fn ops_by_kind(&self, kind: &str, status: &str) -> Result<Vec<OutboxOp>, StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let rows = sqlx::query(safe_sql!(
                 "SELECT {OP_COLUMNS} FROM incident_outbox WHERE kind = $1 AND status = $2 ORDER BY id"
             ))

@@ -6,35 +6,35 @@ use crate::store::{on_db, StoreError};
 
 impl IncidentStore {
     pub async fn get(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let row = sqlx::query(safe_sql!("SELECT {COLUMNS} FROM incidents WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(p)
+                .bind(id)
+                .fetch_optional(p)
                 .await?;
             incident_from(row)
         })
     }
 
     pub async fn by_snow_sys_id(&self, sys_id: &str) -> Result<Option<IncidentRow>, StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let row = sqlx::query(safe_sql!(
-            "SELECT {COLUMNS} FROM incidents WHERE snow_sys_id = $1 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(sys_id)
-        .fetch_optional(p)
-                .await?;
+                "SELECT {COLUMNS} FROM incidents WHERE snow_sys_id = $1 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(sys_id)
+            .fetch_optional(p)
+            .await?;
             incident_from(row)
         })
     }
 
     pub async fn by_correlation_id(&self, cid: &str) -> Result<Option<IncidentRow>, StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let row = sqlx::query(safe_sql!(
-            "SELECT {COLUMNS} FROM incidents WHERE correlation_id = $1"
-        ))
-        .bind(cid)
-        .fetch_optional(p)
-                .await?;
+                "SELECT {COLUMNS} FROM incidents WHERE correlation_id = $1"
+            ))
+            .bind(cid)
+            .fetch_optional(p)
+            .await?;
             incident_from(row)
         })
     }
@@ -46,20 +46,20 @@ impl IncidentStore {
         tenant: Option<&str>,
         limit: usize,
     ) -> Result<Vec<IncidentRow>, StoreError> {
-        on_db!(reader &self.db, |p| {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {COLUMNS} FROM incidents WHERE ($1 IS NULL OR status = $1)
+        on_db!(reader & self.db, |p| {
+            let rows = sqlx::query(safe_sql!(
+                "SELECT {COLUMNS} FROM incidents WHERE ($1 IS NULL OR status = $1)
              AND ($2 IS NULL OR tenant = $2) ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(status)
-        .bind(tenant)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(p)
-        .await?;
-        rows.iter()
-            .map(row_to_incident)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::Query)
+            ))
+            .bind(status)
+            .bind(tenant)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(row_to_incident)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::Query)
         })
     }
 
@@ -69,7 +69,7 @@ impl IncidentStore {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(on_db!(writer &self.db, |p| {
+        Ok(on_db!(writer & self.db, |p| {
             sqlx::query_as(
                 "SELECT id, snow_sys_id FROM incidents WHERE status = 'open' AND snow_sys_id IS NOT NULL
                  AND id > $1 ORDER BY id LIMIT $2",
@@ -88,7 +88,7 @@ impl IncidentStore {
         incident_id: i64,
         max: usize,
     ) -> Result<(Vec<String>, i64, Option<i64>), StoreError> {
-        on_db!(reader &self.db, |p| {
+        on_db!(reader & self.db, |p| {
             let (count, up_to): (i64, Option<i64>) = sqlx::query_as(
                 "SELECT COUNT(*), MAX(seq) FROM incident_events WHERE incident_id = $1 AND noted = 0",
             )
@@ -112,7 +112,7 @@ impl IncidentStore {
         // COUNT(*) FILTER and a BIGINT cast read the same on both backends (PostgreSQL sums
         // BIGINT as NUMERIC).
         type Counts = (i64, i64, i64, i64, i64, i64, i64, i64);
-        let (c, (ops_pending, ops_failed)): (Counts, (i64, i64)) = on_db!(reader &self.db, |p| {
+        let (c, (ops_pending, ops_failed)): (Counts, (i64, i64)) = on_db!(reader & self.db, |p| {
             let c = sqlx::query_as(
                 "SELECT
                    COUNT(*) FILTER (WHERE status = 'open'), COUNT(*) FILTER (WHERE status = 'closing'),

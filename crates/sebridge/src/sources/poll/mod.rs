@@ -93,6 +93,8 @@ pub struct PollSource {
     pub tenants: Vec<Tenant>,
     pub store: Store,
     pub status: StatusBoard,
+    /// Polls a tenant only while this replica holds its lease.
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl PollSource {
@@ -103,16 +105,31 @@ impl PollSource {
         let mut tasks = tokio::task::JoinSet::new();
         for tenant in self.tenants {
             self.status.register_tenant(&tenant.name, &self.name);
-            let poller = TenantPoller {
-                source: self.name.clone(),
-                config: self.config.clone(),
-                tenant,
-                store: self.store.clone(),
-                status: self.status.clone(),
-                pacer: Pacer::default(),
-                event_type_ids: None,
-            };
-            tasks.spawn(poller.run(permits.clone(), shutdown.clone()));
+            let (source, config, status) =
+                (self.name.clone(), self.config.clone(), self.status.clone());
+            let (cluster, store, permits, shutdown) = (
+                self.cluster.clone(),
+                self.store.clone(),
+                permits.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                let unit = crate::cluster::tenant_lease(&tenant.name);
+                cluster
+                    .gated(&unit, &store, shutdown, |store, stop| {
+                        let poller = TenantPoller {
+                            source: source.clone(),
+                            config: config.clone(),
+                            tenant: tenant.clone(),
+                            store,
+                            status: status.clone(),
+                            pacer: Pacer::default(),
+                            event_type_ids: None,
+                        };
+                        poller.run(permits.clone(), stop)
+                    })
+                    .await
+            });
         }
         while let Some(res) = tasks.join_next().await {
             if let Err(e) = res {

@@ -58,6 +58,7 @@ enum SessionEnd {
     },
 }
 
+#[derive(Clone)]
 pub(super) struct StreamConsumer {
     pub(super) source: String,
     pub(super) label: String,

@@ -46,6 +46,8 @@ pub struct StreamSource {
     /// Gets what happens as it happens (`sebridge tail`): connections and every committed
     /// batch's events. Bounded: a slow reader slows the consumer down, never memory.
     pub observer: Option<tokio::sync::mpsc::Sender<Observed>>,
+    /// Consumes a tenant's streams only while this replica holds the tenant's lease.
+    pub cluster: crate::cluster::Cluster,
 }
 
 /// The status-board label of one stream of a source.
@@ -80,7 +82,21 @@ impl StreamSource {
             };
             match &tls {
                 Ok(tls) => {
-                    tasks.spawn(consumer.run(tls.clone(), shutdown.clone()));
+                    let (cluster, tls, shutdown) =
+                        (self.cluster.clone(), tls.clone(), shutdown.clone());
+                    tasks.spawn(async move {
+                        let unit = crate::cluster::tenant_lease(&consumer.stream.tenant);
+                        let store = consumer.store.clone();
+                        cluster
+                            .gated(&unit, &store, shutdown, |store, stop| {
+                                let c = StreamConsumer {
+                                    store,
+                                    ..consumer.clone()
+                                };
+                                c.run(tls.clone(), stop)
+                            })
+                            .await
+                    });
                 }
                 Err(e) => {
                     // The TLS settings themselves are unusable: nothing to retry until fixed.
@@ -151,6 +167,7 @@ impl StreamSource {
             store: store.clone(),
             status: status.clone(),
             observer: None,
+            cluster: crate::cluster::Cluster::single(),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! serialised across replicas), read after a position, counts, retention.
 
 use super::{partitions, PgStore, JOURNAL_LOCK};
-use crate::store::{now_millis, AppendOutcome, Cursor, JournalEntry, StoreError};
+use crate::store::{now_millis, AppendOutcome, Cursor, Fence, JournalEntry, StoreError};
 use secure_endpoint::{Event, Severity};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -106,6 +106,7 @@ impl PgStore {
         source: &str,
         events: &[Event],
         cursor: Option<&Cursor>,
+        fence: Option<&Fence>,
     ) -> Result<AppendOutcome, StoreError> {
         let seen_ids = cursor
             .map(|c| serde_json::to_string(&c.seen_ids))
@@ -119,15 +120,15 @@ impl PgStore {
         let times: Vec<i64> = events.iter().map(|e| e.timestamp).collect();
         let raws: Vec<&str> = events.iter().map(|e| e.raw()).collect();
         let sevs: Vec<Option<i16>> = events.iter().map(|e| severity_to_db(e.severity)).collect();
-        let guids: Vec<Option<&str>> = events
-            .iter()
-            .map(|e| e.connector_guid.as_deref())
-            .collect();
+        let guids: Vec<Option<&str>> = events.iter().map(|e| e.connector_guid.as_deref()).collect();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(JOURNAL_LOCK)
             .execute(&mut *tx)
             .await?;
+        if let Some(f) = fence {
+            super::check_fence(&mut tx, f).await?;
+        }
         let seqs: Vec<i64> = if events.is_empty() {
             Vec::new()
         } else {

@@ -25,11 +25,18 @@ const JOURNAL_LOCK: i64 = 0x7365_6272_6a6e_6c01; // "sebrjnl\x01"
 const PARTITION_LOCK: i64 = 0x7365_6272_7074_6e01;
 
 /// The schema migrations (`migrations/postgres/NNNN_description.sql`), embedded.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "store",
-    include_str!("../../../migrations/postgres/0001_store.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "store",
+        include_str!("../../../migrations/postgres/0001_store.sql"),
+    ),
+    (
+        2,
+        "cluster",
+        include_str!("../../../migrations/postgres/0002_cluster.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -86,10 +93,9 @@ impl PgStore {
         };
         let mut options = PgConnectOptions::from_str(url).map_err(open_err)?;
         if let Some(schema) = schema {
-            let mut conn =
-                <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-                    .await
-                    .map_err(open_err)?;
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(open_err)?;
             let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
             let created = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE SCHEMA IF NOT EXISTS {quoted}"
@@ -129,6 +135,60 @@ impl PgStore {
     pub async fn close(&self) {
         self.maintenance.stop.cancel();
         self.pool.close().await;
+    }
+}
+
+/// Refuses the transaction's writes unless `f` is still the lease's owner and epoch. The
+/// row is locked FOR SHARE until the transaction ends, so a takeover (which updates it) waits
+/// for this write to commit and cannot slip in between the check and the commit.
+pub(crate) async fn check_fence(
+    conn: &mut sqlx::PgConnection,
+    f: &super::Fence,
+) -> Result<(), StoreError> {
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT epoch FROM leases WHERE name = $1 AND owner = $2 AND epoch = $3 FOR SHARE",
+    )
+    .bind(&f.lease)
+    .bind(&f.owner)
+    .bind(f.epoch)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match held {
+        Some(_) => Ok(()),
+        None => {
+            metrics::counter!("sebridge_fenced_writes_total", "lease" => f.lease.clone())
+                .increment(1);
+            Err(StoreError::Fenced {
+                lease: f.lease.clone(),
+                epoch: f.epoch,
+            })
+        }
+    }
+}
+
+impl PgStore {
+    /// A consumer's position, committed only while `fence` holds.
+    pub async fn commit_position(
+        &self,
+        consumer: &str,
+        pos: &super::Position,
+        fence: &super::Fence,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        sqlx::query(
+            "INSERT INTO positions (consumer, seq, state, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, state = excluded.state,
+             updated_at = excluded.updated_at",
+        )
+        .bind(consumer)
+        .bind(pos.seq)
+        .bind(pos.state.as_deref())
+        .bind(super::now_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

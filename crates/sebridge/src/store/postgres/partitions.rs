@@ -49,7 +49,9 @@ pub(super) async fn ensure(pool: &PgPool, now_ms: i64) -> Result<(), StoreError>
             Ok(_) => tx.commit().await?,
             // The default partition already holds rows of that day (the clock jumped): they
             // stay there, and retention deletes them row by row.
-            Err(e) => tracing::warn!(partition = %name, error = %e, "cannot create a journal partition"),
+            Err(e) => {
+                tracing::warn!(partition = %name, error = %e, "cannot create a journal partition")
+            }
         }
     }
     Ok(())

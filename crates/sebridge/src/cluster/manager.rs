@@ -1,0 +1,264 @@
+//! The lease loop of one replica, every heartbeat: announce itself, renew what it holds,
+//! take free or expired leases up to its fair share (units ÷ live replicas, rounded up),
+//! give back what is beyond it. All times are the database's clock, so replicas whose
+//! clocks disagree still agree on who holds what.
+
+use super::{Cluster, Shared};
+use crate::store::{Db, Fence, Store};
+use sqlx::PgPool;
+use std::collections::HashSet;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("several replicas need the PostgreSQL store ([store] kind = \"postgres\")")]
+    NotShared,
+    #[error("cluster query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// The database's clock, epoch ms.
+const NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+pub(super) fn replica_id() -> String {
+    let host = hostname();
+    let nonce: u32 = rand::random();
+    format!("{host}:{}:{nonce:08x}", std::process::id())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn pool(store: &Store) -> Result<PgPool, ClusterError> {
+    match store.db() {
+        Db::Postgres(p) => Ok(p.clone()),
+        Db::Sqlite { .. } => Err(ClusterError::NotShared),
+    }
+}
+
+/// Registers the replica and the units, then runs the loop in the background.
+pub(super) async fn start(
+    cluster: Cluster,
+    store: Store,
+    units: Vec<String>,
+) -> Result<(), ClusterError> {
+    let pool = pool(&store)?;
+    let Some(s) = cluster.shared() else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO leases (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
+        .bind(&units)
+        .execute(&pool)
+        .await?;
+    announce(&pool, s).await?;
+    tokio::spawn(async move {
+        let Some(s) = cluster.shared() else { return };
+        loop {
+            if let Err(e) = tick(&cluster, s, &pool, &units).await {
+                tracing::warn!(error = %e, "cannot renew or take leases; retrying");
+            }
+            expire_locally(s);
+            tokio::select! {
+                _ = tokio::time::sleep(s.timing.heartbeat()) => {}
+                _ = s.stop.cancelled() => return,
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn announce(pool: &PgPool, s: &Shared) -> Result<(), sqlx::Error> {
+    let host = hostname();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO replicas (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, {NOW}, {NOW})
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+    )))
+    .bind(&s.me)
+    .bind(host)
+    .bind(i64::from(std::process::id()))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+fn set(s: &Shared, unit: &str, fence: Option<Fence>) {
+    let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(tx) = slots.get(unit) {
+        tx.send_if_modified(|cur| {
+            if *cur == fence {
+                false
+            } else {
+                *cur = fence;
+                true
+            }
+        });
+    }
+}
+
+fn held(s: &Shared) -> Vec<String> {
+    let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
+    slots
+        .iter()
+        .filter(|(_, tx)| tx.borrow().is_some())
+        .map(|(u, _)| u.clone())
+        .collect()
+}
+
+/// Without a renewal for most of a lease, another replica may hold our leases already:
+/// stop their work even though the database could not be asked.
+fn expire_locally(s: &Shared) {
+    let renewed = *s.renewed_at.lock().unwrap_or_else(|p| p.into_inner());
+    let stale = renewed.is_none_or(|t| t.elapsed() >= s.timing.lease.mul_f64(0.8));
+    if stale {
+        for unit in held(s) {
+            tracing::warn!(
+                unit,
+                "lease not renewed in time (store unreachable?): stopping its work"
+            );
+            set(s, &unit, None);
+        }
+    }
+    metrics::gauge!("sebridge_leases_held").set(held(s).len() as f64);
+}
+
+async fn tick(
+    cluster: &Cluster,
+    s: &Shared,
+    pool: &PgPool,
+    units: &[String],
+) -> Result<(), sqlx::Error> {
+    let sent = Instant::now();
+    let lease_ms = i64::try_from(s.timing.lease.as_millis()).unwrap_or(i64::MAX);
+    announce(pool, s).await?;
+    // Renew: what comes back is still ours.
+    let mine: Vec<String> = held(s);
+    let renewed: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE leases SET expires_at = {NOW} + $2 WHERE owner = $1 AND name = ANY($3)
+         RETURNING name, epoch"
+    )))
+    .bind(&s.me)
+    .bind(lease_ms)
+    .bind(&mine)
+    .fetch_all(pool)
+    .await?;
+    *s.renewed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+    let kept: HashSet<&str> = renewed.iter().map(|(n, _)| n.as_str()).collect();
+    for unit in &mine {
+        if !kept.contains(unit.as_str()) {
+            tracing::warn!(unit, "lease taken over by another replica");
+            set(s, unit, None);
+        }
+    }
+    let live: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM replicas WHERE heartbeat_at > {NOW} - $1"
+    )))
+    .bind(lease_ms)
+    .fetch_one(pool)
+    .await?;
+    let live = usize::try_from(live.max(1)).unwrap_or(1);
+    let fair = units.len().div_ceil(live);
+    let holding = kept.len();
+    if holding < fair {
+        take(s, pool, units, fair - holding, lease_ms).await?;
+    } else if holding > fair {
+        // Give back the surplus: its work stops now, and the lease is free for another
+        // replica (whose first write bumps the epoch, fencing anything still in flight here).
+        let mut surplus: Vec<String> = kept.iter().map(|u| u.to_string()).collect();
+        surplus.sort();
+        surplus.truncate(holding - fair);
+        for unit in &surplus {
+            set(s, unit, None);
+        }
+        sqlx::query(
+            "UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1 AND name = ANY($2)",
+        )
+        .bind(&s.me)
+        .bind(&surplus)
+        .execute(pool)
+        .await?;
+        tracing::info!(
+            released = surplus.len(),
+            fair,
+            "leases given back for balance"
+        );
+    }
+    // Replicas gone for long are forgotten.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM replicas WHERE heartbeat_at < {NOW} - 20 * $1"
+    )))
+    .bind(lease_ms)
+    .execute(pool)
+    .await?;
+    let _ = cluster;
+    Ok(())
+}
+
+async fn take(
+    s: &Shared,
+    pool: &PgPool,
+    units: &[String],
+    want: usize,
+    lease_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let taken: Vec<(String, i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH free AS (
+             SELECT name, owner FROM leases
+             WHERE name = ANY($2) AND (owner IS NULL OR expires_at < {NOW})
+             ORDER BY name LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE leases l SET owner = $1, epoch = l.epoch + 1, expires_at = {NOW} + $4,
+             acquired_at = {NOW},
+             takeovers = l.takeovers + CASE WHEN free.owner IS NOT NULL AND free.owner <> $1
+                                            THEN 1 ELSE 0 END
+         FROM free WHERE l.name = free.name
+         RETURNING l.name, l.epoch, free.owner"
+    )))
+    .bind(&s.me)
+    .bind(units)
+    .bind(i64::try_from(want).unwrap_or(i64::MAX))
+    .bind(lease_ms)
+    .fetch_all(pool)
+    .await?;
+    for (unit, epoch, previous) in taken {
+        if previous.as_deref().is_some_and(|p| p != s.me) {
+            tracing::warn!(unit = %unit, from = previous.as_deref().unwrap_or(""), "lease taken over from a replica that stopped renewing it");
+            metrics::counter!("sebridge_lease_takeovers_total").increment(1);
+        }
+        set(
+            s,
+            &unit,
+            Some(Fence {
+                lease: unit.clone(),
+                owner: s.me.clone(),
+                epoch,
+            }),
+        );
+    }
+    Ok(())
+}
+
+/// Gives every held lease back (a clean stop), and leaves the replica list.
+pub(super) async fn release_all(cluster: &Cluster, store: &Store) {
+    let (Some(s), Ok(pool)) = (cluster.shared(), pool(store)) else {
+        return;
+    };
+    let mine = held(s);
+    for unit in &mine {
+        set(s, unit, None);
+    }
+    let done = sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1")
+        .bind(&s.me)
+        .execute(&pool)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "cannot give the leases back; they expire on their own");
+    }
+    let _ = sqlx::query("DELETE FROM replicas WHERE id = $1")
+        .bind(&s.me)
+        .execute(&pool)
+        .await;
+}

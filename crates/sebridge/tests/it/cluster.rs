@@ -1,0 +1,389 @@
+//! Several `sebridge run` processes on one PostgreSQL store (a fresh schema of the machine's
+//! server): they share the tenants, the sinks and the incident service by leases; a replica
+//! killed with SIGKILL, or paused past its lease with SIGSTOP, is replaced by the others, and
+//! every event still lands in the journal and the PostgreSQL sink exactly once, with one
+//! ServiceNow ticket and one XDR incident per incident.
+
+use crate::support::{pg_drop_schema, pg_schema, pg_url};
+use simulator::{SimConfig, SimHandle};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+const LEASE: Duration = Duration::from_secs(3);
+const TENANTS: usize = 24;
+
+/// Waits (polling) until `cond` holds; the time it took.
+macro_rules! until {
+    ($limit:expr, $what:expr, $cond:expr) => {{
+        let start = Instant::now();
+        loop {
+            if $cond {
+                break start.elapsed();
+            }
+            if start.elapsed() > $limit {
+                panic!("timed out after {:?} waiting for: {}", $limit, $what);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }};
+}
+
+struct Replica {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Replica {
+    fn start(config: &Path, n: usize) -> Replica {
+        let dir = config.parent().expect("config dir");
+        let log = dir.join(format!("replica-{n}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sebridge"))
+            .args(["run", "-c"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("sebridge starts");
+        Replica { child, log }
+    }
+
+    fn id_prefix(&self) -> String {
+        format!(":{}:", self.child.id())
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill {sig} {}", self.child.id());
+    }
+
+    /// SIGTERM, and the exit code.
+    fn stop(mut self) -> Option<i32> {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!(
+            "replica did not stop on SIGTERM; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Env {
+    sim: SimHandle,
+    pool: PgPool,
+    schema: String,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn env(history: usize, rate: f64) -> Env {
+    let sim = simulator::start(SimConfig {
+        tenants: TENANTS,
+        rate,
+        history,
+        history_span: Duration::from_secs(3600),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("sebridge.toml");
+    sim.write_config(&config).expect("config written");
+    let schema = pg_schema("cluster");
+    let i = sim.integrations();
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    // The simulator's config, with the store on PostgreSQL and a PostgreSQL sink instead of
+    // the file sink (replicas on several machines share no file).
+    let store = text
+        .find("[store]")
+        .and_then(|a| text[a..].find("\n\n").map(|b| a..a + b))
+        .expect("a [store] table");
+    text.replace_range(
+        store,
+        &format!(
+            "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n\n[cluster]\nlease = \"{}s\"",
+            pg_url(),
+            LEASE.as_secs()
+        ),
+    );
+    let sinks = text.find("[sinks.").expect("a sink");
+    let rest = text[sinks..]
+        .find("\n[")
+        .map_or(text.len(), |e| sinks + e + 1);
+    text.replace_range(sinks..rest, "");
+    text.push_str(&format!(
+        r#"
+[sinks.warehouse]
+type = "postgres"
+url = "{url}"
+table = "{schema}.events"
+
+[incidents]
+note_interval = "1s"
+
+[incidents.servicenow]
+instance_url = "{base}"
+username = "{user}"
+password = "{pw}"
+
+[incidents.xdr]
+base_url = "{base}"
+client_id = "{xid}"
+client_password = "{xpw}"
+
+[incidents.rules.threats]
+event_types = [1090519054]
+"#,
+        url = pg_url(),
+        base = i.servicenow.instance_url,
+        user = i.servicenow.username,
+        pw = i.servicenow.password,
+        xid = i.xdr.client_id,
+        xpw = i.xdr.client_password,
+    ));
+    text = text.replace("interval = \"2s\"", "interval = \"500ms\"");
+    std::fs::write(&config, &text).expect("config written");
+    if let Err(e) = sebridge::config::Config::load(&config) {
+        panic!("config invalid: {e}\n{text}");
+    }
+    let options = PgConnectOptions::from_str(&pg_url())
+        .expect("url")
+        .options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("PostgreSQL is up");
+    Env {
+        sim,
+        pool,
+        schema,
+        config,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    fn sim_events(&self) -> usize {
+        self.sim
+            .tenants()
+            .iter()
+            .map(|t| self.sim.event_count(&t.name).expect("tenant"))
+            .sum()
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or(-1)
+    }
+
+    /// Lease owners (`None` when free or expired), by lease.
+    async fn owners(&self) -> Vec<(String, Option<String>)> {
+        sqlx::query_as(
+            "SELECT name, CASE WHEN expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                          THEN owner END FROM leases ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Every simulated event is in the journal and the sink table, each once, and each
+    /// incident has exactly one ticket and one XDR incident.
+    async fn assert_exactly_once(&self) {
+        let want = self.sim_events() as i64;
+        until!(
+            Duration::from_secs(90),
+            "journal and sink complete",
+            self.scalar("SELECT COUNT(*) FROM journal").await == want
+                && self.scalar("SELECT COUNT(*) FROM events").await == want
+        );
+        assert_eq!(
+            self.scalar("SELECT COUNT(*) FROM (SELECT DISTINCT tenant, event_id FROM events) d")
+                .await,
+            want,
+            "no event twice in the sink"
+        );
+        let incidents = self.scalar("SELECT COUNT(*) FROM incidents").await;
+        assert!(incidents > 0, "the history holds threats");
+        until!(
+            Duration::from_secs(60),
+            "tickets for every incident",
+            self.scalar(
+                "SELECT COUNT(*) FROM incidents WHERE snow_sys_id IS NULL OR xdr_id IS NULL"
+            )
+            .await
+                == 0
+        );
+        let tickets = self.sim.snow_records().len() as i64;
+        let xdr = self.sim.xdr_incidents().len() as i64;
+        assert_eq!(
+            (tickets, xdr),
+            (incidents, incidents),
+            "one ServiceNow ticket and one XDR incident per incident"
+        );
+    }
+
+    async fn drop(self) {
+        self.pool.close().await;
+        pg_drop_schema(&self.schema).await;
+        self.sim.shutdown().await;
+    }
+}
+
+fn log_of(r: &Replica) -> String {
+    std::fs::read_to_string(&r.log).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_is_replaced_within_a_lease_and_nothing_is_lost_or_doubled() {
+    let env = env(40, 0.5).await;
+    let replicas: Vec<Replica> = (0..3).map(|n| Replica::start(&env.config, n)).collect();
+    // All three share the work: every lease held, each replica with some.
+    let prefixes: Vec<String> = replicas.iter().map(Replica::id_prefix).collect();
+    until!(Duration::from_secs(60), "leases spread over 3 replicas", {
+        let owners = env.owners().await;
+        !owners.is_empty()
+            && owners.iter().all(|(_, o)| o.is_some())
+            && prefixes.iter().all(|p| {
+                owners
+                    .iter()
+                    .any(|(_, o)| o.as_deref().is_some_and(|o| o.contains(p.as_str())))
+            })
+    });
+    let units = env.owners().await.len();
+    let fair = units.div_ceil(3);
+    let most = env
+        .owners()
+        .await
+        .iter()
+        .fold(
+            std::collections::HashMap::<String, usize>::new(),
+            |mut m, (_, o)| {
+                *m.entry(o.clone().unwrap_or_default()).or_default() += 1;
+                m
+            },
+        )
+        .into_values()
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most <= fair + 1,
+        "balanced: at most {} of {units}, got {most}",
+        fair + 1
+    );
+
+    // SIGKILL the replica holding the incident service (the worst one to lose).
+    let mut replicas = replicas;
+    let owners = env.owners().await;
+    let incidents_owner = owners
+        .iter()
+        .find(|(n, _)| n == "incidents")
+        .and_then(|(_, o)| o.clone())
+        .expect("incidents lease held");
+    let victim = replicas
+        .iter()
+        .position(|r| incidents_owner.contains(&r.id_prefix()))
+        .expect("a replica holds it");
+    let mut dead = replicas.remove(victim);
+    let prefix = dead.id_prefix();
+    dead.child.kill().expect("SIGKILL");
+    let _ = dead.child.wait();
+    let took = until!(
+        Duration::from_secs(30),
+        "the dead replica's leases taken over",
+        {
+            let owners = env.owners().await;
+            owners
+                .iter()
+                .all(|(_, o)| o.as_deref().is_some_and(|o| !o.contains(&prefix)))
+        }
+    );
+    assert!(
+        took < LEASE * 2 + Duration::from_secs(2),
+        "taken over within about one lease ({LEASE:?}) plus a heartbeat: {took:?}"
+    );
+    assert!(
+        env.scalar("SELECT CAST(SUM(takeovers) AS BIGINT) FROM leases")
+            .await
+            > 0,
+        "the takeovers are counted"
+    );
+    env.sim.set_rate(0.0).expect("live events stop");
+    env.assert_exactly_once().await;
+    for r in replicas {
+        let log = log_of(&r);
+        assert_eq!(r.stop(), Some(0), "clean stop; log:\n{log}");
+    }
+    let held = env
+        .scalar("SELECT COUNT(*) FROM leases WHERE owner IS NOT NULL")
+        .await;
+    assert_eq!(held, 0, "a clean stop gives its leases back");
+    env.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_paused_past_its_lease_writes_nothing_stale_when_it_wakes() {
+    let env = env(30, 0.0).await;
+    let a = Replica::start(&env.config, 0);
+    let p = a.id_prefix();
+    until!(Duration::from_secs(60), "replica a holds every lease", {
+        let owners = env.owners().await;
+        !owners.is_empty()
+            && owners
+                .iter()
+                .all(|(_, o)| o.as_deref().is_some_and(|o| o.contains(&p)))
+    });
+    // Paused mid-flight (a GC pause, a VM migration, SIGSTOP).
+    a.signal("-STOP");
+    let b = Replica::start(&env.config, 1);
+    let p = b.id_prefix();
+    until!(Duration::from_secs(30), "replica b takes every lease", {
+        let owners = env.owners().await;
+        owners
+            .iter()
+            .all(|(_, o)| o.as_deref().is_some_and(|o| o.contains(&p)))
+    });
+    // More events while a sleeps, then wake it: whatever it had in hand must be refused.
+    for t in env.sim.tenants().iter().take(4) {
+        env.sim.generate_events(&t.name, 20, None).expect("events");
+    }
+    a.signal("-CONT");
+    tokio::time::sleep(LEASE).await;
+    env.assert_exactly_once().await;
+    let log = log_of(&a);
+    // a noticed it no longer holds its leases and stopped that work.
+    assert!(
+        log.contains("lease lost") || log.contains("not renewed in time"),
+        "replica a stopped its work on waking; log:\n{log}"
+    );
+    assert_eq!(b.stop(), Some(0));
+    assert_eq!(a.stop(), Some(0));
+    env.drop().await;
+}
