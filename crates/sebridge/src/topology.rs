@@ -225,6 +225,15 @@ impl Topology {
             });
         }
         // The engine is a journal consumer like the sinks: it drains with them on stop.
+        if config
+            .incidents
+            .as_ref()
+            .is_some_and(|i| i.webhook.is_some())
+            && config.server.is_none()
+            && listen.is_none()
+        {
+            tracing::warn!("[incidents.webhook] is configured but [server] is not: close notices can only arrive with --listen; the reconciler still polls ServiceNow");
+        }
         let incidents = start_incidents(
             config,
             &store,
@@ -232,7 +241,6 @@ impl Topology {
             &status,
             &sinks_stop,
             &mut sinks,
-            listen,
             &cluster,
         )?;
         // Retention runs beside the sources (stopped with them); it only deletes rows every
@@ -360,16 +368,12 @@ fn start_incidents(
     status: &StatusBoard,
     shutdown: &CancellationToken,
     sinks: &mut JoinSet<()>,
-    listen: Option<SocketAddr>,
     cluster: &Cluster,
 ) -> Result<Option<crate::incidents::IncidentService>, TopologyError> {
     let Some(cfg) = &config.incidents else {
         return Ok(None);
     };
     let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
-    if cfg.webhook.is_some() && config.server.is_none() && listen.is_none() {
-        tracing::warn!("[incidents.webhook] is configured but [server] is not: close notices can only arrive with --listen; the reconciler still polls ServiceNow");
-    }
     // The webhook (on every replica) only records close notices; the engine, executor and
     // reconciler run on the replica holding the `incidents` lease, on a fenced store. A run
     // under the lease gets a service of its own: its writes carry the lease's fence.

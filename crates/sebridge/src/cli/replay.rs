@@ -49,6 +49,17 @@ pub async fn replay(args: ReplayArgs, config_path: &Path) -> anyhow::Result<Exit
     // Refuse while a pipeline runs: it would overwrite the rewound position.
     let _lock = lock_store(&config)?;
     let store = open_store(&config).await?;
+    // On PostgreSQL the sink may run on another machine: refuse while a replica holds it.
+    if store.is_postgres() {
+        let unit = sebridge::cluster::sink_lease(&args.consumer);
+        if let Some(replica) = sebridge::cluster::status::holder(&store, &unit).await? {
+            store.close().await;
+            bail!(
+                "sink {:?} is running on replica {replica}; stop the replicas first (`sebridge cluster status`)",
+                args.consumer
+            );
+        }
+    }
     let result = async {
         let current = store.position(&args.consumer).await?.unwrap_or_default();
         let from = if args.from_start {

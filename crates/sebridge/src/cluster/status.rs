@@ -79,3 +79,17 @@ pub async fn read(store: &Store, lease_ms: i64) -> Result<ClusterStatus, Cluster
             .collect(),
     })
 }
+
+/// The replica holding `unit`'s lease now (by the database's clock), if any.
+pub async fn holder(store: &Store, unit: &str) -> Result<Option<String>, ClusterError> {
+    let Db::Postgres(pool) = store.db() else {
+        return Err(ClusterError::NotShared);
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT owner FROM leases WHERE name = $1 AND owner IS NOT NULL
+         AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+    )
+    .bind(unit)
+    .fetch_optional(pool)
+    .await?)
+}

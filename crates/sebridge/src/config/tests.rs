@@ -34,6 +34,7 @@ fn test_env(name: &str) -> Option<String> {
         "SPLUNK_HEC_TOKEN" => Some("hec-token".into()),
         "ELASTIC_API_KEY" => Some("es-key".into()),
         "EVENTS_DATABASE_URL" => Some("postgres://u:p@127.0.0.1/db".into()),
+        "SEBRIDGE_DATABASE_URL" => Some("postgres://sebridge:pw@db.example.com/sebridge".into()),
         "WEBHOOK_SECRET" => Some("0123456789abcdef0123".into()),
         "EMPTY" => Some(String::new()),
         _ => None,
@@ -95,6 +96,26 @@ fn poll(text: &str) -> PollSourceConfig {
 
 fn example_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example.toml")
+}
+
+/// The README's example for several replicas is valid and says what it promises.
+#[test]
+fn cluster_toml_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/cluster.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = match Config::from_str_with_env(&text, &path, &test_env) {
+        Ok(c) => c,
+        Err(e) => panic!("config/cluster.toml is invalid:\n{e}"),
+    };
+    assert!(matches!(
+        &c.store,
+        StoreConfig::Postgres { schema: Some(s), .. } if s == "sebridge"
+    ));
+    assert_eq!(c.cluster.lease, Duration::from_secs(15));
+    assert!(
+        !c.sinks.values().any(|s| s.kind() == "file"),
+        "no local files in a cluster example"
+    );
 }
 
 #[test]
