@@ -93,7 +93,10 @@ pub async fn open_store(config: &Config) -> Result<Store, TopologyError> {
     match &config.store {
         StoreConfig::Sqlite { path } => Ok(Store::open_sqlite(path).await?),
         StoreConfig::Postgres { url, schema } => {
-            Ok(Store::open_postgres(url.expose(), schema.as_deref()).await?)
+            Ok(
+                Store::open_postgres_with(url.expose(), schema.as_deref(), config.cluster.lease)
+                    .await?,
+            )
         }
     }
 }

@@ -47,10 +47,16 @@ pub(super) async fn start(
     store: Store,
     units: Vec<String>,
 ) -> Result<(), ClusterError> {
-    let pool = pool(&store)?;
     let Some(s) = cluster.shared() else {
         return Ok(());
     };
+    // Connections of its own: renewals must not queue behind appends waiting for the
+    // journal's lock, or a busy replica would lose its leases.
+    let options = (*pool(&store)?.connect_options()).clone();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(s.timing.heartbeat())
+        .connect_lazy_with(options);
     sqlx::query("INSERT INTO leases (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
         .bind(&units)
         .execute(&pool)

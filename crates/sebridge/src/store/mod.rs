@@ -72,7 +72,17 @@ impl Store {
     /// Connects to PostgreSQL at `url` (in `schema`, created if needed; else the server's
     /// search path) and migrates it.
     pub async fn open_postgres(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
-        let inner = PgStore::open(url, schema).await?;
+        Self::open_postgres_with(url, schema, crate::cluster::Timing::default().lease).await
+    }
+
+    /// [`Store::open_postgres`], ending transactions idle longer than `idle_tx_timeout` (the
+    /// cluster's lease: see `PgStore::open`).
+    pub async fn open_postgres_with(
+        url: &str,
+        schema: Option<&str>,
+        idle_tx_timeout: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        let inner = PgStore::open(url, schema, idle_tx_timeout).await?;
         let db = Db::Postgres(inner.pool().clone());
         Store::with(Backend::Postgres(inner), db).await
     }

@@ -149,7 +149,7 @@ fn bad_values() {
             (
                 2,
                 8,
-                &["the PostgreSQL store is not available yet; use kind = \"sqlite\""],
+                &["unknown store kind `mysql` in [store]; expected one of sqlite, postgres"],
             ),
             (
                 5,

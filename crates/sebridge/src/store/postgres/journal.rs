@@ -122,10 +122,7 @@ impl PgStore {
         let sevs: Vec<Option<i16>> = events.iter().map(|e| severity_to_db(e.severity)).collect();
         let guids: Vec<Option<&str>> = events.iter().map(|e| e.connector_guid.as_deref()).collect();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(JOURNAL_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(JOURNAL_LOCK).execute(&mut *tx).await?;
         if let Some(f) = fence {
             super::check_fence(&mut tx, f).await?;
         }

@@ -16,13 +16,16 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Serialises journal appends across every replica (`pg_advisory_xact_lock`): sequence
-/// numbers are then committed in order, so a consumer that has read up to `seq` can never
-/// later find a smaller one appear (a gap it already moved past).
-const JOURNAL_LOCK: i64 = 0x7365_6272_6a6e_6c01; // "sebrjnl\x01"
+/// Serialises journal appends across every replica: sequence numbers are then committed in
+/// order, so a consumer that has read up to `seq` can never later find a smaller one appear
+/// (a gap it already moved past). Advisory locks are per database, so the key includes the
+/// schema: stores in other schemas of the same database do not wait for each other.
+pub(super) const JOURNAL_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 5001)";
 
-/// Serialises partition DDL between replicas.
-const PARTITION_LOCK: i64 = 0x7365_6272_7074_6e01;
+/// Serialises partition DDL between replicas (per schema, as above).
+pub(super) const PARTITION_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 5002)";
 
 /// The schema migrations (`migrations/postgres/NNNN_description.sql`), embedded.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -86,7 +89,14 @@ pub fn redact_url(url: &str) -> String {
 impl PgStore {
     /// Connects, creates `schema` if needed, migrates (sqlx takes an advisory lock, so
     /// replicas starting together migrate once) and creates the journal's partitions.
-    pub async fn open(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+    /// A transaction left idle longer than `idle_tx_timeout` is ended by the server: a
+    /// replica stopped (SIGSTOP, a VM pause) inside a fenced write would otherwise keep the
+    /// lease row locked, and no other replica could take the lease over.
+    pub async fn open(
+        url: &str,
+        schema: Option<&str>,
+        idle_tx_timeout: Duration,
+    ) -> Result<PgStore, StoreError> {
         let open_err = |source| StoreError::Connect {
             target: redact_url(url),
             source,
@@ -114,6 +124,8 @@ impl PgStore {
             sqlx::Connection::close(conn).await.map_err(open_err)?;
             options = options.options([("search_path", schema)]);
         }
+        let ms = idle_tx_timeout.as_millis().max(1000).to_string();
+        options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

@@ -29,10 +29,7 @@ pub(super) async fn ensure(pool: &PgPool, now_ms: i64) -> Result<(), StoreError>
         let start = today + d * DAY_MS;
         let Some(name) = name_of(start) else { continue };
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PARTITION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(PARTITION_LOCK).execute(&mut *tx).await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(&name)
             .fetch_one(&mut *tx)
@@ -86,10 +83,7 @@ pub(super) async fn drop_through(
             break;
         }
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PARTITION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(PARTITION_LOCK).execute(&mut *tx).await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT MAX(seq), COUNT(*) FROM {name}"
         )))
