@@ -6,6 +6,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`| head`) panics; a CLI should end
+    // quietly instead, as every Unix tool does.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     cli::init_tracing(&args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

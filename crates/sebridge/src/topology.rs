@@ -60,7 +60,12 @@ pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
     let StoreConfig::Sqlite { path } = &config.store else {
         return Ok(None);
     };
-    let mut lock_path = path.clone().into_os_string();
+    lock_sqlite(path).map(Some)
+}
+
+/// Takes the lock of the SQLite store at `path`, or says that a process holds it.
+pub fn lock_sqlite(path: &std::path::Path) -> Result<StoreLock, TopologyError> {
+    let mut lock_path = path.as_os_str().to_os_string();
     lock_path.push(".lock");
     let lock_path = std::path::PathBuf::from(lock_path);
     if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -77,7 +82,7 @@ pub fn lock_store(config: &Config) -> Result<Option<StoreLock>, TopologyError> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(StoreLock { _file: file })),
+        Ok(()) => Ok(StoreLock { _file: file }),
         Err(std::fs::TryLockError::WouldBlock) => {
             Err(TopologyError::Locked(path.display().to_string()))
         }

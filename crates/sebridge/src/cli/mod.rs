@@ -9,6 +9,7 @@ mod incidents;
 mod replay;
 mod run;
 mod sinks;
+mod store;
 mod streams;
 mod tail;
 mod tenants;
@@ -102,6 +103,8 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// Replicas sharing a PostgreSQL store: heartbeats, and who runs which tenant and sink.
     Cluster(cluster::ClusterArgs),
+    /// Copy a single-node SQLite store into PostgreSQL (`store migrate`).
+    Store(store::StoreArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -152,6 +155,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Streams(a) => streams::run(a, config).await,
         Command::Tail(a) => tail::run(a, config).await,
         Command::Cluster(a) => cluster::run(a, config).await,
+        Command::Store(a) => store::run(a).await,
     }
 }
 

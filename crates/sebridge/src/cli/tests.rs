@@ -89,6 +89,10 @@ fn concrete(form: &str) -> Vec<&'static [&'static str]> {
         }
         "`sebridge sinks status`" => vec![&["sinks", "status"]],
         "`sebridge sinks forget NAME`" => vec![&["sinks", "forget", "old"]],
+        "`sebridge store migrate --from sqlite:PATH --to postgres://... [--schema S]`" => vec![
+            &["store", "migrate", "--from", "sqlite:x.db", "--to", "postgres://h/db"],
+            &["store", "migrate", "--from", "sqlite:x.db", "--to", "postgres://h/db", "--schema", "s"],
+        ],
         "`sebridge cluster status [--json]`" => vec![&["cluster", "status"], &["cluster", "status", "--json"]],
         "`sebridge streams create --tenant T --name N [--event-type ID\\|NAME]... [--group G]...`" => vec![
             &["streams", "create", "--tenant", "acme", "--name", "siem"],

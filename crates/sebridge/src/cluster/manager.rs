@@ -62,7 +62,8 @@ pub(super) async fn start(
         .execute(&pool)
         .await?;
     announce(&pool, s).await?;
-    tokio::spawn(async move {
+    let handle = cluster.clone();
+    let task = tokio::spawn(async move {
         let Some(s) = cluster.shared() else { return };
         loop {
             if let Err(e) = tick(&cluster, s, &pool, &units).await {
@@ -75,6 +76,9 @@ pub(super) async fn start(
             }
         }
     });
+    if let Some(s) = handle.shared() {
+        *s.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
     Ok(())
 }
 
@@ -169,7 +173,7 @@ async fn tick(
     let live = usize::try_from(live.max(1)).unwrap_or(1);
     let fair = units.len().div_ceil(live);
     let holding = kept.len();
-    if holding < fair {
+    if holding < fair && !s.stop.is_cancelled() {
         take(s, pool, units, fair - holding, lease_ms).await?;
     } else if holding > fair {
         // Give back the surplus: its work stops now, and the lease is free for another

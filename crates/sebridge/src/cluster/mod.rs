@@ -75,6 +75,8 @@ struct Shared {
     /// process spent stopped, so a replica woken from SIGSTOP knows its leases are stale).
     renewed_at: Mutex<Option<Instant>>,
     stop: CancellationToken,
+    /// The lease loop, awaited on leave so that no tick runs after the leases are given back.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Cluster {
@@ -105,6 +107,7 @@ impl Cluster {
                     slots: Mutex::new(slots),
                     renewed_at: Mutex::new(None),
                     stop: CancellationToken::new(),
+                    task: Mutex::new(None),
                 }),
             }),
         };
@@ -217,6 +220,10 @@ impl Cluster {
     pub async fn leave(&self, store: &Store) {
         if let Some(s) = &self.inner.shared {
             s.stop.cancel();
+            let task = s.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
             manager::release_all(self, store).await;
         }
     }

@@ -9,6 +9,7 @@
 //! (stored event streams).
 
 mod db;
+pub mod migrate;
 mod positions;
 mod postgres;
 mod recent;

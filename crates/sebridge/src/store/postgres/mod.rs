@@ -6,7 +6,7 @@
 //! with SQLite (`store::db`).
 
 mod journal;
-mod partitions;
+pub(super) mod partitions;
 
 use super::types::StoreError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};

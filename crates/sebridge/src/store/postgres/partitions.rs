@@ -24,9 +24,17 @@ fn name_of(day_start_ms: i64) -> Option<String> {
 
 /// Creates the partitions of yesterday, today and the next [`AHEAD`] days that do not exist.
 pub(super) async fn ensure(pool: &PgPool, now_ms: i64) -> Result<(), StoreError> {
-    let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
-    for d in -1..=AHEAD {
-        let start = today + d * DAY_MS;
+    ensure_days(pool, now_ms - DAY_MS, now_ms + AHEAD * DAY_MS).await
+}
+
+/// Creates the partition of every day from `from_ms` to `to_ms` (UTC) that does not exist.
+pub(crate) async fn ensure_days(pool: &PgPool, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+    let first = from_ms.div_euclid(DAY_MS) * DAY_MS;
+    let mut start = first;
+    while start <= to_ms {
+        let day = start;
+        start += DAY_MS;
+        let start = day;
         let Some(name) = name_of(start) else { continue };
         let mut tx = pool.begin().await?;
         sqlx::query(PARTITION_LOCK).execute(&mut *tx).await?;
