@@ -101,6 +101,10 @@ struct Env {
 }
 
 async fn env(history: usize, rate: f64) -> Env {
+    env_on(&pg_url(), history, rate).await
+}
+
+async fn env_on(url: &str, history: usize, rate: f64) -> Env {
     let sim = simulator::start(SimConfig {
         tenants: TENANTS,
         rate,
@@ -126,7 +130,7 @@ async fn env(history: usize, rate: f64) -> Env {
         store,
         &format!(
             "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n\n[cluster]\nlease = \"{}s\"",
-            pg_url(),
+            url,
             LEASE.as_secs()
         ),
     );
@@ -158,7 +162,7 @@ client_password = "{xpw}"
 [incidents.rules.threats]
 event_types = [1090519054]
 "#,
-        url = pg_url(),
+        url = url,
         base = i.servicenow.instance_url,
         user = i.servicenow.username,
         pw = i.servicenow.password,
@@ -170,7 +174,7 @@ event_types = [1090519054]
     if let Err(e) = sebridge::config::Config::load(&config) {
         panic!("config invalid: {e}\n{text}");
     }
-    let options = PgConnectOptions::from_str(&pg_url())
+    let options = PgConnectOptions::from_str(url)
         .expect("url")
         .options([("search_path", schema.as_str())]);
     let pool = PgPoolOptions::new()
@@ -277,6 +281,12 @@ impl Env {
     async fn drop(self) {
         self.pool.close().await;
         pg_drop_schema(&self.schema).await;
+        self.sim.shutdown().await;
+    }
+
+    /// For a store on a private server: the server goes with its directory.
+    async fn drop_private(self) {
+        self.pool.close().await;
         self.sim.shutdown().await;
     }
 }
@@ -399,6 +409,198 @@ async fn a_replica_paused_past_its_lease_writes_nothing_stale_when_it_wakes() {
         "replica a stopped its work on waking; log:\n{log}"
     );
     assert_eq!(b.stop(), Some(0));
+    assert_eq!(a.stop(), Some(0));
+    env.drop().await;
+}
+
+/// A PostgreSQL server of the test's own (initdb in a temp dir, its own port), so that it can
+/// be restarted without disturbing the other tests on the machine's server.
+struct PrivatePg {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePg {
+    fn bin(name: &str) -> PathBuf {
+        let out = Command::new("pg_config").arg("--bindir").output();
+        let dir = out
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+        PathBuf::from(dir).join(name)
+    }
+
+    /// `initdb` refuses to run as root: as root, the server runs as `postgres`.
+    fn run(args: &[&str]) {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        let status = if root {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .status()
+        } else {
+            Command::new(args[0]).args(&args[1..]).status()
+        }
+        .expect("command runs");
+        assert!(status.success(), "{args:?} failed");
+    }
+
+    fn start() -> PrivatePg {
+        let dir = tempfile::tempdir().expect("dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres", &dir.path().to_string_lossy()])
+            .status();
+        let data = dir.path().join("data");
+        let initdb = Self::bin("initdb");
+        Self::run(&[
+            &initdb.to_string_lossy(),
+            "-D",
+            &data.to_string_lossy(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]);
+        let pg = PrivatePg { dir, port };
+        pg.ctl("start");
+        pg
+    }
+
+    fn ctl(&self, what: &str) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("server.log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let pg_ctl = Self::bin("pg_ctl");
+        let mut args = vec![
+            pg_ctl.to_string_lossy().to_string(),
+            "-D".into(),
+            data.to_string_lossy().to_string(),
+            "-l".into(),
+            log.to_string_lossy().to_string(),
+            "-w".into(),
+            "-m".into(),
+            "fast".into(),
+        ];
+        if what != "stop" {
+            args.push("-o".into());
+            args.push(opts);
+        }
+        args.push(what.into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::run(&args);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        self.ctl("stop");
+    }
+}
+
+/// The store's server restarted under load, then down for longer than a lease: the replicas
+/// stop the work they can no longer fence, resume when it is back, and nothing is lost or
+/// doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_survive_their_postgres_restarting_and_going_away() {
+    let pg = PrivatePg::start();
+    let env = env_on(&pg.url(), 30, 2.0).await;
+    let replicas: Vec<Replica> = (0..2).map(|n| Replica::start(&env.config, n)).collect();
+    until!(Duration::from_secs(60), "every lease held", {
+        let owners = env.owners().await;
+        !owners.is_empty() && owners.iter().all(|(_, o)| o.is_some())
+    });
+    // Under load (live events), a restart: connections are cut.
+    pg.ctl("restart");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Down for two leases: the replicas cannot renew, so they stop their work.
+    pg.ctl("stop");
+    tokio::time::sleep(LEASE * 2 + Duration::from_secs(1)).await;
+    pg.ctl("start");
+    until!(Duration::from_secs(60), "every lease held again", {
+        let owners = env.owners().await;
+        !owners.is_empty() && owners.iter().all(|(_, o)| o.is_some())
+    });
+    env.sim.set_rate(0.0).expect("live events stop");
+    env.assert_exactly_once().await;
+    for r in replicas {
+        let log = log_of(&r);
+        assert!(
+            log.contains("not renewed in time"),
+            "a replica cut off from its store stops its work; log:\n{log}"
+        );
+        assert_eq!(r.stop(), Some(0), "clean stop; log:\n{log}");
+    }
+    env.drop_private().await;
+}
+
+/// Leases held per replica id prefix (`:pid:`), free ones under "".
+async fn per_replica(env: &Env, replicas: &[&Replica]) -> Vec<usize> {
+    let owners = env.owners().await;
+    replicas
+        .iter()
+        .map(|r| {
+            let p = r.id_prefix();
+            owners
+                .iter()
+                .filter(|(_, o)| o.as_deref().is_some_and(|o| o.contains(&p)))
+                .count()
+        })
+        .collect()
+}
+
+/// A replica joins: work moves to it until both hold a fair share. It leaves cleanly: its
+/// work is back on the other one at once (given back, not left to expire).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_rebalances_when_a_replica_joins_and_leaves() {
+    let env = env(10, 1.0).await;
+    let a = Replica::start(&env.config, 0);
+    until!(Duration::from_secs(60), "a holds every lease", {
+        let units = env.owners().await.len();
+        units > 0 && per_replica(&env, &[&a]).await == [units]
+    });
+    let units = env.owners().await.len();
+    let fair = units.div_ceil(2);
+    let b = Replica::start(&env.config, 1);
+    let took = until!(Duration::from_secs(30), "both hold a fair share", {
+        let held = per_replica(&env, &[&a, &b]).await;
+        held.iter().sum::<usize>() == units && held.iter().all(|n| *n <= fair + 1 && *n > 0)
+    });
+    // The balance holds (no flapping back).
+    tokio::time::sleep(LEASE).await;
+    let held = per_replica(&env, &[&a, &b]).await;
+    assert!(
+        held.iter().all(|n| *n <= fair + 1) && held.iter().sum::<usize>() == units,
+        "still balanced a lease later: {held:?} of {units}"
+    );
+    eprintln!("rebalanced to {held:?} in {took:?}");
+    // b leaves: its leases are given back, a takes them within a couple of heartbeats.
+    assert_eq!(b.stop(), Some(0));
+    let back = until!(Duration::from_secs(30), "a holds everything again", {
+        per_replica(&env, &[&a]).await == [units]
+    });
+    assert!(
+        back < LEASE,
+        "given back on a clean stop, not left to expire ({LEASE:?}): {back:?}"
+    );
+    env.sim.set_rate(0.0).expect("live events stop");
+    env.assert_exactly_once().await;
     assert_eq!(a.stop(), Some(0));
     env.drop().await;
 }
