@@ -14,6 +14,8 @@
 //! Every case runs in a fresh child process, so its peak RSS (VmHWM) is its own. Prints a
 //! Markdown table (events/s, peak RSS, ratio to the baseline).
 
+mod common;
+use common::fixture_events;
 use sebridge::config::{
     sink_defaults, ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, MessageFormat,
     PostgresSinkConfig, Secret, SinkCommon, SyslogFraming, SyslogProtocol, SyslogSinkConfig,
@@ -651,32 +653,6 @@ impl Drop for Rsyslog {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn fixture_events() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/secure-endpoint");
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for f in files {
-        let Ok(v) = serde_json::from_str::<Value>(&std::fs::read_to_string(&f).unwrap_or_default())
-        else {
-            continue;
-        };
-        let items = match v.get("data") {
-            Some(Value::Object(_)) => vec![v["data"].clone()],
-            Some(Value::Array(a)) => a.clone(),
-            _ => vec![v],
-        };
-        out.extend(items.into_iter().filter(|e| {
-            e.get("event_type_id").is_some() && Event::from_json(&e.to_string()).is_ok()
-        }));
-    }
-    out
 }
 
 fn orchestrate() {

@@ -26,10 +26,8 @@ CREATE TABLE journal_default PARTITION OF journal DEFAULT;
 CREATE TABLE journal_keys (
     tenant   TEXT   NOT NULL,
     event_id BIGINT NOT NULL,
-    seq      BIGINT NOT NULL,
     PRIMARY KEY (tenant, event_id)
 );
-CREATE INDEX journal_keys_seq ON journal_keys (seq);
 
 CREATE TABLE cursors (
     tenant      TEXT   NOT NULL,

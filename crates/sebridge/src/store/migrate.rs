@@ -141,11 +141,12 @@ async fn journal(src: &SqlitePool, pg: &PgPool) -> Result<(u64, u64), MigrateErr
                  AS t(seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
                       severity, connector_guid)),
              keys AS (
-                 INSERT INTO journal_keys (tenant, event_id, seq)
-                 SELECT tenant, event_id, seq FROM input ON CONFLICT DO NOTHING RETURNING seq)
+                 INSERT INTO journal_keys (tenant, event_id)
+                 SELECT tenant, event_id FROM input ON CONFLICT DO NOTHING
+                 RETURNING tenant, event_id)
              INSERT INTO journal (seq, tenant, event_id, event_type_id, event_time, received_at,
                                   source, raw, severity, connector_guid)
-             SELECT i.* FROM input i JOIN keys USING (seq)",
+             SELECT i.* FROM input i JOIN keys USING (tenant, event_id)",
         )
         .bind(&seqs)
         .bind(&tenants)

@@ -7,10 +7,11 @@ use secure_endpoint::{Event, Severity};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-/// One statement per batch: the events as arrays, the ones not journaled yet numbered in
-/// their order (volatile functions of a select list run after its ORDER BY), their keys
-/// claimed, their rows written. `received_at` is the database's clock, read under the lock,
-/// so it grows with `seq` whichever replica appends.
+/// One statement per batch: the events as arrays (the first of each id), their keys claimed
+/// (an index probe each: known ids are skipped and use up no sequence number), the new ones
+/// numbered in their order (volatile functions of a select list run after its ORDER BY) and
+/// written. `received_at` is the database's clock, read under the append lock, so it grows
+/// with `seq` whichever replica appends.
 const APPEND_SQL: &str = "
 WITH input AS (
     SELECT DISTINCT ON (event_id) *
@@ -18,24 +19,19 @@ WITH input AS (
          WITH ORDINALITY AS t(event_id, event_type_id, event_time, raw, severity, connector_guid, ord)
     ORDER BY event_id, ord
 ),
-numbered AS (
-    SELECT nextval('journal_seq') AS seq, i.*,
-           (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS received_at
-    FROM input i
-    WHERE NOT EXISTS (SELECT 1 FROM journal_keys k WHERE k.tenant = $1 AND k.event_id = i.event_id)
-    ORDER BY ord
-),
-keys AS (
-    INSERT INTO journal_keys (tenant, event_id, seq)
-    SELECT $1, event_id, seq FROM numbered
+fresh AS (
+    INSERT INTO journal_keys (tenant, event_id)
+    SELECT $1, event_id FROM input
     ON CONFLICT DO NOTHING
-    RETURNING seq
+    RETURNING event_id
 )
 INSERT INTO journal (seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
                      severity, connector_guid)
-SELECT n.seq, $1, n.event_id, n.event_type_id, n.event_time, n.received_at, $2, n.raw,
-       n.severity, n.connector_guid
-FROM numbered n JOIN keys USING (seq)
+SELECT nextval('journal_seq'), $1, i.event_id, i.event_type_id, i.event_time,
+       (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $2, i.raw, i.severity,
+       i.connector_guid
+FROM input i JOIN fresh USING (event_id)
+ORDER BY i.ord
 RETURNING seq";
 
 const CURSOR_SQL: &str = "
@@ -153,7 +149,7 @@ impl PgStore {
         }
         let head = match seqs.iter().max() {
             Some(h) => *h,
-            None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM journal_keys")
+            None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM journal")
                 .fetch_one(&mut *tx)
                 .await?
                 .unwrap_or(0),

@@ -126,6 +126,9 @@ impl PgStore {
         }
         let ms = idle_tx_timeout.as_millis().max(1000).to_string();
         options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
+        // The store's queries are short; JIT compiling one (the append's CTE crosses the
+        // default cost threshold) took longer than running it.
+        options = options.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
