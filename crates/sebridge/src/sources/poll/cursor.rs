@@ -42,8 +42,7 @@ impl TenantPoller {
                 None => return Err(PollError::NoTotal),
             };
             let reaches_end = offset + count >= total;
-            let oldest = page.events.iter().map(|e| e.timestamp).min();
-            let anchored = reaches_end || oldest.is_some_and(|t| t <= cursor.time);
+            let anchored = reaches_end || overlaps_committed(&cursor, &page.events);
             if !anchored {
                 unanchored += 1;
                 if unanchored > MAX_UNANCHORED {
@@ -118,6 +117,17 @@ fn next_offset(total_estimate: Option<u64>, skip: u64, page_size: u64) -> u64 {
     }
 }
 
+/// Whether `page` holds an event already committed: one older than the cursor's second, or
+/// one of that second's seen ids. Then the page is contiguous with the committed part of the
+/// list, and every event between them is in it. An event *of* the cursor's second that is not
+/// seen proves nothing: when the list moved by more than one position (new events at its head)
+/// while that second holds several events, the page can end on one of them and miss another.
+fn overlaps_committed(cursor: &Cursor, page: &[Event]) -> bool {
+    page.iter().any(|e| {
+        e.timestamp < cursor.time || (e.timestamp == cursor.time && cursor.seen_ids.contains(&e.id))
+    })
+}
+
 /// What a page means for the cursor.
 #[derive(Debug)]
 pub(super) struct PagePlan {
@@ -168,6 +178,24 @@ pub(super) fn plan_page(cursor: &Cursor, events: Vec<Event>) -> PagePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The case that lost an event under chaos (one in about a dozen runs): second 100 holds
+    /// three events; 8 was committed (the cursor), new events at the head shifted the list by
+    /// two, and the page ended on 9, unseen, of the cursor's second, missing 10 (also of it).
+    #[test]
+    fn a_page_ending_on_an_unseen_event_of_the_cursor_second_is_not_anchored() {
+        let cursor = Cursor {
+            time: 100,
+            seen_ids: vec![8],
+        };
+        let ends_on_unseen = vec![ev(12, 103, 0), ev(11, 101, 0), ev(9, 100, 0)];
+        assert!(!overlaps_committed(&cursor, &ends_on_unseen));
+        let ends_on_seen = vec![ev(11, 101, 0), ev(10, 100, 0), ev(9, 100, 0), ev(8, 100, 0)];
+        assert!(overlaps_committed(&cursor, &ends_on_seen));
+        let reaches_older = vec![ev(11, 101, 0), ev(5, 99, 0)];
+        assert!(overlaps_committed(&cursor, &reaches_older));
+        assert!(!overlaps_committed(&cursor, &[]));
+    }
 
     fn ev(id: u64, ts: i64, nanos: u32) -> Event {
         Event::from_json(&format!(
