@@ -66,7 +66,7 @@ pub(super) async fn start(
     let task = tokio::spawn(async move {
         let Some(s) = cluster.shared() else { return };
         loop {
-            if let Err(e) = tick(&cluster, s, &pool, &units).await {
+            if let Err(e) = tick(s, &pool, &units).await {
                 tracing::warn!(error = %e, "cannot renew or take leases; retrying");
             }
             expire_locally(s);
@@ -136,12 +136,7 @@ fn expire_locally(s: &Shared) {
     metrics::gauge!("sebridge_leases_held").set(held(s).len() as f64);
 }
 
-async fn tick(
-    cluster: &Cluster,
-    s: &Shared,
-    pool: &PgPool,
-    units: &[String],
-) -> Result<(), sqlx::Error> {
+async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<(), sqlx::Error> {
     let sent = Instant::now();
     let lease_ms = i64::try_from(s.timing.lease.as_millis()).unwrap_or(i64::MAX);
     announce(pool, s).await?;
@@ -204,7 +199,6 @@ async fn tick(
     .bind(lease_ms)
     .execute(pool)
     .await?;
-    let _ = cluster;
     Ok(())
 }
 
