@@ -82,3 +82,30 @@ impl Tx {
         }
     }
 }
+
+/// A migrator over migrations embedded as `(version, description, sql)`. Listed by hand
+/// instead of `sqlx::migrate!`, so the build needs no sqlx proc-macro; version, description
+/// and checksum are what the macro produces, so existing databases see the same migrations.
+pub(crate) fn migrator(list: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use sqlx::SqlSafeStr;
+    Migrator::with_migrations(
+        list.iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    std::borrow::Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A consumer's position upsert (`$1` consumer, `$2` seq, `$3` state, `$4` time).
+pub(crate) const POSITION_SQL: &str =
+    "INSERT INTO positions (consumer, seq, state, updated_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, state = excluded.state,
+     updated_at = excluded.updated_at";

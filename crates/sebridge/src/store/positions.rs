@@ -48,11 +48,7 @@ impl Db {
 
     pub async fn commit_position(&self, consumer: &str, pos: &Position) -> Result<(), StoreError> {
         on_db!(writer self, |p| {
-            sqlx::query(
-                "INSERT INTO positions (consumer, seq, state, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, state = excluded.state,
-                 updated_at = excluded.updated_at",
-            )
+            sqlx::query(super::db::POSITION_SQL)
             .bind(consumer)
             .bind(pos.seq)
             .bind(pos.state.as_deref())

@@ -9,10 +9,9 @@ mod journal;
 pub(super) mod partitions;
 
 use super::types::StoreError;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, SqlSafeStr};
-use std::borrow::Cow;
+use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -42,20 +41,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(
-        MIGRATIONS
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
-            })
-            .collect(),
-    )
+    super::db::migrator(MIGRATIONS)
 }
 
 #[derive(Clone, Debug)]
@@ -191,17 +177,13 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         check_fence(&mut tx, fence).await?;
-        sqlx::query(
-            "INSERT INTO positions (consumer, seq, state, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, state = excluded.state,
-             updated_at = excluded.updated_at",
-        )
-        .bind(consumer)
-        .bind(pos.seq)
-        .bind(pos.state.as_deref())
-        .bind(super::now_millis())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(super::db::POSITION_SQL)
+            .bind(consumer)
+            .bind(pos.seq)
+            .bind(pos.state.as_deref())
+            .bind(super::now_millis())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

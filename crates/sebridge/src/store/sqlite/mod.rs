@@ -10,11 +10,9 @@ mod plain;
 
 use self::plain::{JournalReader, JournalWriter};
 use super::types::StoreError;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlSafeStr;
 use sqlx::SqlitePool;
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -74,20 +72,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(
-        MIGRATIONS
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    sql.starts_with("-- no-transaction"),
-                )
-            })
-            .collect(),
-    )
+    super::db::migrator(MIGRATIONS)
 }
 
 impl Checkpointer {
@@ -203,6 +188,7 @@ pub(crate) fn test_event(id: u64, ts: i64) -> secure_endpoint::Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::migrate::Migration;
 
     /// New journals get 16 KiB pages (see `SqliteStore::open`).
     #[tokio::test]
