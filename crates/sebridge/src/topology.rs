@@ -384,18 +384,24 @@ fn start_incidents(
     let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
     // The webhook (on every replica) only records close notices; the engine, executor and
     // reconciler run on the replica holding the `incidents` lease, on a fenced store. A run
-    // under the lease gets a service of its own: its writes carry the lease's fence.
+    // under a lease gets a service of its own (its writes carry the lease's fence) sharing
+    // the webhook's wake-up; a single process (unfenced) runs `service` itself.
     let (c, store, status, stop) = (
         cluster.clone(),
         store.clone(),
         status.clone(),
         shutdown.clone(),
     );
-    let (cfg_owned, tenants_owned) = (cfg.clone(), tenants.to_vec());
+    let (cfg_owned, tenants_owned, base) = (cfg.clone(), tenants.to_vec(), service.clone());
     sinks.spawn(async move {
         c.gated(cluster::INCIDENTS_LEASE, &store, stop, |store, stop| {
-            let svc = crate::incidents::IncidentService::new(&cfg_owned, &store, &tenants_owned)
-                .map(|s| s.with_cluster(c.clone()));
+            let svc = match store.fence() {
+                None => Ok(base.clone()),
+                Some(_) => {
+                    crate::incidents::IncidentService::new(&cfg_owned, &store, &tenants_owned)
+                        .map(|s| s.under_lease(c.clone(), base.ctx.notify.clone()))
+                }
+            };
             let status = status.clone();
             async move {
                 let svc = match svc {

@@ -58,7 +58,7 @@ pub struct Ctx {
     pub visibility: String,
     pub renderer: render::Renderer,
     /// Wakes the executor when operations are queued.
-    pub notify: Notify,
+    pub notify: Arc<Notify>,
     /// Triage group GUID by (tenant, name).
     pub group_cache: std::sync::Mutex<HashMap<(String, String), String>>,
     /// Whether this replica's leases are fresh: checked before every call to ServiceNow,
@@ -161,19 +161,28 @@ impl IncidentService {
                 consoles,
                 visibility,
                 renderer: render::Renderer::new(&config.templates)?,
-                notify: Notify::new(),
+                notify: Arc::new(Notify::new()),
                 group_cache: std::sync::Mutex::new(HashMap::new()),
                 cluster: crate::cluster::Cluster::single(),
             }),
         })
     }
 
-    /// The service of a replica among several: its side effects wait while the replica's
-    /// leases are not fresh. Call on a new service (before it is cloned).
-    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> IncidentService {
+    /// The service run under the `incidents` lease of a replica among several: its side
+    /// effects wait while the replica's leases are not fresh, and `wake` (the webhook
+    /// service's) wakes its executor when a close notice queues work. Call on a new service
+    /// (before it is cloned).
+    pub fn under_lease(
+        mut self,
+        cluster: crate::cluster::Cluster,
+        wake: Arc<Notify>,
+    ) -> IncidentService {
         match Arc::get_mut(&mut self.ctx) {
-            Some(ctx) => ctx.cluster = cluster,
-            None => tracing::error!("with_cluster on a shared incident service: ignored"),
+            Some(ctx) => {
+                ctx.cluster = cluster;
+                ctx.notify = wake;
+            }
+            None => tracing::error!("under_lease on a shared incident service: ignored"),
         }
         self
     }
