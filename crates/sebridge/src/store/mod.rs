@@ -24,7 +24,7 @@ pub use db::{Db, Tx};
 pub(crate) use postgres::check_fence;
 pub use postgres::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
-pub(crate) use types::fingerprint;
+pub(crate) use types::{fingerprint, id_from_db, id_to_db, severity_from_db, severity_to_db};
 pub use types::{
     now_millis, AppendOutcome, Cursor, DeadLetter, Fence, JournalEntry, Position, RegisteredTenant,
     StoreError,

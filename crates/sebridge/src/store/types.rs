@@ -121,6 +121,36 @@ pub(crate) fn fingerprint(raw: &str) -> String {
         .collect()
 }
 
+/// u64 ids (events, event types, streams) are stored bit-for-bit in signed 64-bit columns.
+pub(crate) fn id_to_db(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+pub(crate) fn id_from_db(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
+/// A journal row's severity as stored: 1 Low, 2 Medium, 3 High, 4 Critical.
+pub(crate) fn severity_to_db(s: Option<Severity>) -> Option<i16> {
+    s.map(|s| match s {
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    })
+}
+
+/// Any other stored value reads as unknown (`None`).
+pub(crate) fn severity_from_db(v: Option<i16>) -> Option<Severity> {
+    match v? {
+        1 => Some(Severity::Low),
+        2 => Some(Severity::Medium),
+        3 => Some(Severity::High),
+        4 => Some(Severity::Critical),
+        _ => None,
+    }
+}
+
 pub fn now_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

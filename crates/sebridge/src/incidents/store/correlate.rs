@@ -2,8 +2,8 @@
 //! open a new one, add an event (a work-note line), and commit the engine's journal position.
 
 use super::Tx;
-use super::{id_to_db, IncidentStore, NewIncidentRow, OpenIncident};
-use crate::store::{now_millis, on_tx, StoreError};
+use super::{IncidentStore, NewIncidentRow, OpenIncident};
+use crate::store::{id_to_db, now_millis, on_tx, StoreError};
 
 impl IncidentStore {
     pub async fn tx_find_open(

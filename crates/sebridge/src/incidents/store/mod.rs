@@ -24,7 +24,7 @@ mod correlate;
 mod outbox;
 mod queries;
 
-use crate::store::{Db, Store, StoreError};
+use crate::store::{id_from_db, Db, Store, StoreError};
 use sqlx::Row;
 
 pub use crate::store::Tx;
@@ -81,14 +81,6 @@ const COLUMNS: &str =
     xdr_description, links, isolate, triage_group, snow_sys_id, snow_number, xdr_id, \
     isolated_by_us, isolation_released, original_group, moved_by_us, group_restored, \
     last_note_at, close_source, close_code, close_notes, closed_at, created_at, updated_at";
-
-fn id_to_db(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn id_from_db(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
-}
 
 /// The incident of an optional row (the single-row lookups share this).
 fn incident_from<R: Row>(row: Option<R>) -> Result<Option<IncidentRow>, StoreError>

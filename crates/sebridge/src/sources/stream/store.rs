@@ -2,7 +2,7 @@
 //! credentials and the non-secret parts for listing. The methods extend [`Store`] so that
 //! the stream component keeps its rows beside its code.
 
-use crate::store::{on_db, Store, StoreError};
+use crate::store::{id_from_db, id_to_db, on_db, Store, StoreError};
 
 /// An event stream as stored; `sealed_credentials` opens with the master key.
 #[derive(Clone, Debug)]
@@ -18,14 +18,6 @@ pub struct StoredStream {
     pub group_guids: Vec<String>,
     pub sealed_credentials: Vec<u8>,
     pub created_at: i64,
-}
-
-fn id_to_db(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn id_from_db(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
 }
 
 impl Store {

@@ -2,8 +2,11 @@
 //! serialised across replicas), read after a position, counts, retention.
 
 use super::{partitions, PgStore, JOURNAL_LOCK};
-use crate::store::{now_millis, AppendOutcome, Cursor, Fence, JournalEntry, StoreError};
-use secure_endpoint::{Event, Severity};
+use crate::store::{
+    id_from_db, id_to_db, now_millis, severity_from_db, severity_to_db, AppendOutcome, Cursor,
+    Fence, JournalEntry, StoreError,
+};
+use secure_endpoint::Event;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -43,33 +46,6 @@ ON CONFLICT (tenant, source) DO UPDATE SET cursor_time = excluded.cursor_time,
 const READ_AFTER_SQL: &str = "SELECT seq, tenant, event_id, event_type_id, event_time, \
      received_at, source, raw, severity, connector_guid FROM journal WHERE seq > $1 \
      ORDER BY seq LIMIT $2";
-
-fn id_to_db(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn id_from_db(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn severity_to_db(s: Option<Severity>) -> Option<i16> {
-    s.map(|s| match s {
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-        Severity::Critical => 4,
-    })
-}
-
-fn severity_from_db(v: Option<i16>) -> Option<Severity> {
-    match v? {
-        1 => Some(Severity::Low),
-        2 => Some(Severity::Medium),
-        3 => Some(Severity::High),
-        4 => Some(Severity::Critical),
-        _ => None,
-    }
-}
 
 fn entry(r: &PgRow) -> Result<JournalEntry, sqlx::Error> {
     Ok(JournalEntry {

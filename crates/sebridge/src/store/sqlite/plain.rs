@@ -3,38 +3,13 @@
 //! every ingested event goes through.
 
 use crate::store::recent::{self, Recent};
-use crate::store::{now_millis, AppendOutcome, Cursor, JournalEntry, StoreError};
+use crate::store::{
+    id_from_db, id_to_db, now_millis, severity_from_db, severity_to_db, AppendOutcome, Cursor,
+    JournalEntry, StoreError,
+};
 use secure_endpoint::{Event, Severity};
 use std::path::Path;
 use std::time::Duration;
-
-/// u64 ids are stored bit-for-bit in SQLite's signed 64-bit integers.
-fn id_to_db(id: u64) -> i64 {
-    i64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn id_from_db(id: i64) -> u64 {
-    u64::from_ne_bytes(id.to_ne_bytes())
-}
-
-fn severity_to_db(s: Option<Severity>) -> Option<i64> {
-    s.map(|s| match s {
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-        Severity::Critical => 4,
-    })
-}
-
-fn severity_from_db(v: Option<i64>) -> Option<Severity> {
-    match v? {
-        1 => Some(Severity::Low),
-        2 => Some(Severity::Medium),
-        3 => Some(Severity::High),
-        4 => Some(Severity::Critical),
-        _ => None,
-    }
-}
 
 /// The journal's read hot path (every sink reads every event through it): plain SQLite
 /// connections used on blocking threads. sqlx's driver hands each row from its worker thread
@@ -117,7 +92,10 @@ impl JournalReader {
                 received_at: r.get(5)?,
                 source: r.get(6)?,
                 raw: r.get_ref(7)?.as_str()?.into(),
-                severity: severity_from_db(r.get(8)?),
+                severity: severity_from_db(
+                    r.get::<_, Option<i64>>(8)?
+                        .and_then(|v| i16::try_from(v).ok()),
+                ),
                 connector_guid: r.get(9)?,
             })
         })?;
