@@ -2,16 +2,17 @@
 //! cursors, consumer positions, dead letters and the tenant registry.
 //!
 //! Two backends behind one interface: SQLite (embedded, WAL; the default) and PostgreSQL
-//! (several replicas on one database). The journal's queries are each backend's own
-//! (`sqlite/`, `postgres/`); the other tables' are shared (`db.rs`, `positions.rs`,
-//! `registry.rs`). Components with tables of their own keep them beside their code, on
-//! [`Store::db`]: `incidents::store` (incidents, outbox, audit log) and `sources::stream`
+//! (several replicas on one database). The journal's appends, reads and deletes are each
+//! backend's own (`sqlite/`, `postgres/`); its counts (`reads.rs`) and the other tables'
+//! queries (`db.rs`, `positions.rs`, `registry.rs`) are shared. Components with tables of
+//! their own keep them beside their code, on [`Store::db`]: `incidents::store` (incidents, outbox, audit log) and `sources::stream`
 //! (stored event streams).
 
 mod db;
 pub mod migrate;
 mod positions;
 mod postgres;
+mod reads;
 mod recent;
 mod registry;
 mod sqlite;
@@ -207,7 +208,7 @@ impl Store {
 
     /// The first sequence number received at or after `millis` (epoch ms), if any.
     pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
-        on!(self, |b| b.first_seq_received_since(millis).await)
+        self.db.first_seq_received_since(millis).await
     }
 
     pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
@@ -245,12 +246,12 @@ impl Store {
 
     /// Journal rows with `seq > after_seq` (a consumer's exact backlog).
     pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        on!(self, |b| b.count_after(after_seq).await)
+        self.db.count_after(after_seq).await
     }
 
     /// The oldest row still in the journal: (seq, received_at), `None` when empty.
     pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
-        on!(self, |b| b.oldest().await)
+        self.db.oldest().await
     }
 
     /// The newest seq whose row was received before `cutoff_ms` (rows older than a max age).
@@ -263,7 +264,7 @@ impl Store {
 
     /// The seq below which rows exceed `max_rows` (keeping the newest `max_rows`).
     pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
-        on!(self, |b| b.seq_keeping_newest(max_rows).await)
+        self.db.seq_keeping_newest(max_rows).await
     }
 
     /// Deletes journal rows with `seq <= up_to`, at most `limit` of them (oldest first), in
@@ -279,12 +280,12 @@ impl Store {
 
     /// Events in the journal.
     pub async fn count(&self) -> Result<i64, StoreError> {
-        on!(self, |b| b.count().await)
+        self.db.count().await
     }
 
     /// Events per tenant in the journal.
     pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        on!(self, |b| b.counts_by_tenant().await)
+        self.db.counts_by_tenant().await
     }
 
     pub async fn register_tenant(&self, t: &RegisteredTenant) -> Result<bool, StoreError> {

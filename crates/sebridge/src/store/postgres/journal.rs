@@ -1,5 +1,6 @@
 //! The journal on PostgreSQL: append (events and the source's cursor in one transaction,
-//! serialised across replicas), read after a position, counts, retention.
+//! serialised across replicas), read after a position, the head, retention (counts:
+//! `store/reads.rs`).
 
 use super::{partitions, PgStore, JOURNAL_LOCK};
 use crate::store::{
@@ -152,32 +153,6 @@ impl PgStore {
         Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
     }
 
-    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE received_at >= $1")
-                .bind(millis)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > $1")
-                .bind(after_seq)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT seq, received_at FROM journal ORDER BY seq LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
     pub async fn last_seq_received_before(
         &self,
         cutoff_ms: i64,
@@ -191,32 +166,8 @@ impl PgStore {
         )
     }
 
-    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
-        let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
-        Ok(
-            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET $1")
-                .bind(offset)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
     /// Retention: whole day partitions (see `partitions::drop_through`).
     pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
         partitions::drop_through(&self.pool, up_to, limit, now_millis()).await
-    }
-
-    pub async fn count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
-    pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT tenant, COUNT(*) FROM journal GROUP BY tenant ORDER BY tenant")
-                .fetch_all(&self.pool)
-                .await?,
-        )
     }
 }

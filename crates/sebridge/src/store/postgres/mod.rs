@@ -1,7 +1,7 @@
 //! PostgreSQL backend (>= 13, nothing beyond what a stock server offers), for several
 //! replicas on one database.
 //!
-//! By role: `journal.rs` (append, read, counts) and `partitions.rs` (the journal's daily
+//! By role: `journal.rs` (append, read) and `partitions.rs` (the journal's daily
 //! partitions: created ahead, dropped by retention). The other tables' queries are shared
 //! with SQLite (`store::db`).
 

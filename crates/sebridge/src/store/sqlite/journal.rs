@@ -1,11 +1,10 @@
 //! The journal on SQLite: append (events and the source's cursor in one transaction), read
-//! after a position, counts, and the deletes of journal retention.
+//! after a position, the head, and retention's bound and deletes (counts: `store/reads.rs`).
 
 use super::plain::{AppendBatch, CursorRow, JournalRow};
 use super::SqliteStore;
 use crate::store::{AppendOutcome, Cursor, JournalEntry, StoreError};
 use secure_endpoint::Event;
-use sqlx::Row;
 
 impl SqliteStore {
     pub async fn head(&self) -> Result<i64, StoreError> {
@@ -56,32 +55,6 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || journal.read_after(after_seq, limit)).await?
     }
 
-    pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
-        // received_at grows with seq (one writer), so the first match in seq order is the answer.
-        Ok(
-            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE received_at >= ?")
-                .bind(millis)
-                .fetch_one(&self.reader)
-                .await?,
-        )
-    }
-
-    pub async fn count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE seq > ?")
-                .bind(after_seq)
-                .fetch_one(&self.reader)
-                .await?,
-        )
-    }
-
-    pub async fn oldest(&self) -> Result<Option<(i64, i64)>, StoreError> {
-        let row = sqlx::query("SELECT seq, received_at FROM journal ORDER BY seq LIMIT 1")
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
-    }
-
     pub async fn last_seq_received_before(
         &self,
         cutoff_ms: i64,
@@ -110,16 +83,6 @@ impl SqliteStore {
         Ok(bound)
     }
 
-    pub async fn seq_keeping_newest(&self, max_rows: u64) -> Result<Option<i64>, StoreError> {
-        let offset = i64::try_from(max_rows).unwrap_or(i64::MAX);
-        Ok(
-            sqlx::query_scalar("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1 OFFSET ?")
-                .bind(offset)
-                .fetch_optional(&self.reader)
-                .await?,
-        )
-    }
-
     pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?)",
@@ -130,22 +93,6 @@ impl SqliteStore {
         .await?;
         self.journal_writer.recent().deleted_through(up_to);
         Ok(done.rows_affected())
-    }
-
-    pub async fn count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
-            .fetch_one(&self.reader)
-            .await?)
-    }
-
-    pub async fn counts_by_tenant(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT tenant, COUNT(*) FROM journal GROUP BY tenant ORDER BY tenant")
-                .fetch_all(&self.reader)
-                .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
     }
 }
 

@@ -1,7 +1,7 @@
 //! SQLite backend: WAL, one writer connection (SQLite serialises writers anyway, and a single
 //! connection keeps sequence numbers in commit order), a small pool of readers.
 //!
-//! By role: `journal.rs` (append, read, counts, retention deletes) over `plain.rs` (the
+//! By role: `journal.rs` (append, read, retention deletes) over `plain.rs` (the
 //! journal's hot paths on plain SQLite connections). The other tables' queries (cursors,
 //! positions and the registry are shared with PostgreSQL: `store/{positions,registry}.rs`).
 
