@@ -92,15 +92,7 @@ async fn copy_all(schema: &str, base: &[Value], n: usize) -> Duration {
                 "{seq}\t{tenant}\t{id}\t{}\t{}\t{received}\tpoll\t",
                 e.event_type_id, e.timestamp
             ));
-            for c in e.raw().chars() {
-                match c {
-                    '\\' => buf.push_str("\\\\"),
-                    '\t' => buf.push_str("\\t"),
-                    '\n' => buf.push_str("\\n"),
-                    '\r' => buf.push_str("\\r"),
-                    c => buf.push(c),
-                }
-            }
+            common::push_copy_text(&mut buf, e.raw());
             buf.push_str("\t\\N\t");
             match &e.connector_guid {
                 Some(g) => buf.push_str(g),

@@ -276,15 +276,7 @@ fn child(args: &[String]) {
                             e.seq,
                             e.received_at
                         ));
-                        for c in e.raw.chars() {
-                            match c {
-                                '\\' => buf.push_str("\\\\"),
-                                '\t' => buf.push_str("\\t"),
-                                '\n' => buf.push_str("\\n"),
-                                '\r' => buf.push_str("\\r"),
-                                c => buf.push(c),
-                            }
-                        }
+                        common::push_copy_text(&mut buf, &e.raw);
                         buf.push('\n');
                     }
                     copy.send(buf.as_bytes()).await.expect("copy data");

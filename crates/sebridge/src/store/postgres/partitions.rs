@@ -29,12 +29,8 @@ pub(super) async fn ensure(pool: &PgPool, now_ms: i64) -> Result<(), StoreError>
 
 /// Creates the partition of every day from `from_ms` to `to_ms` (UTC) that does not exist.
 pub(crate) async fn ensure_days(pool: &PgPool, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
-    let first = from_ms.div_euclid(DAY_MS) * DAY_MS;
-    let mut start = first;
-    while start <= to_ms {
-        let day = start;
-        start += DAY_MS;
-        let start = day;
+    for day in from_ms.div_euclid(DAY_MS)..=to_ms.div_euclid(DAY_MS) {
+        let start = day * DAY_MS;
         let Some(name) = name_of(start) else { continue };
         let mut tx = pool.begin().await?;
         sqlx::query(PARTITION_LOCK).execute(&mut *tx).await?;
