@@ -110,22 +110,13 @@ fn set(s: &Shared, unit: &str, fence: Option<Fence>) {
     }
 }
 
-fn held(s: &Shared) -> Vec<String> {
-    let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
-    slots
-        .iter()
-        .filter(|(_, tx)| tx.borrow().is_some())
-        .map(|(u, _)| u.clone())
-        .collect()
-}
-
 /// Without a renewal for most of a lease, another replica may hold our leases already:
 /// stop their work even though the database could not be asked.
 fn expire_locally(s: &Shared) {
     let renewed = *s.renewed_at.lock().unwrap_or_else(|p| p.into_inner());
     let stale = renewed.is_none_or(|t| t.elapsed() >= s.timing.lease.mul_f64(0.8));
     if stale {
-        for unit in held(s) {
+        for unit in s.held() {
             tracing::warn!(
                 unit,
                 "lease not renewed in time (store unreachable?): stopping its work"
@@ -133,7 +124,7 @@ fn expire_locally(s: &Shared) {
             set(s, &unit, None);
         }
     }
-    metrics::gauge!("sebridge_leases_held").set(held(s).len() as f64);
+    metrics::gauge!("sebridge_leases_held").set(s.held().len() as f64);
 }
 
 async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<(), sqlx::Error> {
@@ -141,7 +132,7 @@ async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<(), sqlx::E
     let lease_ms = i64::try_from(s.timing.lease.as_millis()).unwrap_or(i64::MAX);
     announce(pool, s).await?;
     // Renew: what comes back is still ours.
-    let mine: Vec<String> = held(s);
+    let mine: Vec<String> = s.held();
     let renewed: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE leases SET expires_at = {NOW} + $2 WHERE owner = $1 AND name = ANY($3)
          RETURNING name, epoch"
@@ -250,7 +241,7 @@ pub(super) async fn release_all(cluster: &Cluster, store: &Store) {
     let (Some(s), Ok(pool)) = (cluster.shared(), pool(store)) else {
         return;
     };
-    let mine = held(s);
+    let mine = s.held();
     for unit in &mine {
         set(s, unit, None);
     }

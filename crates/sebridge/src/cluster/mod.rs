@@ -79,6 +79,20 @@ struct Shared {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+impl Shared {
+    /// Units whose lease is held, sorted.
+    fn held(&self) -> Vec<String> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held: Vec<String> = slots
+            .iter()
+            .filter(|(_, tx)| tx.borrow().is_some())
+            .map(|(u, _)| u.clone())
+            .collect();
+        held.sort();
+        held
+    }
+}
+
 impl Cluster {
     /// One process: every unit runs, unfenced.
     pub fn single() -> Cluster {
@@ -122,17 +136,10 @@ impl Cluster {
 
     /// Units whose lease this replica holds now.
     pub fn held(&self) -> Vec<String> {
-        let Some(s) = &self.inner.shared else {
-            return Vec::new();
-        };
-        let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held: Vec<String> = slots
-            .iter()
-            .filter(|(_, tx)| tx.borrow().is_some())
-            .map(|(u, _)| u.clone())
-            .collect();
-        held.sort();
-        held
+        self.inner
+            .shared
+            .as_ref()
+            .map_or_else(Vec::new, Shared::held)
     }
 
     /// True while the leases were renewed recently enough that no other replica can have
