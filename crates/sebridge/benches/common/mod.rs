@@ -30,16 +30,3 @@ pub fn fixture_events() -> Vec<Value> {
     }
     out
 }
-
-/// `text` as a field of PostgreSQL's `COPY … FROM STDIN` text format.
-pub fn push_copy_text(buf: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => buf.push_str("\\\\"),
-            '\t' => buf.push_str("\\t"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            c => buf.push(c),
-        }
-    }
-}

@@ -128,6 +128,43 @@ async fn append_dedups_and_commits_cursor_atomically() {
     .await;
 }
 
+/// Every field comes back exactly as it went in, whatever the text holds: backslashes (a
+/// Windows path), whitespace the COPY format escapes (tab, newline, carriage return outside
+/// strings), non-ASCII, a severity and a connector GUID or none.
+#[tokio::test]
+async fn awkward_text_round_trips() {
+    both(|place| async move {
+        let store = place.open().await;
+        let raws = [
+            "{\"id\":1,\"event_type_id\":1090519054,\"timestamp\":5,\"severity\":\"High\",\
+             \"computer\":{\"connector_guid\":\"g-1\"},\"file\":{\"file_path\":\"C:\\\\Users\\\\x\\\\a.exe\"}}",
+            "{\t\"id\" :\r\n 2,\n\"event_type_id\":1090519054,\"timestamp\":6,\"note\":\"caf\u{e9} \\\\N \\t \u{1F600}\"}",
+        ];
+        let events: Vec<secure_endpoint::Event> = raws
+            .iter()
+            .map(|r| secure_endpoint::Event::from_json(r).unwrap())
+            .collect();
+        store
+            .append("t\\x", "poll", &events, None)
+            .await
+            .unwrap();
+        let rows = store.read_after(0, 10).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        for (row, e) in rows.iter().zip(&events) {
+            assert_eq!(&*row.raw, e.raw());
+            assert_eq!(row.tenant, "t\\x");
+            assert_eq!((row.event_id, row.event_time), (e.id, e.timestamp));
+            assert_eq!(row.severity, e.severity);
+            assert_eq!(row.connector_guid, e.connector_guid);
+        }
+        assert_eq!(rows[0].connector_guid.as_deref(), Some("g-1"));
+        assert_eq!(rows[1].connector_guid, None);
+        store.close().await;
+        place
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn re_read_events_cost_no_sequence_numbers() {
     both(|place| async move {
