@@ -7,7 +7,7 @@ use super::{Cluster, Shared};
 use crate::store::{Db, Fence, Store};
 use sqlx::PgPool;
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -66,12 +66,16 @@ pub(super) async fn start(
     let task = tokio::spawn(async move {
         let Some(s) = cluster.shared() else { return };
         loop {
-            if let Err(e) = tick(s, &pool, &units).await {
-                tracing::warn!(error = %e, "cannot renew or take leases; retrying");
-            }
+            let wait = match tick(s, &pool, &units).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew or take leases; retrying");
+                    s.timing.heartbeat()
+                }
+            };
             expire_locally(s);
             tokio::select! {
-                _ = tokio::time::sleep(s.timing.heartbeat()) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = s.stop.cancelled() => return,
             }
         }
@@ -127,7 +131,8 @@ fn expire_locally(s: &Shared) {
     metrics::gauge!("sebridge_leases_held").set(s.held().len() as f64);
 }
 
-async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<(), sqlx::Error> {
+/// One heartbeat: renew, take or give back for a fair share. Returns when to come again.
+async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<Duration, sqlx::Error> {
     let sent = Instant::now();
     let lease_ms = i64::try_from(s.timing.lease.as_millis()).unwrap_or(i64::MAX);
     announce(pool, s).await?;
@@ -190,7 +195,28 @@ async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<(), sqlx::E
     .bind(lease_ms)
     .execute(pool)
     .await?;
-    Ok(())
+    next_tick(s, pool, units).await
+}
+
+/// The next heartbeat, or sooner: just after the first of the other replicas' leases
+/// expires, if that comes first. Live replicas renew a third of a lease ahead, so only a
+/// replica that stopped (killed, paused, cut off) lets a lease run out, and its work is taken
+/// over one lease after its last renewal, not up to a heartbeat later.
+async fn next_tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<Duration, sqlx::Error> {
+    let soonest: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT MIN(expires_at) - {NOW} FROM leases
+         WHERE name = ANY($1) AND owner <> $2 AND expires_at > {NOW}"
+    )))
+    .bind(units)
+    .bind(&s.me)
+    .fetch_one(pool)
+    .await?;
+    let heartbeat = s.timing.heartbeat();
+    Ok(match soonest.and_then(|ms| u64::try_from(ms).ok()) {
+        // A little after the expiry, so that the lease has run out when we come.
+        Some(ms) => Duration::from_millis(ms + 25).min(heartbeat),
+        None => heartbeat,
+    })
 }
 
 async fn take(

@@ -8,7 +8,6 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use sebridge::config::Config;
 use sebridge::sources::stream::credentials::ResolvedStream;
-use sebridge::store::Store;
 use serde_json::value::RawValue;
 use simulator::{AmqpConfig, SimConfig, SimHandle};
 use std::collections::BTreeMap;
@@ -70,9 +69,7 @@ pub const STREAM_SOURCE: &str =
 /// Creates a stream for `tenant` through the API and stores its credentials (what
 /// `sebridge streams create` does).
 pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> ResolvedStream {
-    let store = Store::open_sqlite(&config_store_path(config))
-        .await
-        .unwrap();
+    let store = sebridge::topology::open_store(config).await.unwrap();
     let tenants = sebridge::tenants::resolve_all(config, &store)
         .await
         .unwrap();
