@@ -297,6 +297,24 @@ fn log_of(r: &Replica) -> String {
     std::fs::read_to_string(&r.log).unwrap_or_default()
 }
 
+/// Takes out of `replicas` the one holding `lease`, according to `owners`.
+fn holder_of(
+    replicas: &mut Vec<Replica>,
+    owners: &[(String, Option<String>)],
+    lease: &str,
+) -> Replica {
+    let owner = owners
+        .iter()
+        .find(|(n, _)| n == lease)
+        .and_then(|(_, o)| o.clone())
+        .unwrap_or_else(|| panic!("{lease} is held"));
+    let i = replicas
+        .iter()
+        .position(|r| owner.contains(&r.id_prefix()))
+        .expect("a replica holds it");
+    replicas.remove(i)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replica_is_replaced_within_a_lease_and_nothing_is_lost_or_doubled() {
     let env = env_on(&pg_url(), MANY_TENANTS, 20, 0.2).await;
@@ -327,16 +345,7 @@ async fn a_killed_replica_is_replaced_within_a_lease_and_nothing_is_lost_or_doub
     // SIGKILL the replica holding the incident service (the worst one to lose).
     let mut replicas = replicas;
     let owners = env.owners().await;
-    let incidents_owner = owners
-        .iter()
-        .find(|(n, _)| n == "incidents")
-        .and_then(|(_, o)| o.clone())
-        .expect("incidents lease held");
-    let victim = replicas
-        .iter()
-        .position(|r| incidents_owner.contains(&r.id_prefix()))
-        .expect("a replica holds it");
-    let mut dead = replicas.remove(victim);
+    let mut dead = holder_of(&mut replicas, &owners, "incidents");
     let prefix = dead.id_prefix();
     dead.child.kill().expect("SIGKILL");
     let _ = dead.child.wait();
@@ -613,34 +622,20 @@ async fn work_rebalances_when_a_replica_joins_and_leaves() {
 /// in the shared store, open on the other replica too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
-    use crate::stream_common::{amqp_url, create_stream, queue_depth, sim, STREAM_SOURCE};
+    use crate::stream_common::{
+        amqp_url, config_with_store, create_stream, queue_depth, sim, STREAM_SOURCE,
+    };
     let sim = sim(4, simulator::AmqpConfig::local(amqp_url())).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let schema = pg_schema("streams");
-    let mut text = format!(
-        "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n\n[cluster]\nlease = \"{}s\"\n\n[secrets]\nkey_file = {:?}\n\n",
+    let store = format!(
+        "[store]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\n\n[cluster]\nlease = \"{}s\"",
         pg_url(),
-        LEASE.as_secs(),
-        dir.path().join("sebridge.key")
+        LEASE.as_secs()
     );
+    let config = config_with_store(&sim, dir.path(), &store, STREAM_SOURCE);
+    let path = config.path.clone();
     let tenants = sim.tenants();
-    for t in &tenants {
-        text.push_str(&format!(
-            "[tenants.{}]\nbase_url = {:?}\nclient_id = {:?}\napi_key = {:?}\n\n",
-            t.name,
-            sim.base_url(),
-            t.client_id,
-            t.api_key
-        ));
-    }
-    text.push_str(STREAM_SOURCE);
-    text.push_str(&format!(
-        "\n[sinks.archive]\ntype = \"file\"\npath = {:?}\n",
-        dir.path().join("events.jsonl")
-    ));
-    let path = dir.path().join("sebridge.toml");
-    std::fs::write(&path, &text).expect("config written");
-    let config = sebridge::config::Config::load(&path).expect("config valid");
     let mut queues = Vec::new();
     for t in &tenants {
         queues.push(
@@ -697,16 +692,7 @@ async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
     );
     let owners = owners_now(pool.clone()).await;
     // Kill the owner of tenant-1's stream while more events arrive.
-    let owner = owners
-        .iter()
-        .find(|(n, _)| n == "tenant:tenant-1")
-        .and_then(|(_, o)| o.clone())
-        .expect("tenant-1 leased");
-    let victim = replicas
-        .iter()
-        .position(|r| owner.contains(&r.id_prefix()))
-        .expect("a replica holds it");
-    let mut dead = replicas.remove(victim);
+    let mut dead = holder_of(&mut replicas, &owners, "tenant:tenant-1");
     for t in &tenants {
         sim.generate_events(&t.name, 100, None).expect("events");
     }

@@ -39,9 +39,14 @@ pub async fn sim(tenants: usize, amqp: AmqpConfig) -> SimHandle {
 /// Writes a config for `sim`'s tenants with the given sources (TOML tables) and a wrapped
 /// file sink, and loads it.
 pub fn config(sim: &SimHandle, dir: &Path, sources: &str) -> Config {
+    let store = format!("[store]\npath = {:?}", dir.join("sebridge.db"));
+    config_with_store(sim, dir, &store, sources)
+}
+
+/// The same, with `store` (TOML: the `[store]` table, and `[cluster]` if wanted).
+pub fn config_with_store(sim: &SimHandle, dir: &Path, store: &str, sources: &str) -> Config {
     let mut text = format!(
-        "[store]\npath = {:?}\n\n[secrets]\nkey_file = {:?}\n\n",
-        dir.join("sebridge.db"),
+        "{store}\n\n[secrets]\nkey_file = {:?}\n\n",
         dir.join("sebridge.key")
     );
     for t in sim.tenants() {
