@@ -102,6 +102,18 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
+/// A connection to `schema` of the server at `url`, as the test's observer.
+async fn schema_pool(url: &str, schema: &str) -> PgPool {
+    let options = PgConnectOptions::from_str(url)
+        .expect("url")
+        .options([("search_path", schema)]);
+    PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("PostgreSQL is up")
+}
+
 async fn env(history: usize, rate: f64) -> Env {
     env_on(&pg_url(), TENANTS, history, rate).await
 }
@@ -176,14 +188,7 @@ event_types = [1090519054]
     if let Err(e) = sebridge::config::Config::load(&config) {
         panic!("config invalid: {e}\n{text}");
     }
-    let options = PgConnectOptions::from_str(url)
-        .expect("url")
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .expect("PostgreSQL is up");
+    let pool = schema_pool(url, &schema).await;
     Env {
         sim,
         pool,
@@ -395,6 +400,11 @@ async fn a_replica_paused_past_its_lease_writes_nothing_stale_when_it_wakes() {
             && owners
                 .iter()
                 .all(|(_, o)| o.as_deref().is_some_and(|o| o.contains(&p)))
+    });
+    // ... and has started that work (on a loaded machine the leases can be taken well
+    // before the sources run, and a pause then finds no work in flight to stop).
+    until!(Duration::from_secs(60), "replica a runs its work", {
+        log_of(&a).contains("lease taken: starting")
     });
     // Paused mid-flight (a GC pause, a VM migration, SIGSTOP).
     a.signal("-STOP");
@@ -634,7 +644,6 @@ async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
         LEASE.as_secs()
     );
     let config = config_with_store(&sim, dir.path(), &store, STREAM_SOURCE);
-    let path = config.path.clone();
     let tenants = sim.tenants();
     let mut queues = Vec::new();
     for t in &tenants {
@@ -645,52 +654,38 @@ async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
                 .queue_name,
         );
     }
-    let options = PgConnectOptions::from_str(&pg_url())
-        .expect("url")
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .expect("PostgreSQL is up");
-    let count = |pool: PgPool| async move {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM journal")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(-1)
+    let env = Env {
+        pool: schema_pool(&pg_url(), &schema).await,
+        sim,
+        schema,
+        config: config.path.clone(),
+        _dir: dir,
     };
+    let (sim, path) = (&env.sim, &env.config);
 
     for t in &tenants {
         sim.generate_events(&t.name, 150, None).expect("events");
     }
-    let mut replicas: Vec<Replica> = (0..2).map(|n| Replica::start(&path, n)).collect();
+    let mut replicas: Vec<Replica> = (0..2).map(|n| Replica::start(path, n)).collect();
     let prefixes: Vec<String> = replicas.iter().map(Replica::id_prefix).collect();
     until!(Duration::from_secs(60), "the first events journaled", {
-        count(pool.clone()).await == 600
+        env.scalar("SELECT COUNT(*) FROM journal").await == 600
     });
     // Both replicas end up with some streams (a replica that starts first takes all, and
     // gives the surplus back at a later heartbeat).
-    let owners_now = |pool: PgPool| async move {
-        sqlx::query_as::<_, (String, Option<String>)>(
-            "SELECT name, owner FROM leases WHERE name LIKE 'tenant:%'",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap_or_default()
-    };
     until!(
         Duration::from_secs(30),
         "both replicas consume some streams",
         {
-            let owners = owners_now(pool.clone()).await;
+            let owners = env.owners().await;
             prefixes.iter().all(|p| {
-                owners
-                    .iter()
-                    .any(|(_, o)| o.as_deref().is_some_and(|o| o.contains(p.as_str())))
+                owners.iter().any(|(n, o)| {
+                    n.starts_with("tenant:") && o.as_deref().is_some_and(|o| o.contains(p.as_str()))
+                })
             })
         }
     );
-    let owners = owners_now(pool.clone()).await;
+    let owners = env.owners().await;
     // Kill the owner of tenant-1's stream while more events arrive.
     let mut dead = holder_of(&mut replicas, &owners, "tenant:tenant-1");
     for t in &tenants {
@@ -703,11 +698,11 @@ async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
     }
     assert!(sim.flush_streams(Duration::from_secs(60)).await);
     until!(Duration::from_secs(60), "every event journaled", {
-        count(pool.clone()).await == 1400
+        env.scalar("SELECT COUNT(*) FROM journal").await == 1400
     });
     let journaled: std::collections::HashSet<(String, u64)> =
         sqlx::query_as::<_, (String, i64)>("SELECT tenant, event_id FROM journal")
-            .fetch_all(&pool)
+            .fetch_all(&env.pool)
             .await
             .expect("journal")
             .into_iter()
@@ -734,17 +729,12 @@ async fn event_streams_move_with_their_tenant_when_a_replica_dies() {
             queue_depth(&amqp_url(), q).await == 0
         });
     }
-    let takeovers: i64 = sqlx::query_scalar(
-        "SELECT CAST(SUM(takeovers) AS BIGINT) FROM leases WHERE name LIKE 'tenant:%'",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("takeovers");
+    let takeovers = env
+        .scalar("SELECT CAST(SUM(takeovers) AS BIGINT) FROM leases WHERE name LIKE 'tenant:%'")
+        .await;
     assert!(takeovers > 0, "the dead replica's tenants were taken over");
     for r in replicas {
         assert_eq!(r.stop(), Some(0), "clean stop");
     }
-    pool.close().await;
-    pg_drop_schema(&schema).await;
-    sim.shutdown().await;
+    env.drop().await;
 }
