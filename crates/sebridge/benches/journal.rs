@@ -79,7 +79,7 @@ async fn copy_all(schema: &str, base: &[Value], n: usize) -> Duration {
             let mut buf = String::with_capacity(events.len() * 2048);
             for e in &events {
                 seq += 1;
-                sebridge::store::copy_row(&mut buf, seq, tenant, e, received, "poll");
+                common::copy_row(&mut buf, seq, tenant, e, received, "poll");
             }
             buf
         })

@@ -276,7 +276,7 @@ fn child(args: &[String]) {
                             e.seq,
                             e.received_at
                         ));
-                        sebridge::store::push_copy_text(&mut buf, &e.raw);
+                        common::push_copy_text(&mut buf, &e.raw);
                         buf.push('\n');
                     }
                     copy.send(buf.as_bytes()).await.expect("copy data");

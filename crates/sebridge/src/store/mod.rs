@@ -23,7 +23,7 @@ mod types;
 pub(crate) use db::{on_db, on_tx};
 pub use db::{Db, Tx};
 pub(crate) use postgres::check_fence;
-pub use postgres::{copy_row, push_copy_text, redact_url, PgStore};
+pub use postgres::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
 pub(crate) use types::{fingerprint, id_from_db, id_to_db, severity_from_db, severity_to_db};
 pub use types::{

@@ -11,24 +11,32 @@ use secure_endpoint::Event;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-/// The page's dedup keys claimed (an index probe each: known ids are skipped and use up no
-/// sequence number), and the new ones numbered in page order (volatile functions of a select
-/// list run after its ORDER BY), with the database's clock read under the append lock, so
-/// that `received_at` grows with `seq` whichever replica appends. The rows themselves follow
-/// by `COPY`, which is the cheapest way into the table.
-const CLAIM_SQL: &str = "
-WITH fresh AS (
+/// One statement per batch: the events as arrays (the first of each id), their keys claimed
+/// (an index probe each: known ids are skipped and use up no sequence number), the new ones
+/// numbered in their order (volatile functions of a select list run after its ORDER BY) and
+/// written. `received_at` is the database's clock, read under the append lock, so it grows
+/// with `seq` whichever replica appends.
+const APPEND_SQL: &str = "
+WITH input AS (
+    SELECT DISTINCT ON (event_id) *
+    FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::smallint[], $8::text[])
+         WITH ORDINALITY AS t(event_id, event_type_id, event_time, raw, severity, connector_guid, ord)
+    ORDER BY event_id, ord
+),
+fresh AS (
     INSERT INTO journal_keys (tenant, event_id)
-    SELECT $1, unnest($2::bigint[])
+    SELECT $1, event_id FROM input
     ON CONFLICT DO NOTHING
     RETURNING event_id
 )
-SELECT t.ord, nextval('journal_seq'), (extract(epoch FROM clock_timestamp()) * 1000)::bigint
-FROM unnest($2::bigint[]) WITH ORDINALITY AS t(event_id, ord) JOIN fresh USING (event_id)
-ORDER BY t.ord";
-
-const COPY_SQL: &str = "COPY journal (seq, tenant, event_id, event_type_id, event_time, \
-     received_at, source, raw, severity, connector_guid) FROM STDIN";
+INSERT INTO journal (seq, tenant, event_id, event_type_id, event_time, received_at, source, raw,
+                     severity, connector_guid)
+SELECT nextval('journal_seq'), $1, i.event_id, i.event_type_id, i.event_time,
+       (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $2, i.raw, i.severity,
+       i.connector_guid
+FROM input i JOIN fresh USING (event_id)
+ORDER BY i.ord
+RETURNING seq";
 
 const CURSOR_SQL: &str = "
 INSERT INTO cursors (tenant, source, cursor_time, seen_ids, updated_at)
@@ -80,40 +88,32 @@ impl PgStore {
                 what: "cursor",
                 detail: e.to_string(),
             })?;
-        // The first of each id in the page (a page may repeat one); the rest are duplicates.
-        let mut seen = std::collections::HashSet::with_capacity(events.len());
-        let unique: Vec<&Event> = events.iter().filter(|e| seen.insert(e.id)).collect();
-        let ids: Vec<i64> = unique.iter().map(|e| id_to_db(e.id)).collect();
+        let ids: Vec<i64> = events.iter().map(|e| id_to_db(e.id)).collect();
+        let types: Vec<i64> = events.iter().map(|e| id_to_db(e.event_type_id)).collect();
+        let times: Vec<i64> = events.iter().map(|e| e.timestamp).collect();
+        let raws: Vec<&str> = events.iter().map(|e| e.raw()).collect();
+        let sevs: Vec<Option<i16>> = events.iter().map(|e| severity_to_db(e.severity)).collect();
+        let guids: Vec<Option<&str>> = events.iter().map(|e| e.connector_guid.as_deref()).collect();
         let mut tx = self.pool.begin().await?;
         sqlx::query(JOURNAL_LOCK).execute(&mut *tx).await?;
         if let Some(f) = fence {
             super::check_fence(&mut tx, f).await?;
         }
-        let claimed: Vec<(i64, i64, i64)> = if ids.is_empty() {
+        let seqs: Vec<i64> = if events.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(CLAIM_SQL)
+            sqlx::query_scalar(APPEND_SQL)
                 .bind(tenant)
+                .bind(source)
                 .bind(&ids)
+                .bind(&types)
+                .bind(&times)
+                .bind(&raws)
+                .bind(&sevs)
+                .bind(&guids)
                 .fetch_all(&mut *tx)
                 .await?
         };
-        if !claimed.is_empty() {
-            let mut rows = String::with_capacity(claimed.len() * 2048);
-            for &(ord, seq, received_at) in &claimed {
-                let e = usize::try_from(ord - 1)
-                    .ok()
-                    .and_then(|i| unique.get(i))
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "journal append",
-                        detail: format!("the database numbered a row {ord} the page does not have"),
-                    })?;
-                copy_row(&mut rows, seq, tenant, e, received_at, source);
-            }
-            let mut copy = tx.copy_in_raw(COPY_SQL).await?;
-            copy.send(rows.as_bytes()).await?;
-            copy.finish().await?;
-        }
         if let (Some(c), Some(seen)) = (cursor, seen_ids) {
             sqlx::query(CURSOR_SQL)
                 .bind(tenant)
@@ -124,15 +124,15 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let head = match claimed.iter().map(|c| c.1).max() {
-            Some(h) => h,
+        let head = match seqs.iter().max() {
+            Some(h) => *h,
             None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM journal")
                 .fetch_one(&mut *tx)
                 .await?
                 .unwrap_or(0),
         };
         tx.commit().await?;
-        let inserted = claimed.len() as u64;
+        let inserted = seqs.len() as u64;
         Ok(AppendOutcome {
             inserted,
             duplicates: events.len() as u64 - inserted,
@@ -170,57 +170,4 @@ impl PgStore {
     pub async fn delete_through(&self, up_to: i64, limit: u64) -> Result<u64, StoreError> {
         partitions::drop_through(&self.pool, up_to, limit, now_millis()).await
     }
-}
-
-/// One journal row in `COPY`'s text format (public so that the benches' ceiling sends the
-/// very bytes an append sends).
-pub fn copy_row(
-    out: &mut String,
-    seq: i64,
-    tenant: &str,
-    e: &Event,
-    received_at: i64,
-    source: &str,
-) {
-    use std::fmt::Write;
-    let _ = write!(out, "{seq}\t");
-    push_copy_text(out, tenant);
-    let _ = write!(
-        out,
-        "\t{}\t{}\t{}\t{received_at}\t",
-        id_to_db(e.id),
-        id_to_db(e.event_type_id),
-        e.timestamp
-    );
-    push_copy_text(out, source);
-    out.push('\t');
-    push_copy_text(out, e.raw());
-    match severity_to_db(e.severity) {
-        Some(s) => {
-            let _ = write!(out, "\t{s}\t");
-        }
-        None => out.push_str("\t\\N\t"),
-    }
-    match &e.connector_guid {
-        Some(g) => push_copy_text(out, g),
-        None => out.push_str("\\N"),
-    }
-    out.push('\n');
-}
-
-/// `text` as a field of `COPY … FROM STDIN`'s text format: backslash, tab, newline and
-/// carriage return escaped, everything else as it is.
-pub fn push_copy_text(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(i) = rest.find(['\\', '\t', '\n', '\r']) {
-        out.push_str(&rest[..i]);
-        out.push_str(match rest.as_bytes()[i] {
-            b'\\' => "\\\\",
-            b'\t' => "\\t",
-            b'\n' => "\\n",
-            _ => "\\r",
-        });
-        rest = &rest[i + 1..];
-    }
-    out.push_str(rest);
 }

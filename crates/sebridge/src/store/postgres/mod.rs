@@ -6,7 +6,6 @@
 //! with SQLite (`store::db`).
 
 mod journal;
-pub use journal::{copy_row, push_copy_text};
 pub(super) mod partitions;
 
 use super::types::StoreError;
