@@ -8,6 +8,8 @@
 pub mod cluster;
 pub mod config;
 pub mod incidents;
+#[cfg(test)]
+mod props;
 pub mod secrets;
 pub mod server;
 pub mod sinks;

@@ -64,6 +64,13 @@ pub enum EventError {
     MissingTime,
     #[error("event id {0:?} is not an unsigned 64-bit integer")]
     BadId(String),
+    /// A field the event cannot do without has a type the parser cannot read it from.
+    #[error("event field `{field}` is {found}, not an unsigned integer")]
+    BadField { field: &'static str, found: String },
+    #[error(
+        "event timestamp {0} is not an integer number of seconds, and the event has no parseable date"
+    )]
+    BadTime(String),
 }
 
 /// One Secure Endpoint event.
@@ -194,7 +201,15 @@ impl Event {
             serde_json::from_str::<&RawValue>(trimmed)?;
             return Err(EventError::NotAnObject);
         }
-        let view: View<'_> = serde_json::from_str(trimmed)?;
+        let view: View<'_> = match serde_json::from_str(trimmed) {
+            Ok(v) => v,
+            // Valid JSON with a field of another type than the API documents (a changed
+            // API): read again, forgivingly.
+            Err(e) if e.classify() == serde_json::error::Category::Data => {
+                return Self::from_value(trimmed, &serde_json::from_str(trimmed)?);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let event_type_id = view.event_type_id.ok_or(EventError::MissingType)?;
         let (timestamp, nanos) = match (view.timestamp, view.date.as_deref()) {
             (Some(ts), _) => (ts, view.timestamp_nanoseconds.unwrap_or(0)),
@@ -246,6 +261,96 @@ impl Event {
         })
     }
 
+    /// The typed view of an event whose fields do not all have the documented types. What
+    /// the journal cannot do without stays strict and is refused with the field named: `id`
+    /// (an integer or a string of digits, as always; a float has lost digits) and
+    /// `event_type_id` (an integer: it routes the event). The time is read forgivingly: a
+    /// `timestamp` (or `timestamp_nanoseconds`) of digits in a string is read as the number,
+    /// one of another type gives way to `date`.
+    /// Fields used only for routing and correlation (severity, computer, groups, file,
+    /// detection) are absent when their type is unexpected: the raw text still carries them.
+    fn from_value(trimmed: &str, v: &Value) -> Result<Event, EventError> {
+        let obj = v.as_object().ok_or(EventError::NotAnObject)?;
+        let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
+        let uint = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        let text = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let event_type_id = match field("event_type_id") {
+            None => return Err(EventError::MissingType),
+            Some(t) => t.as_u64().ok_or_else(|| EventError::BadField {
+                field: "event_type_id",
+                found: shown(t),
+            })?,
+        };
+        let seconds = field("timestamp").map(|t| {
+            t.as_i64()
+                .or_else(|| t.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or(t)
+        });
+        let (timestamp, nanos) = match seconds {
+            Some(Ok(ts)) => (
+                ts,
+                field("timestamp_nanoseconds").and_then(uint).unwrap_or(0),
+            ),
+            Some(Err(_)) | None => {
+                let date = field("date").and_then(Value::as_str).and_then(|d| {
+                    OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+                });
+                match (date, seconds) {
+                    (Some(dt), _) => (dt.unix_timestamp(), u64::from(dt.nanosecond())),
+                    (None, Some(Err(t))) => return Err(EventError::BadTime(shown(t))),
+                    (None, _) => return Err(EventError::MissingTime),
+                }
+            }
+        };
+        let id = match field("id") {
+            None => derive_id(trimmed)?,
+            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| EventError::BadId(n.to_string()))?,
+            Some(Value::String(s)) => s.trim().parse().map_err(|_| EventError::BadId(s.clone()))?,
+            Some(other) => return Err(EventError::BadId(shown(other))),
+        };
+        let computer = field("computer").and_then(Value::as_object);
+        let connector_guid = text(field("connector_guid"))
+            .or_else(|| text(computer.and_then(|c| c.get("connector_guid"))));
+        Ok(Event {
+            raw: trimmed.into(),
+            id,
+            event_type_id,
+            event_type: text(field("event_type")),
+            timestamp,
+            timestamp_nanoseconds: u32::try_from(nanos.min(999_999_999)).unwrap_or(0),
+            severity: field("severity")
+                .and_then(Value::as_str)
+                .and_then(Severity::parse),
+            connector_guid,
+            hostname: text(computer.and_then(|c| c.get("hostname"))),
+            group_guids: field("group_guids")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            detection: text(field("detection")),
+            detection_id: field("detection_id")
+                .and_then(|d| match d {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|s| !s.is_empty()),
+            sha256: text(v.pointer("/file/identity/sha256")).map(|s| s.to_ascii_lowercase()),
+        })
+    }
+
     /// The vendor's JSON text, exactly as received.
     pub fn raw(&self) -> &str {
         &self.raw
@@ -268,6 +373,28 @@ impl Event {
             .replace_nanosecond(self.timestamp_nanoseconds)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
+}
+
+/// A JSON value for an error message, cut short.
+fn shown(v: &Value) -> String {
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let mut text = v.to_string();
+    if text.len() > 60 {
+        let mut cut = 60;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    format!("{kind} ({text})")
 }
 
 /// A stable id for an event the API sent without one: SHA-256 of the canonical JSON (keys
@@ -383,6 +510,58 @@ mod tests {
             Event::from_json("{nope"),
             Err(EventError::Json(_))
         ));
+    }
+
+    /// A changed API (issue 13): fields of other types than documented. Routing fields of
+    /// the wrong type are left out (the raw text keeps them), the time falls back to `date`,
+    /// and what the journal needs is refused with the field named.
+    #[test]
+    fn retyped_fields_are_read_forgivingly_or_refused_with_the_field_named() {
+        let base = r#""id":7,"event_type_id":1090519054,"timestamp":1610709638,"date":"2021-01-15T11:20:38+00:00""#;
+        let ok = |extra: &str| {
+            Event::from_json(&format!("{{{base},{extra}}}"))
+                .unwrap_or_else(|e| panic!("{extra}: {e}"))
+        };
+        let e = ok(r#""computer":[{"connector_guid":"c1","hostname":"h"}]"#);
+        assert_eq!((e.id, e.timestamp), (7, 1610709638));
+        assert_eq!(e.connector_guid, None);
+        assert_eq!(e.hostname, None);
+        let e = ok(r#""severity":3,"group_guids":["g1",2],"file":"x","detection_id":{"a":1}"#);
+        assert_eq!(e.severity, None);
+        assert_eq!(e.group_guids, vec!["g1".to_string()]);
+        assert_eq!((&e.sha256, &e.detection_id), (&None, &None));
+        // The raw text is kept whatever the view could read.
+        assert!(e.raw().contains(r#""severity":3"#));
+        let e = ok(r#""computer":{"connector_guid":"c2","hostname":["h"]},"severity":"High""#);
+        assert_eq!(e.connector_guid.as_deref(), Some("c2"));
+        assert_eq!(e.severity, Some(Severity::High));
+        // The time: digits in a string are the number; anything else gives way to `date`.
+        let t = |ts: &str| {
+            Event::from_json(&format!(
+                r#"{{"id":1,"event_type_id":1,"timestamp":{ts},"timestamp_nanoseconds":"5","date":"2021-01-15T11:20:38+00:00"}}"#
+            ))
+            .map(|e| (e.timestamp, e.timestamp_nanoseconds))
+        };
+        assert_eq!(t(r#""1600000000""#).unwrap(), (1600000000, 5));
+        assert_eq!(t(r#""yesterday""#).unwrap(), (1610709638, 0));
+        assert_eq!(t("1.6e9").unwrap(), (1610709638, 0));
+        let err = Event::from_json(r#"{"id":1,"event_type_id":1,"timestamp":[1]}"#).unwrap_err();
+        assert!(matches!(err, EventError::BadTime(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("timestamp an array ([1])"),
+            "{err}"
+        );
+        let err =
+            Event::from_json(r#"{"id":1,"event_type_id":"1090519054","timestamp":1}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"event field `event_type_id` is a string ("1090519054"), not an unsigned integer"#
+        );
+        let err = Event::from_json(r#"{"id":1.5,"event_type_id":1,"timestamp":"1"}"#).unwrap_err();
+        assert!(matches!(err, EventError::BadId(_)), "{err:?}");
+        // Not JSON stays a JSON error, even when a retyped field comes first.
+        let err = Event::from_json(r#"{"timestamp":"x", nope"#).unwrap_err();
+        assert!(matches!(err, EventError::Json(_)), "{err:?}");
     }
 
     #[test]

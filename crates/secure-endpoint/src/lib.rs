@@ -11,6 +11,8 @@ mod credentials;
 mod envelope;
 mod error;
 mod event;
+#[cfg(test)]
+mod event_props;
 mod model;
 mod ratelimit;
 mod region;

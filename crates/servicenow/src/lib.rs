@@ -338,6 +338,19 @@ impl Client {
         Self::single(raw)
     }
 
+    /// The work notes of a record as text: its journal entries, newest first, as the
+    /// display value of the journal field (`sysparm_display_value=true`). Used to tell
+    /// whether a note whose answer was lost has been written.
+    pub async fn work_notes(&self, sys_id: &str) -> Result<String, Error> {
+        let mut url = self.record_url(sys_id)?;
+        url.query_pairs_mut()
+            .append_pair("sysparm_display_value", "true")
+            .append_pair("sysparm_fields", "work_notes");
+        let raw = self.send(Method::GET, url, None).await?;
+        let record = Self::single(raw)?;
+        Ok(record.get_str("work_notes").unwrap_or_default().to_string())
+    }
+
     /// Adds a work note (a journal entry: each PATCH appends one).
     pub async fn add_work_note(&self, sys_id: &str, text: &str) -> Result<Record, Error> {
         let mut body = Map::new();

@@ -138,6 +138,17 @@ impl SimHandle {
         self.inner().xdr.expire_tokens();
     }
 
+    /// Every access token the XDR side issued (and did not expire by hand): for tests that
+    /// check they never show up anywhere.
+    pub fn xdr_issued_tokens(&self) -> Vec<String> {
+        self.inner().xdr.issued_tokens()
+    }
+
+    /// Every ServiceNow OAuth access and refresh token issued so far.
+    pub fn snow_issued_tokens(&self) -> Vec<String> {
+        self.inner().snow.issued_tokens()
+    }
+
     /// (token requests, requests refused for want of a valid token) on the XDR side.
     pub fn xdr_token_counters(&self) -> (u64, u64) {
         self.inner().xdr.counters()

@@ -146,6 +146,11 @@ impl XdrState {
         *self.token_ttl.write() = ttl;
     }
 
+    /// Every token issued and not yet invalidated by [`Self::expire_tokens`].
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.tokens.lock().keys().cloned().collect()
+    }
+
     /// Invalidates every token issued so far (as if they had all expired).
     pub fn expire_tokens(&self) {
         self.tokens.lock().clear();

@@ -30,6 +30,8 @@ mod env;
 mod error;
 pub(crate) mod journal;
 mod parse;
+#[cfg(test)]
+mod props;
 pub(crate) mod reader;
 mod store;
 mod tenants;

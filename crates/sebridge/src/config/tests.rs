@@ -720,19 +720,21 @@ fn page_size_and_concurrency_bounds() {
     assert_eq!(
         errors(&text),
         [
-            "9:13: `page_size` in source `poll` must be between 1 and 500, found 501",
+            "9:13: `page_size` in source `poll` must be between 2 and 500, found 501",
             "10:15: `concurrency` in source `poll` must be at least 1, found 0",
         ]
     );
     let e = one_error(&MIN.replace("type = \"poll\"", "type = \"poll\"\npage_size = 0"));
-    assert_contains(&e, &["must be between 1 and 500, found 0"]);
+    assert_contains(&e, &["must be between 2 and 500, found 0"]);
+    let e = one_error(&MIN.replace("type = \"poll\"", "type = \"poll\"\npage_size = 1"));
+    assert_contains(&e, &["must be between 2 and 500, found 1"]);
     let e = one_error(&MIN.replace("type = \"poll\"", "type = \"poll\"\nconcurrency = -4"));
     assert_contains(&e, &["must be at least 1, found -4"]);
     let p = poll(&MIN.replace(
         "type = \"poll\"",
-        "type = \"poll\"\npage_size = 1\nconcurrency = 1",
+        "type = \"poll\"\npage_size = 2\nconcurrency = 1",
     ));
-    assert_eq!((p.page_size, p.concurrency), (1, 1));
+    assert_eq!((p.page_size, p.concurrency), (2, 1));
 }
 
 #[test]

@@ -26,7 +26,7 @@ use tracing::{info, warn};
 pub const SIGNATURE_HEADER: &str = "x-sebridge-signature";
 pub const TIMESTAMP_HEADER: &str = "x-sebridge-timestamp";
 /// Close notices are small; anything bigger is refused unread.
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// The routes (merged into the server's router).
 pub fn router(service: IncidentService) -> Router {
@@ -36,14 +36,60 @@ pub fn router(service: IncidentService) -> Router {
         .with_state(service)
 }
 
+/// Hex digits (either case) to bytes. Only digits: `u8::from_str_radix` alone also takes a
+/// leading `+`, which let `+a` stand for `0a` (a second spelling of a valid signature).
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// Checks a signed close notice: `body` at most [`MAX_BODY`] bytes, the
+/// [`TIMESTAMP_HEADER`] (unix seconds) within `max_skew` of `now_secs`, and the
+/// [`SIGNATURE_HEADER`] `sha256=<hex>` (either case) equal to HMAC-SHA256(`secret`,
+/// `"<timestamp>.<body>"`), compared in constant time. Returns why not (for the log). Pure
+/// (no service, no clock), so it is property-tested (`webhook_props.rs`) and fuzzed
+/// (`fuzz/fuzz_targets/webhook_verifier.rs`).
+pub fn verify_signature(
+    secret: &[u8],
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+    max_skew: std::time::Duration,
+) -> Result<(), &'static str> {
+    if body.len() > MAX_BODY {
+        return Err("body too large");
+    }
+    let sig = headers
+        .get(SIGNATURE_HEADER)
+        .ok_or("no signature")?
+        .to_str()
+        .map_err(|_| "unreadable signature")?;
+    let hexpart = sig
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or("signature without sha256=")?;
+    let given = hex_decode(hexpart).ok_or("signature is not hex")?;
+    let ts = headers
+        .get(TIMESTAMP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("signed notice without timestamp")?;
+    let ts_num: i64 = ts.trim().parse().map_err(|_| "bad timestamp")?;
+    // abs_diff: `now - ts` overflowed for a timestamp near i64::MIN (a panic in debug builds;
+    // in release the wrapped difference of ts = now - 2^63 even passed the check).
+    if now_secs.abs_diff(ts_num) > max_skew.as_secs() {
+        return Err("timestamp outside the allowed skew (replay?)");
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).map_err(|_| "bad key")?;
+    mac.update(ts.trim().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // verify_slice compares in constant time.
+    mac.verify_slice(&given).map_err(|_| "wrong signature")
 }
 
 /// Why a notice was refused (logged, never echoed in detail to the caller).
@@ -55,32 +101,15 @@ fn authenticate(
     let Some(cfg) = &service.ctx.config.webhook else {
         return Err("no [incidents.webhook] configured");
     };
-    if let (Some(secret), Some(sig)) = (&cfg.secret, headers.get(SIGNATURE_HEADER)) {
-        let sig = sig.to_str().map_err(|_| "unreadable signature")?;
-        let hexpart = sig
-            .trim()
-            .strip_prefix("sha256=")
-            .ok_or("signature without sha256=")?;
-        let given = hex_decode(hexpart).ok_or("signature is not hex")?;
-        let ts = headers
-            .get(TIMESTAMP_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or("signed notice without timestamp")?;
-        let ts_num: i64 = ts.trim().parse().map_err(|_| "bad timestamp")?;
-        let skew = (now_millis() / 1000 - ts_num).abs();
-        if skew > i64::try_from(cfg.max_skew.as_secs()).unwrap_or(i64::MAX) {
-            return Err("timestamp outside the allowed skew (replay?)");
-        }
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-            .map_err(|_| "bad key")?;
-        mac.update(ts.trim().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        // verify_slice compares in constant time.
-        return mac
-            .verify_slice(&given)
-            .map(|_| "signature")
-            .map_err(|_| "wrong signature");
+    if let (Some(secret), Some(_)) = (&cfg.secret, headers.get(SIGNATURE_HEADER)) {
+        return verify_signature(
+            secret.expose_secret().as_bytes(),
+            headers,
+            body,
+            now_millis() / 1000,
+            cfg.max_skew,
+        )
+        .map(|()| "signature");
     }
     if let (Some(token), Some(auth)) = (
         &cfg.bearer_token,
@@ -290,11 +319,37 @@ async fn incidents_json(State(service): State<IncidentService>) -> Response {
 }
 
 #[cfg(test)]
+#[path = "webhook_props.rs"]
+mod webhook_props;
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn hex() {
         assert_eq!(super::hex_decode("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(super::hex_decode("00FF10"), Some(vec![0, 255, 16]));
         assert_eq!(super::hex_decode("0"), None);
         assert_eq!(super::hex_decode("zz"), None);
+        // Found by webhook_props: from_str_radix takes a sign, so "+f" read as 0x0f.
+        assert_eq!(super::hex_decode("+f"), None);
+    }
+
+    /// Found by webhook_props: a timestamp near i64::MIN overflowed `now - ts` (a panic in
+    /// debug builds) instead of being refused as outside the window.
+    #[test]
+    fn a_timestamp_at_the_end_of_the_range_is_refused_not_a_panic() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(super::SIGNATURE_HEADER, "sha256=00".parse().unwrap());
+        for ts in [i64::MIN, i64::MIN + 1_700_000_000, i64::MAX] {
+            h.insert(super::TIMESTAMP_HEADER, ts.to_string().parse().unwrap());
+            let got = super::verify_signature(
+                b"k",
+                &h,
+                b"{}",
+                1_700_000_000,
+                std::time::Duration::from_secs(300),
+            );
+            assert_eq!(got, Err("timestamp outside the allowed skew (replay?)"));
+        }
     }
 }

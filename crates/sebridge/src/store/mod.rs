@@ -230,13 +230,15 @@ impl Store {
         self.db.positions().await
     }
 
+    /// Keeps an item that is not an event, with the reason; true if it was not kept
+    /// already (the same item from the same source and tenant is kept once).
     pub async fn dead_letter(
         &self,
         tenant: &str,
         source: &str,
         reason: &str,
         raw: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.db.dead_letter(tenant, source, reason, raw).await
     }
 

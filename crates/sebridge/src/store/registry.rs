@@ -11,9 +11,9 @@ impl Db {
         source: &str,
         reason: &str,
         raw: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let fingerprint = crate::store::fingerprint(raw);
-        on_db!(writer self, |p| {
+        let inserted = on_db!(writer self, |p| {
             sqlx::query(
                 "INSERT INTO dead_letters (tenant, source, reason, raw, received_at, fingerprint)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -27,7 +27,7 @@ impl Db {
             .execute(p)
             .await?.rows_affected()
         });
-        Ok(())
+        Ok(inserted == 1)
     }
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

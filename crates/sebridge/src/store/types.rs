@@ -13,6 +13,14 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// An existing file that is not a store this sebridge can open (another application's
+    /// database, random bytes, a damaged or newer store); it was not modified.
+    #[error("{} cannot be used as the sebridge store: {problem}. sebridge has not modified it. {advice}", path.display())]
+    Unusable {
+        path: PathBuf,
+        problem: String,
+        advice: String,
+    },
     #[error("cannot connect to the store at {target}: {source}")]
     Connect {
         /// The URL, password redacted.

@@ -194,7 +194,7 @@ fn bad_values() {
             (
                 28,
                 13,
-                &["`page_size` in source `poll` must be between 1 and 500, found 1000"],
+                &["`page_size` in source `poll` must be between 2 and 500, found 1000"],
             ),
             (
                 29,
@@ -274,7 +274,7 @@ fn three_distinct_problems_are_all_reported() {
             (
                 9,
                 13,
-                &["`page_size` in source `poll` must be between 1 and 500, found 0"],
+                &["`page_size` in source `poll` must be between 2 and 500, found 0"],
             ),
             (
                 13,

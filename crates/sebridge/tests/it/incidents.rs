@@ -451,6 +451,63 @@ async fn servicenow_answering_slowly_after_creating_still_makes_one_ticket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_work_note_whose_answer_was_lost_is_written_once() {
+    let env = start(Knobs {
+        snow_timeout: "1s",
+        rules: "",
+        ..Knobs::default()
+    })
+    .await;
+    let (computer, _) = env.computer(0);
+    let sha = "d".repeat(64);
+    env.insert(vec![threat(&computer, 7301, now(), &sha, "Medium")]);
+    until(Duration::from_secs(20), "the ticket", || async {
+        incidents(&env)
+            .await
+            .first()
+            .is_some_and(|i| i.snow_number.is_some())
+    })
+    .await;
+    // The note is appended, then the answer takes longer than our timeout: lost. Sending
+    // it again would append it twice (a PATCH of a journal field is not idempotent).
+    env.sim.set_snow_faults(SnowFaults {
+        update_delay: Duration::from_secs(3),
+        ..Default::default()
+    });
+    env.insert(vec![threat(&computer, 7302, now(), &sha, "Medium")]);
+    let inc = only_incident(&env).await;
+    until(Duration::from_secs(30), "the note recorded", || async {
+        audit_actions(&env, inc.id)
+            .await
+            .iter()
+            .any(|a| a == "work_note_found")
+    })
+    .await;
+    env.sim.set_snow_faults(SnowFaults::default());
+    let number = inc.snow_number.clone().expect("ticket");
+    let notes = env
+        .sim
+        .snow_record(&number)
+        .expect("ticket")
+        .work_notes()
+        .len();
+    assert_eq!(notes, 1, "the note is in the ticket once");
+    let actions = audit_actions(&env, inc.id).await;
+    assert!(!actions.iter().any(|a| a == "work_note"), "{actions:?}");
+    // The events it listed count as noted: a third event gets a note of its own only.
+    env.insert(vec![threat(&computer, 7303, now(), &sha, "Medium")]);
+    until(Duration::from_secs(20), "the next note", || async {
+        env.sim
+            .snow_record(&number)
+            .is_some_and(|r| r.work_notes().len() == 2)
+    })
+    .await;
+    let last = env.sim.snow_record(&number).expect("ticket").work_notes()[1].to_string();
+    assert!(last.starts_with("1 more event(s)"), "{last}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_webhook_delivered_twice_changes_nothing_the_second_time() {
     let env = start(Knobs::default()).await;
     let (computer, _) = env.computer(0);
@@ -570,9 +627,42 @@ async fn unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothing() {
         let (status, _) = post_hook(&env, &body, headers).await;
         assert_eq!(status, 401, "{what}");
     }
+    // A body over the limit (64 KiB) is refused unread, even correctly signed: 413.
+    let big =
+        serde_json::json!({"sys_id": rec.get("sys_id"), "pad": "x".repeat(70 * 1024)}).to_string();
+    let (status, _) = post_hook(
+        &env,
+        &big,
+        &[
+            ("x-sebridge-timestamp", ts.clone()),
+            ("x-sebridge-signature", sign(&ts, &big, SECRET)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 413, "oversized body");
+    // Authentic but not JSON (or JSON without sys_id / correlation_id): 400.
+    for bad in ["{\"sys_id\": ", "not json at all", "[1, 2]", "{}"] {
+        let (status, _) = post_hook(
+            &env,
+            bad,
+            &[
+                ("x-sebridge-timestamp", ts.clone()),
+                ("x-sebridge-signature", sign(&ts, bad, SECRET)),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "signed body {bad:?}");
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let i = only_incident(&env).await;
     assert_eq!(i.status, "open", "nothing happened");
+    let actions = audit_actions(&env, inc.id).await;
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a.starts_with("close") || a.ends_with("closed")),
+        "no close was recorded: {actions:?}"
+    );
     assert!(env
         .store()
         .ops(inc.id)

@@ -8,6 +8,7 @@ mod stream_common;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bad_input;
 mod cli;
 mod cluster;
 mod config_validate;
@@ -15,7 +16,10 @@ mod incidents;
 mod incidents_cli;
 mod incidents_engine;
 mod poll;
+mod secrets_debug;
+mod secrets_hygiene;
 mod sinks_http;
 mod sinks_pipeline;
 mod sinks_syslog;
 mod streams;
+mod tls_default;

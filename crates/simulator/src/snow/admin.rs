@@ -123,6 +123,8 @@ struct FaultsBody {
     #[serde(default)]
     create_delay_ms: u64,
     #[serde(default)]
+    update_delay_ms: u64,
+    #[serde(default)]
     rate_limited_requests: u32,
     #[serde(default)]
     unavailable_requests: u32,
@@ -133,6 +135,7 @@ pub(super) async fn admin_faults(State(sim): State<Arc<SimInner>>, body: Bytes) 
         Ok(f) => {
             sim.snow.set_faults(SnowFaults {
                 create_delay: Duration::from_millis(f.create_delay_ms),
+                update_delay: Duration::from_millis(f.update_delay_ms),
                 rate_limited_requests: f.rate_limited_requests,
                 unavailable_requests: f.unavailable_requests,
             });

@@ -196,6 +196,8 @@ pub struct SnowFaults {
     /// A create is stored, then the answer waits this long (a client with a shorter
     /// timeout loses the answer although the ticket exists).
     pub create_delay: Duration,
+    /// An update (PATCH) is stored, then the answer waits this long.
+    pub update_delay: Duration,
     /// The next N Table API requests are answered 429 with `Retry-After: 1`.
     pub rate_limited_requests: u32,
     /// The next N Table API requests are answered 503.
@@ -309,6 +311,13 @@ impl SnowState {
 
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Every OAuth access and refresh token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.tokens.lock().keys().cloned().collect();
+        all.extend(self.refresh_tokens.lock().keys().cloned());
+        all
     }
 }
 

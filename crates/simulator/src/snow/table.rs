@@ -63,6 +63,48 @@ fn fields_param(uri: &Uri) -> Option<Vec<String>> {
         })
 }
 
+/// Whether `sysparm_display_value=true` was asked for.
+fn display_param(uri: &Uri) -> bool {
+    parse_query(uri.query())
+        .into_iter()
+        .any(|p| p.key == "sysparm_display_value" && p.value == "true")
+}
+
+/// A journal field's display value, as the Table API gives it: every entry, newest first,
+/// each `<date> - <user> (Work notes)` then its text, separated by a blank line.
+fn journal_display(r: &SnowRecord, element: &str) -> String {
+    let label = if element == "comments" {
+        "Additional comments"
+    } else {
+        "Work notes"
+    };
+    r.journal
+        .iter()
+        .rev()
+        .filter(|j| j.element == element)
+        .map(|j| {
+            format!(
+                "{} - {} ({label})\n{}\n\n",
+                j.created_on, j.created_by, j.value
+            )
+        })
+        .collect()
+}
+
+/// [`view`] with `sysparm_display_value=true`: journal fields show their entries (the
+/// simulator shows every other field as its value, as stored).
+fn view_display(r: &SnowRecord, fields: &Option<Vec<String>>, display: bool) -> Value {
+    let mut v = view(r, fields);
+    if let (true, Value::Object(m)) = (display, &mut v) {
+        for f in JOURNAL_FIELDS {
+            if m.contains_key(*f) {
+                m.insert((*f).to_string(), Value::String(journal_display(r, f)));
+            }
+        }
+    }
+    v
+}
+
 /// The record as the API shows it (journal fields read as "", `sysparm_fields` applied).
 fn view(r: &SnowRecord, fields: &Option<Vec<String>>) -> Value {
     let mut out = Map::new();
@@ -221,13 +263,14 @@ pub(super) async fn get_one(
         return r;
     }
     let fields = fields_param(&uri);
+    let display = display_param(&uri);
     let t = sim.snow.tables.lock();
     match t
         .records
         .iter()
         .find(|r| r.table == table && r.get("sys_id") == sys_id)
     {
-        Some(r) => ok_result(StatusCode::OK, view(r, &fields)),
+        Some(r) => ok_result(StatusCode::OK, view_display(r, &fields, display)),
         None => record_not_found(),
     }
 }
@@ -264,7 +307,15 @@ pub(super) async fn update(
         Err(r) => return r,
     };
     match update_record(&sim, &table, |r| r.get("sys_id") == sys_id, &input, &user) {
-        Some(r) => ok_result(StatusCode::OK, view(&r, &None)),
+        Some(r) => {
+            let delay = sim.snow.faults.lock().update_delay;
+            if !delay.is_zero() {
+                // Stored already (a work note is appended): a client that gives up now
+                // has lost the answer, not the update.
+                tokio::time::sleep(delay).await;
+            }
+            ok_result(StatusCode::OK, view(&r, &None))
+        }
         None => record_not_found(),
     }
 }

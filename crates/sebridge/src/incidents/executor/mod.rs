@@ -44,6 +44,13 @@ impl IncidentService {
         let mut inflight: JoinSet<Option<Finished>> = JoinSet::new();
         let mut finished: Vec<Finished> = Vec::new();
         info!(concurrency, "incident executor started");
+        match ctx.store.release_dead_claims().await {
+            Ok(0) => {}
+            Ok(n) => info!(operations = n, "released the claims of a process that died"),
+            Err(e) => {
+                warn!(error = %e, "cannot release the claims of a process that died; they run out in a minute")
+            }
+        }
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -180,8 +187,8 @@ pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
         "xdr_create" => xdr::xdr_create(ctx, &incident).await,
         "isolate" => endpoint::isolate(ctx, &incident).await,
         "move_group" => endpoint::move_group(ctx, &incident).await,
-        "note" => servicenow::note(ctx, &incident).await,
-        "snow_update" => servicenow::snow_update(ctx, &incident).await,
+        "note" => servicenow::note(ctx, &incident, &op).await,
+        "snow_update" => servicenow::snow_update(ctx, &incident, &op).await,
         "xdr_update" => xdr::xdr_update(ctx, &incident).await,
         "xdr_close" => xdr::xdr_close(ctx, &incident).await,
         "unisolate" => endpoint::unisolate(ctx, &incident).await,

@@ -3,7 +3,7 @@
 
 use super::outcome::{done, text, Done, OpError};
 use crate::incidents::engine::snow_impact_urgency;
-use crate::incidents::store::{IncidentRow, Val};
+use crate::incidents::store::{IncidentRow, OutboxOp, Val};
 use crate::incidents::Ctx;
 use crate::store::now_millis;
 use serde_json::{Map, Value};
@@ -107,11 +107,53 @@ pub(super) async fn snow_create(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpEr
     .set("snow_number", text(&number)))
 }
 
-pub(super) async fn note(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
+/// The tag that ends every work note of operation `op_id`: it lets a retry find a note whose
+/// answer was lost (`up_to`: the last event it lists).
+fn note_tag(op_id: i64, up_to: Option<i64>) -> String {
+    match up_to {
+        Some(seq) => format!("[sebridge note {op_id}, events to #{seq}]"),
+        None => format!("[sebridge note {op_id}]"),
+    }
+}
+
+/// When `op` may already have written its note (its process died or a try failed after
+/// sending): whether the ticket holds it, and which events it listed. A note is appended by
+/// every PATCH, so sending it again would write it twice.
+async fn written_note(
+    client: &servicenow::Client,
+    sys_id: &str,
+    op: &OutboxOp,
+) -> Result<Option<Option<i64>>, OpError> {
+    if !(op.interrupted || op.attempts > 0) {
+        return Ok(None);
+    }
+    let notes = client.work_notes(sys_id).await?;
+    let head = format!("[sebridge note {}", op.id);
+    let Some(at) = notes.find(&head) else {
+        return Ok(None);
+    };
+    let rest = &notes[at + head.len()..];
+    let up_to = rest
+        .strip_prefix(", events to #")
+        .and_then(|r| r.split(']').next())
+        .and_then(|n| n.parse().ok());
+    Ok(Some(up_to))
+}
+
+pub(super) async fn note(ctx: &Ctx, i: &IncidentRow, op: &OutboxOp) -> Result<Done, OpError> {
     let client = snow(ctx)?;
     let Some(sys_id) = &i.snow_sys_id else {
         return Err(OpError::permanent("no ServiceNow ticket to add a note to"));
     };
+    if let Some(up_to) = written_note(client, sys_id, op).await? {
+        let mut d = done(
+            "work_note_found",
+            "the note was written before its answer was lost; not sent again",
+        )
+        .set("last_note_at", Val::Int(now_millis()));
+        d.noted_up_to = up_to;
+        return Ok(d);
+    }
     let (lines, count, up_to) = ctx.store.pending_note(i.id, NOTE_MAX_LINES).await?;
     if count == 0 {
         return Ok(done("note_skipped", "no new events"));
@@ -130,29 +172,39 @@ pub(super) async fn note(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
     if rest > 0 {
         body.push_str(&format!("… and {rest} more\n"));
     }
-    client.add_work_note(sys_id, body.trim_end()).await?;
+    body.push_str(&note_tag(op.id, up_to));
+    client.add_work_note(sys_id, &body).await?;
     let mut d = done("work_note", format!("{count} event(s) in one work note"))
         .set("last_note_at", Val::Int(now_millis()));
     d.noted_up_to = up_to;
     Ok(d)
 }
 
-pub(super) async fn snow_update(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
+pub(super) async fn snow_update(
+    ctx: &Ctx,
+    i: &IncidentRow,
+    op: &OutboxOp,
+) -> Result<Done, OpError> {
     let client = snow(ctx)?;
     let Some(sys_id) = &i.snow_sys_id else {
         return Err(OpError::permanent("no ServiceNow ticket to update"));
     };
     let (impact, urgency) = snow_impact_urgency(&i.severity);
+    // The fields are idempotent, the note is not: a retry that finds it sends no second one.
+    let note_written = written_note(client, sys_id, op).await?.is_some();
     let mut f = Map::new();
     f.insert("impact".into(), Value::String(impact.into()));
     f.insert("urgency".into(), Value::String(urgency.into()));
-    f.insert(
-        "work_notes".into(),
-        Value::String(format!(
-            "Severity raised to {} by a later event.",
-            i.severity
-        )),
-    );
+    if !note_written {
+        f.insert(
+            "work_notes".into(),
+            Value::String(format!(
+                "Severity raised to {} by a later event. {}",
+                i.severity,
+                note_tag(op.id, None)
+            )),
+        );
+    }
     client.patch(sys_id, &f).await?;
     Ok(done(
         "snow_updated",

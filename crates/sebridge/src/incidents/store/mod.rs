@@ -211,6 +211,10 @@ pub struct OutboxOp {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub done_at: Option<i64>,
+    /// Claimed before and never finished: its process died, or its claim ran out, perhaps
+    /// after the request reached the other side. Operations that are not idempotent
+    /// (work notes) check before they send again.
+    pub interrupted: bool,
 }
 
 /// How an operation ended.

@@ -24,11 +24,15 @@ where
         last_error: r.try_get(7)?,
         created_at: r.try_get(8)?,
         done_at: r.try_get(9)?,
+        interrupted: r.try_get::<i64, _>(10)? != 0,
     })
 }
 
+/// The last column: whether the operation was claimed before and never finished (its claim
+/// ran out, or its process died).
 const OP_COLUMNS: &str =
-    "id, incident_id, lane, kind, status, attempts, not_before, last_error, created_at, done_at";
+    "id, incident_id, lane, kind, status, attempts, not_before, last_error, created_at, done_at,
+     CAST(CASE WHEN lease_until IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
 impl IncidentStore {
     /// Queues an operation; false when one of that kind is already pending (coalesced).
@@ -134,6 +138,29 @@ impl IncidentStore {
         });
         tx.commit().await?;
         Ok(ops)
+    }
+
+    /// Frees the claims of a process that died (SQLite only; returns how many). A SQLite
+    /// store is run by one process at a time (its file lock), so at start every claim in the
+    /// outbox belongs to a dead process: waiting out its lease would only delay tickets by a
+    /// minute after each crash. On PostgreSQL a claim may belong to a paused replica that
+    /// still sends its request, so claims there run out on their own.
+    pub async fn release_dead_claims(&self) -> Result<u64, StoreError> {
+        if self.db.is_postgres() {
+            return Ok(0);
+        }
+        let done = on_db!(writer & self.db, |p| {
+            // Expired rather than cleared: the next claim still sees that the operation
+            // was interrupted (and may have reached the other side).
+            sqlx::query(
+                "UPDATE incident_outbox SET lease_until = 0
+                 WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until > 0",
+            )
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(done)
     }
 
     /// When the next pending operation becomes due (epoch ms), if any.

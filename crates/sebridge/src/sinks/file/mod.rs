@@ -52,9 +52,20 @@ impl Sink for FileSink {
 
     async fn open(&mut self, state: Option<&str>) -> Result<(), SinkError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| self.io("cannot create the directory of", e))?;
+            if let Err(e) = tokio::fs::create_dir_all(dir).await {
+                // `create_dir_all` says "File exists" when a part of the path is a file.
+                let blocker = dir
+                    .ancestors()
+                    .find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()));
+                return Err(match blocker {
+                    Some(b) => SinkError::Other(format!(
+                        "cannot create the directory of {}: {} is a file, not a directory",
+                        self.path.display(),
+                        b.display()
+                    )),
+                    None => self.io("cannot create the directory of", e),
+                });
+            }
         }
         let file = tokio::fs::OpenOptions::new()
             .create(true)

@@ -52,12 +52,15 @@ pub fn escape_ext(out: &mut String, s: &str) {
 
 struct Ext<'o> {
     out: &'o mut String,
+    /// No pair written yet. (Not "the output ends with `|`": a value may end with an
+    /// unescaped `|`, and the next key then lost its separating space; escape_props found it.)
+    first: bool,
 }
 
 impl Ext<'_> {
     fn put(&mut self, key: &str, value: Option<&str>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
-            if !self.out.ends_with('|') {
+            if !std::mem::take(&mut self.first) {
                 self.out.push(' ');
             }
             self.out.push_str(key);
@@ -90,7 +93,7 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, out: &mut String) {
     out.push('|');
     out.push_str(severity(entry.severity));
     out.push('|');
-    let mut x = Ext { out };
+    let mut x = Ext { out, first: true };
     let file = v.file.as_ref();
     let net = v.network_info.as_ref();
     let parent = v.parent();
@@ -175,5 +178,22 @@ mod tests {
         assert!(out.contains(" cs1=W32.X\\=1 cs1Label=detection"), "{out}");
         assert!(out.contains(" cs4=acme cs4Label=tenant"), "{out}");
         assert!(!out.contains('\n'));
+    }
+
+    /// Found by escape_props: a value ending with `|` (legal unescaped in the extension) made
+    /// the next pair lose its separating space (`cs6=|cs6Label=commandLine`).
+    #[test]
+    fn a_value_ending_with_a_pipe_keeps_the_next_key_separate() {
+        let raw = r#"{"command_line":{"arguments":"a|"}}"#;
+        let e = JournalEntry {
+            tenant: "acme".into(),
+            event_id: 1,
+            event_type_id: 1,
+            raw: raw.into(),
+            ..Default::default()
+        };
+        let mut out = String::new();
+        render(&e, &EventView::parse(raw), &mut out);
+        assert!(out.ends_with(" cs6=a| cs6Label=commandLine"), "{out}");
     }
 }

@@ -159,7 +159,7 @@ fn hostname<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 
 fn leef_delimiter<'de, D: Deserializer<'de>>(d: D) -> Result<char, D::Error> {
     parse_leef_delimiter(&untrimmed(d)?).ok_or_else(|| D::Error::custom(
-        "must be one character (e.g. \"^\") or a hex code (\"x09\" for TAB); not `=`, a letter, a digit or a space",
+        "must be one ASCII character (e.g. \"^\") or a hex code (\"x09\" for TAB); not `=`, `\\`, a letter, a digit or a space",
     ))
 }
 
@@ -246,7 +246,17 @@ pub fn parse_leef_delimiter(text: &str) -> Option<char> {
             c
         }
     };
-    (c != '=' && c != ' ' && !c.is_alphanumeric() && c != '\n' && c != '\r').then_some(c)
+    // ASCII only: LEEF's `xHH` names one byte, and a non-ASCII character is several bytes in
+    // UTF-8 (U+2192 was declared as "x2192", U+0080 as "x80" while the record held C2 80).
+    // Not `\`: it is the escape character of the values (escape_props found both).
+    (c.is_ascii()
+        && c != '\\'
+        && c != '='
+        && c != ' '
+        && !c.is_alphanumeric()
+        && c != '\n'
+        && c != '\r')
+        .then_some(c)
 }
 
 #[cfg(test)]
@@ -262,5 +272,11 @@ mod tests {
         assert_eq!(parse_leef_delimiter("="), None);
         assert_eq!(parse_leef_delimiter("ab"), None);
         assert_eq!(parse_leef_delimiter("a"), None);
+        // Found by escape_props: the escape character, and characters that are not one byte.
+        assert_eq!(parse_leef_delimiter("\\"), None);
+        assert_eq!(parse_leef_delimiter("x5C"), None);
+        assert_eq!(parse_leef_delimiter("\u{2192}"), None);
+        assert_eq!(parse_leef_delimiter("x80"), None);
+        assert_eq!(parse_leef_delimiter("x7F"), Some('\u{7f}'));
     }
 }

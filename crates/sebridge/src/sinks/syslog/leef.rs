@@ -4,8 +4,9 @@
 //! Values are therefore escaped reversibly so no record can be split or shifted: `\` → `\\`,
 //! the delimiter → `\<delim>`, LF → `\n`, CR → `\r`, TAB → `\t`. Header fields escape `\` and
 //! `|` (line breaks become spaces). Choose a delimiter that does not occur in your data
-//! (default `^`) and QRadar sees the values unchanged. The delimiter is declared as a
-//! character, or in hex (`x09`) when it is not printable.
+//! (default `^`) and QRadar sees the values unchanged. The delimiter is one ASCII character
+//! other than `\` (the config refuses the rest), declared as itself, or in hex (`x09`) when
+//! it is not printable.
 //!
 //! Keys: the predefined ones where they fit (`devTime` with `devTimeFormat`, `cat`, `sev`
 //! 1–10, `usrName`, `identHostName`, `src`, `dst`, `srcPort`, `dstPort`, `proto`, `url`),

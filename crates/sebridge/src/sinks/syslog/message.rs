@@ -55,18 +55,26 @@ impl Formatter {
         out.push('>');
         match self.protocol {
             SyslogProtocol::Rfc5424 => {
+                out.push_str("1 ");
+                // TIMESTAMP has a four-digit year. The vendor's time is any i64: one before
+                // year 0 gets the NILVALUE, not a malformed "-001-12-31T…" (escape_props).
+                if (0..=9999).contains(&t.year()) {
+                    out.push_str(&format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute(),
+                        t.second(),
+                        t.microsecond(),
+                    ));
+                } else {
+                    out.push('-');
+                }
                 out.push_str(&format!(
-                    "1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {} {} - {} - ",
-                    t.year(),
-                    u8::from(t.month()),
-                    t.day(),
-                    t.hour(),
-                    t.minute(),
-                    t.second(),
-                    t.microsecond(),
-                    self.hostname,
-                    self.app_name,
-                    entry.event_type_id
+                    " {} {} - {} - ",
+                    self.hostname, self.app_name, entry.event_type_id
                 ));
             }
             SyslogProtocol::Rfc3164 => {
@@ -140,6 +148,19 @@ mod tests {
         assert_eq!(
             out,
             "<131>1 2021-01-14T13:06:17.443000Z bridge sebridge - 1090519054 - {\"id\":1,\"timestamp_nanoseconds\":443000000,\"event_type\":\"Threat Detected\"}"
+        );
+    }
+
+    /// Found by escape_props: a vendor time before year 0 wrote a five-character year.
+    #[test]
+    fn rfc5424_timestamp_before_year_0_is_the_nilvalue() {
+        let mut out = String::new();
+        let mut e = entry();
+        e.event_time = -62167219201; // -0001-12-31T23:59:59Z
+        fmt(SyslogProtocol::Rfc5424, MessageFormat::Json).message(&e, &mut out);
+        assert!(
+            out.starts_with("<131>1 - bridge sebridge - 1090519054 - {"),
+            "{out}"
         );
     }
 

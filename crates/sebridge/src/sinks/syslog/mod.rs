@@ -5,6 +5,8 @@
 
 pub mod cef;
 pub mod config;
+#[cfg(test)]
+mod escape_props;
 pub mod leef;
 pub mod message;
 pub mod sink;

@@ -17,6 +17,8 @@ pub mod render;
 pub mod retry;
 pub mod runner;
 pub mod view;
+#[cfg(test)]
+mod view_props;
 
 use crate::status::StatusBoard;
 use crate::store::{JournalEntry, Store};

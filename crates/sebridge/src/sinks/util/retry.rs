@@ -17,21 +17,40 @@ pub fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
     half + Duration::from_millis(rand::random_range(0..=jitter_ms))
 }
 
-/// Commits a position, retrying a few times (the store may be busy) unless stopping.
+/// Longest pause between attempts to commit a position.
+const COMMIT_MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Commits a position, retrying until it is stored or the sink stops. The store may be
+/// busy, or unable to write at all (its disk full): the sink waits for it instead of
+/// ending, so it resumes by itself once the store can write again. Only a stop ends the
+/// wait with an error (the batch was delivered: it is sent again at the next start).
 pub(super) async fn commit_with_retry(
     store: &Store,
     name: &str,
     p: &Position,
     shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
-    let mut attempt = 0;
+    let mut attempt: u32 = 0;
     loop {
         match store.commit_position(name, p).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 5 && !shutdown.is_cancelled() => {
+            Ok(()) => {
+                if attempt > 0 {
+                    warn!(sink = %name, attempts = attempt + 1, "position committed again after failures");
+                }
+                return Ok(());
+            }
+            Err(e) if !shutdown.is_cancelled() => {
                 attempt += 1;
-                warn!(sink = %name, error = %e, "cannot commit position; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                // The first failures, then at powers of two: a long outage is not a flood.
+                if attempt <= 3 || attempt.is_power_of_two() {
+                    warn!(sink = %name, error = %e, attempt, "cannot commit position; retrying (the sink waits)");
+                }
+                let d = Duration::from_millis(200)
+                    .saturating_mul(1 << attempt.min(16))
+                    .min(COMMIT_MAX_BACKOFF);
+                if wait(shutdown, d).await {
+                    return Err(e);
+                }
             }
             Err(e) => return Err(e),
         }

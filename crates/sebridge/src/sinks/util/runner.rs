@@ -40,7 +40,8 @@ pub async fn run_sink<S: Sink>(
             Err(e) => {
                 failures += 1;
                 let delay = backoff(opts.retry_initial, opts.retry_max, failures);
-                note_failure(&name, &status, &e, failures, delay, &labels);
+                // Nothing is lost meanwhile: the position stays, the journal keeps the events.
+                note_failure(&name, &status, &e, failures, delay, &labels, OPEN_FAILED);
                 if wait(&shutdown, delay).await {
                     return Ok(());
                 }
@@ -193,7 +194,7 @@ pub async fn run_sink<S: Sink>(
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     let delay = backoff(opts.retry_initial, opts.retry_max, failures);
-                    note_failure(&name, &status, &e, failures, delay, &labels);
+                    note_failure(&name, &status, &e, failures, delay, &labels, WRITE_FAILED);
                     update_backlog(&store, &status, &name, &position, &labels);
                     if wait(&shutdown, delay).await {
                         // Stopping: the batch stays uncommitted and is delivered next run.
@@ -229,6 +230,10 @@ async fn settle(
     }
 }
 
+const OPEN_FAILED: &str =
+    "sink cannot open its output; will retry (its events wait in the journal: nothing is lost)";
+const WRITE_FAILED: &str = "sink failed to deliver; will retry the same batch";
+
 fn note_failure(
     name: &str,
     status: &StatusBoard,
@@ -236,10 +241,11 @@ fn note_failure(
     failures: u32,
     delay: Duration,
     labels: &[(&'static str, String); 1],
+    what: &str,
 ) {
     // Loud on the first failures and then once in a while, not on every retry of a long outage.
     if failures <= 3 || failures.is_power_of_two() {
-        warn!(sink = %name, error = %e, failures, retry_in = ?delay, "sink failed to deliver; will retry the same batch");
+        warn!(sink = %name, error = %e, failures, retry_in = ?delay, "{what}");
     }
     metrics::counter!("sebridge_sink_errors_total", labels).increment(1);
     metrics::gauge!("sebridge_sink_healthy", labels).set(0.0);

@@ -192,16 +192,21 @@ impl<'a> EventView<'a> {
 }
 
 /// Event time in epoch milliseconds (with the sub-second part the vendor sends).
+///
+/// Saturating throughout: the vendor's `timestamp` is any i64, and `i64::MAX` (saturated)
+/// plus the sub-second part overflowed, a panic in debug builds (escape_props found it).
 pub fn event_millis(entry: &JournalEntry, v: &EventView<'_>) -> i64 {
-    entry.event_time.saturating_mul(1000)
-        + i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1_000_000)
-            .unwrap_or(0)
+    entry.event_time.saturating_mul(1000).saturating_add(
+        i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1_000_000)
+            .unwrap_or(0),
+    )
 }
 
-/// Event time in epoch microseconds.
+/// Event time in epoch microseconds (saturating, as [`event_millis`]).
 pub fn event_micros(entry: &JournalEntry, v: &EventView<'_>) -> i64 {
-    entry.event_time.saturating_mul(1_000_000)
-        + i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1000).unwrap_or(0)
+    entry.event_time.saturating_mul(1_000_000).saturating_add(
+        i64::try_from(v.timestamp_nanoseconds.unwrap_or(0).min(999_999_999) / 1000).unwrap_or(0),
+    )
 }
 
 /// The Splunk CIM add-on's action for an event type (its `cisco_amp_events_actions` lookup).
@@ -242,6 +247,21 @@ mod tests {
         assert_eq!(n.remote_port.as_ref().unwrap().text(), "443");
         let odd = EventView::parse(r#"{"computer":"not an object"}"#);
         assert!(odd.hostname().is_none());
+    }
+
+    /// Found by escape_props: a timestamp whose milli/microseconds saturate at i64::MAX, plus
+    /// a sub-second part, overflowed (a panic in debug builds).
+    #[test]
+    fn event_times_far_out_of_range_saturate() {
+        let v = EventView::parse(r#"{"timestamp_nanoseconds":999999999}"#);
+        let e = |event_time| JournalEntry {
+            event_time,
+            ..Default::default()
+        };
+        assert_eq!(event_millis(&e(i64::MAX), &v), i64::MAX);
+        assert_eq!(event_micros(&e(i64::MAX), &v), i64::MAX);
+        assert_eq!(event_millis(&e(i64::MIN), &v), i64::MIN + 999);
+        assert_eq!(event_micros(&e(1), &v), 1_999_999);
     }
 
     #[test]

@@ -46,8 +46,11 @@ pub struct PollSourceConfig {
     /// First run: an absolute start; wins over `lookback`.
     #[serde(default, deserialize_with = "since")]
     pub since: Option<OffsetDateTime>,
-    /// Events per page, 1..=500 (default 500).
-    #[serde(default = "page_size", deserialize_with = "de::int::<1, 500, u32, _>")]
+    /// Events per page, 2..=500 (default 500). Not 1: each page of the walk overlaps the
+    /// committed part by one event (that is what anchors it), so a page of one event never
+    /// moves on, and a poll of more than one page gave up (`Unstable`) on every try, for good
+    /// (cursor_props found it).
+    #[serde(default = "page_size", deserialize_with = "de::int::<2, 500, u32, _>")]
     pub page_size: u32,
     /// Tenants polled at once, ≥ 1 (default 32).
     #[serde(default = "concurrency")]
@@ -58,7 +61,9 @@ pub struct PollSourceConfig {
     pub request_timeout: Duration,
     /// Re-read window for late arrivals (default 60s; 0 = off): each poll reads again the
     /// events of the last `overlap` before the cursor, so an event that reached the API
-    /// after the cursor passed its second is still journaled.
+    /// after the cursor passed its second is still journaled. With 0, even a late event of
+    /// the cursor's own second is missed when the API lists it below the ones already read
+    /// (an earlier sub-second): the walk anchors on those (cursor_props.rs shows both cases).
     #[serde(default = "overlap", deserialize_with = "de::duration0")]
     pub overlap: Duration,
     /// Optional filter by event type; empty = all.

@@ -2,7 +2,7 @@
 //! moving the cursor only with an *anchored* page (see the module comment of `poll`).
 
 use super::{commit_to, PollError, PollOutcome, TenantPoller};
-use crate::store::Cursor;
+use crate::store::{fingerprint, Cursor};
 use secure_endpoint::{Event, EventsPage};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,11 @@ impl TenantPoller {
         let mut unanchored = 0u32;
         // The next page, fetched while the previous one was being committed.
         let mut prefetched: Option<(i64, u64, Result<EventsPage, PollError>)> = None;
+        // Items of the pages taken so far that are not events (dead-lettered, by fingerprint).
+        // They hold their place in the list as committed events do, so a page reaching one
+        // is anchored too: without them, a run of bad items as long as a page would leave
+        // the next page nothing to anchor on, and the tenant would stall there for good.
+        let mut rejected_seen: HashSet<String> = HashSet::new();
         loop {
             let offset = next_offset(total_estimate, skip, page_size);
             let page = match prefetched.take() {
@@ -42,7 +47,12 @@ impl TenantPoller {
                 None => return Err(PollError::NoTotal),
             };
             let reaches_end = offset + count >= total;
-            let anchored = reaches_end || overlaps_committed(&cursor, &page.events);
+            let anchored = reaches_end
+                || overlaps_committed(&cursor, &page.events)
+                || page
+                    .rejected
+                    .iter()
+                    .any(|r| rejected_seen.contains(&fingerprint(&r.raw)));
             if !anchored {
                 unanchored += 1;
                 if unanchored > MAX_UNANCHORED {
@@ -57,6 +67,7 @@ impl TenantPoller {
                 continue;
             }
             self.dead_letter(&page.rejected).await?;
+            rejected_seen.extend(page.rejected.iter().map(|r| fingerprint(&r.raw)));
             let no_rejects = page.rejected.is_empty();
             let plan = plan_page(&cursor, page.events);
             if plan.fresh.is_empty() && no_rejects && offset > 0 {

@@ -17,6 +17,8 @@
 
 pub mod config;
 mod cursor;
+#[cfg(test)]
+mod cursor_props;
 mod pacing;
 
 use self::cursor::plan_page;
@@ -393,10 +395,17 @@ impl TenantPoller {
         rejected: &[secure_endpoint::RejectedEvent],
     ) -> Result<(), PollError> {
         for r in rejected {
-            warn!(tenant = %self.tenant.name, reason = %r.reason, "an item of the events page is not a valid event; dead-lettered");
-            self.store
+            let new = self
+                .store
                 .dead_letter(&self.tenant.name, &self.source, &r.reason, &r.raw)
                 .await?;
+            // The overlap re-reads an item several times: it is reported once, when kept.
+            if new {
+                warn!(tenant = %self.tenant.name, source = %self.source, reason = %r.reason,
+                    bytes = r.raw.len(), "an item of the events page is not a valid event; kept in dead_letters (`sebridge dead-letters`)");
+                metrics::counter!("sebridge_poll_dead_letters_total", "tenant" => self.tenant.name.clone())
+                    .increment(1);
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use super::credentials::ResolvedStream;
 use crate::config::StreamSourceConfig;
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Store, StoreError};
+use base64::Engine as _;
 use futures::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
@@ -385,9 +386,11 @@ impl StreamConsumer {
                     Ok(e) => events.push(e),
                     Err(e) => rejected.push((e.to_string(), text.to_string())),
                 },
+                // Kept losslessly: the body in base64, which `base64 -d` turns back into
+                // the bytes as delivered.
                 Err(e) => rejected.push((
-                    format!("message body is not UTF-8 ({e}); kept with replacement characters"),
-                    String::from_utf8_lossy(&d.data).into_owned(),
+                    format!("message body is not UTF-8 ({e}); raw is the body in base64"),
+                    base64::engine::general_purpose::STANDARD.encode(&d.data),
                 )),
             }
         }
@@ -395,10 +398,15 @@ impl StreamConsumer {
         metrics::counter!("sebridge_stream_deliveries_total", "tenant" => tenant.to_string(), "stream" => self.stream.name.clone())
             .increment(batch.len() as u64);
         for (reason, raw) in &rejected {
-            self.store
+            let new = self
+                .store
                 .dead_letter(tenant, &self.source, reason, raw)
                 .await?;
-            warn!(tenant = %tenant, stream = %self.stream.name, reason = %reason, "dead-lettered a delivery that is not an event");
+            // A redelivery (after a lost connection) is kept once and reported once.
+            if new {
+                warn!(tenant = %tenant, stream = %self.stream.name, reason = %reason, bytes = raw.len(),
+                    "a delivery is not an event; kept in dead_letters (`sebridge dead-letters`) and acked with its batch");
+            }
         }
         if !rejected.is_empty() {
             metrics::counter!("sebridge_stream_dead_letters_total", "tenant" => tenant.to_string(), "stream" => self.stream.name.clone())

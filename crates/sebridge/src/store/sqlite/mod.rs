@@ -5,6 +5,7 @@
 //! journal's hot paths on plain SQLite connections). The other tables' queries (cursors,
 //! positions and the registry are shared with PostgreSQL: `store/{positions,registry}.rs`).
 
+mod check;
 mod journal;
 mod plain;
 
@@ -104,6 +105,9 @@ impl Checkpointer {
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        // Read-only, before anything below writes to the file (WAL mode, migrations).
+        let checked = path.to_path_buf();
+        tokio::task::spawn_blocking(move || check::existing(&checked)).await??;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
