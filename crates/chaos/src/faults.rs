@@ -40,7 +40,7 @@ pub struct Row {
 pub const ROWS: &[Row] = &[
     Row {
         name: "api-errors",
-        what: "API: 20% 5xx, 5% malformed, 5% dropped; 20 requests per 5 s",
+        what: "API: 20% 5xx, 20% 429, 5% malformed, 5% dropped; 20 requests per 5 s",
         fault: Fault::ApiErrors,
     },
     Row {
@@ -253,6 +253,7 @@ pub async fn run(
                 Faults {
                     error_rate: 0.2,
                     malformed_rate: 0.05,
+                    rate_limited_rate: 0.2,
                     drop_rate: 0.05,
                     latency: Duration::ZERO,
                 },

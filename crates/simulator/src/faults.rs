@@ -29,6 +29,10 @@ pub struct Faults {
     /// Fraction of requests answered `200` with a body that is not valid JSON
     /// (a truncated JSON document or an HTML error page, alternately at random).
     pub malformed_rate: f64,
+    /// Fraction of requests answered `429` although the budget is not spent (a burst limit
+    /// of the real service), with the rate-limit headers saying nothing is left for a
+    /// second or two.
+    pub rate_limited_rate: f64,
 }
 
 impl Faults {
@@ -38,6 +42,7 @@ impl Faults {
         latency: Duration::ZERO,
         drop_rate: 0.0,
         malformed_rate: 0.0,
+        rate_limited_rate: 0.0,
     };
 
     /// Checks that every rate is a finite number in `0..=1`.
@@ -46,6 +51,7 @@ impl Faults {
             ("error_rate", self.error_rate),
             ("drop_rate", self.drop_rate),
             ("malformed_rate", self.malformed_rate),
+            ("rate_limited_rate", self.rate_limited_rate),
         ] {
             if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
                 return Err(format!("{name} must be between 0 and 1, got {v}"));
@@ -55,7 +61,10 @@ impl Faults {
     }
 
     fn any_rate(&self) -> bool {
-        self.error_rate > 0.0 || self.drop_rate > 0.0 || self.malformed_rate > 0.0
+        self.error_rate > 0.0
+            || self.drop_rate > 0.0
+            || self.malformed_rate > 0.0
+            || self.rate_limited_rate > 0.0
     }
 }
 
@@ -67,6 +76,7 @@ pub(crate) enum FaultAction {
     Drop,
     MalformedTruncated,
     MalformedHtml,
+    RateLimited,
 }
 
 pub(crate) fn roll(f: &Faults, rng: &mut SmallRng) -> FaultAction {
@@ -91,6 +101,9 @@ pub(crate) fn roll(f: &Faults, rng: &mut SmallRng) -> FaultAction {
         } else {
             FaultAction::MalformedHtml
         };
+    }
+    if r < f.error_rate + f.drop_rate + f.malformed_rate + f.rate_limited_rate {
+        return FaultAction::RateLimited;
     }
     FaultAction::None
 }

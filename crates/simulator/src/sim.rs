@@ -570,7 +570,7 @@ async fn live_loop(inner: Arc<SimInner>) {
 /// | `GET /_sim/tenants/{name}/event_ids` | | ids newest first (`null` when absent) |
 /// | `POST /_sim/tenants/{name}/events` | `[event, ...]` (stored verbatim) or `{"generate": n, "at": "<RFC 3339>"?}` | `{"inserted": n}` |
 /// | `POST /_sim/tenants/{name}/insert_after` | `{"after": n, "events": [...]}` | see [`SimHandle::insert_after_requests`] |
-/// | `PUT /_sim/faults` | `{"tenant"?, "error_rate", "latency_ms", "drop_rate", "malformed_rate"}` (missing = 0) | |
+/// | `PUT /_sim/faults` | `{"tenant"?, "error_rate", "latency_ms", "drop_rate", "malformed_rate", "rate_limited_rate"}` (missing = 0) | |
 /// | `PUT /_sim/rate_limit` | `{"tenant"?, "limit", "window_secs"}` | |
 /// | `PUT /_sim/rate` | `{"rate": events_per_second}` | live generation rate |
 /// | `POST /_sim/write_config` | `{"path": "..."}` | [`SimHandle::write_config`] |

@@ -3,6 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../pki/mod.rs"]
+mod pki;
 #[path = "../stream_common/mod.rs"]
 mod stream_common;
 #[path = "../support/mod.rs"]

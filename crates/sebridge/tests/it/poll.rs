@@ -217,6 +217,7 @@ async fn malformed_bodies_give_a_clear_error_and_the_tenant_recovers() {
             Some("tenant-1"),
             Faults {
                 malformed_rate: 1.0,
+                rate_limited_rate: 0.0,
                 ..Faults::NONE
             },
         )
@@ -254,6 +255,7 @@ async fn chaos_drops_5xx_malformed_and_latency_still_exactly_once() {
                 error_rate: 0.15,
                 drop_rate: 0.15,
                 malformed_rate: 0.15,
+                rate_limited_rate: 0.0,
                 latency: Duration::from_millis(5),
             },
         )

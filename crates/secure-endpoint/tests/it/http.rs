@@ -128,6 +128,7 @@ async fn errors_are_typed_from_the_envelope() {
         Some("tenant-1"),
         Faults {
             malformed_rate: 1.0,
+            rate_limited_rate: 0.0,
             ..Faults::NONE
         },
     )

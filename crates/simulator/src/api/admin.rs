@@ -157,6 +157,8 @@ struct FaultsBody {
     drop_rate: f64,
     #[serde(default)]
     malformed_rate: f64,
+    #[serde(default)]
+    rate_limited_rate: f64,
 }
 
 async fn put_faults(State(sim): State<Arc<SimInner>>, body: Bytes) -> Response {
@@ -169,6 +171,7 @@ async fn put_faults(State(sim): State<Arc<SimInner>>, body: Bytes) -> Response {
         latency: Duration::from_millis(b.latency_ms),
         drop_rate: b.drop_rate,
         malformed_rate: b.malformed_rate,
+        rate_limited_rate: b.rate_limited_rate,
     };
     match sim.set_faults(b.tenant.as_deref(), faults) {
         Ok(()) => json(&serde_json::json!({ "ok": true })),

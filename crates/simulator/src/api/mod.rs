@@ -157,7 +157,15 @@ async fn gate(State(sim): State<Arc<SimInner>>, mut req: Request, next: Next) ->
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    let rate = tenant.limiter.lock().check(Instant::now());
+    let mut rate = tenant.limiter.lock().check(Instant::now());
+    let action = faults::roll(&faults, &mut tenant.fault_rng.lock());
+    if action == FaultAction::RateLimited {
+        // A burst limit: refused now, with headers saying the budget is back in a second.
+        rate.allowed = false;
+        rate.remaining = 0;
+        rate.reset_secs = 1;
+        rate.reset_at = time::OffsetDateTime::now_utc().unix_timestamp() + 1;
+    }
     let mut resp = if !rate.allowed {
         bump(&tenant.counters.rate_limited);
         error(
@@ -169,7 +177,6 @@ async fn gate(State(sim): State<Arc<SimInner>>, mut req: Request, next: Next) ->
             )],
         )
     } else {
-        let action = faults::roll(&faults, &mut tenant.fault_rng.lock());
         match action {
             FaultAction::ServerError(code) => {
                 bump(&tenant.counters.server_errors);

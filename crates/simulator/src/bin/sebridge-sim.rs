@@ -102,6 +102,10 @@ struct Cli {
     #[arg(long, default_value_t = 0.0, value_parser = fraction_arg)]
     fault_malformed: f64,
 
+    /// Fraction of requests answered 429 (a burst limit) with rate-limit headers.
+    #[arg(long = "fault-429", default_value_t = 0.0, value_parser = fraction_arg)]
+    fault_429: f64,
+
     /// Act on a running simulator instead of starting one.
     #[command(subcommand)]
     command: Option<SimCommand>,
@@ -277,6 +281,7 @@ async fn main() -> Result<()> {
             latency: Duration::from_millis(cli.fault_latency_ms),
             drop_rate: cli.fault_drop,
             malformed_rate: cli.fault_malformed,
+            rate_limited_rate: cli.fault_429,
         },
     };
     let signalled = wait_for_signal()?;

@@ -115,6 +115,23 @@ async fn every_fault_kind_is_observable() {
     }
     assert_eq!(get(&sim, other, "/v1/events").await.status, 200);
 
+    // A burst limit: 429 with the error envelope and headers saying nothing is left,
+    // although the window's budget is not spent.
+    sim.set_faults(
+        Some(&t.name),
+        Faults {
+            rate_limited_rate: 1.0,
+            ..Faults::NONE
+        },
+    )
+    .unwrap();
+    let r = get(&sim, t, "/v1/events").await;
+    assert_eq!(r.status.as_u16(), 429);
+    assert_error_envelope(&r, 429, "Too Many Requests");
+    assert_eq!(r.header("x-ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(r.header("x-ratelimit-reset").as_deref(), Some("1"));
+    assert_eq!(get(&sim, other, "/v1/events").await.status, 200);
+
     // Dropped connection: headers may arrive, the body never completes.
     sim.set_faults(
         Some(&t.name),
@@ -141,6 +158,7 @@ async fn every_fault_kind_is_observable() {
         Some(&t.name),
         Faults {
             malformed_rate: 1.0,
+            rate_limited_rate: 0.0,
             ..Faults::NONE
         },
     )
