@@ -33,7 +33,9 @@ struct Cli {
     /// How long each outage of the fault matrix lasts (default 5s, or 60s with --long).
     #[arg(long, value_parser = parse_secs)]
     outage: Option<std::time::Duration>,
-    /// Run only these parts: `crash`, or fault rows by name (see the report), comma-separated.
+    /// Run only these parts, comma-separated: `crash`, `faults` (every row), or rows by name:
+    /// api-errors, postgres-sink-down, hec-down, elasticsearch-down, servicenow-xdr-down,
+    /// disk-full, broker.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// The sebridge binary (default: `sebridge` beside this one).
@@ -45,6 +47,7 @@ struct Cli {
     /// Also write the report to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Seed of the simulator's data and of the kill moments (default: random, printed).
     #[arg(long)]
     seed: Option<u64>,
 }

@@ -71,8 +71,9 @@ fn concrete(form: &str) -> Vec<&'static [&'static str]> {
         "`sebridge dead-letters [--limit N] [--json]`" => {
             vec![&["dead-letters"], &["dead-letters", "--limit", "5", "--json"]]
         }
-        "`sebridge incidents list [--status open\\|closing\\|closed] [--tenant T] [--json]`" => vec![
+        "`sebridge incidents list [--status open\\|closing\\|closed] [--tenant T] [--limit N] [--json]`" => vec![
             &["incidents", "list"],
+            &["incidents", "list", "--limit", "1000"],
             &["incidents", "list", "--status", "open", "--tenant", "acme", "--json"],
             &["incidents", "list", "--status", "closing"],
             &["incidents", "list", "--status", "closed"],
