@@ -267,6 +267,8 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<RawResponse, Error> {
         let url_text = url.to_string();
+        // Only the Event Streams routes answer an unknown id with a 400 "... not found".
+        let streams = url.path().contains("/v1/event_streams");
         let (user, key) = self.credentials.basic_auth();
         let mut req = self
             .http
@@ -293,7 +295,7 @@ impl Client {
                 url: url_text,
             });
         }
-        Err(status_error(status, &body, rate_limit, retry, now))
+        Err(status_error(status, &body, rate_limit, retry, now, streams))
     }
 
     fn decode<T: DeserializeOwned>(raw: RawResponse) -> Result<ApiResponse<T>, Error> {
@@ -602,12 +604,16 @@ fn path_segment(s: &str) -> Result<&str, Error> {
     Ok(s)
 }
 
+/// `streams`: the request was to `/v1/event_streams`, the one family of routes that answers an
+/// unknown id with a 400 whose message says "not found". Elsewhere such a 400 stays a bad
+/// request: a move to an unknown group must not read as a computer that disappeared.
 fn status_error(
     status: StatusCode,
     body: &[u8],
     rate_limit: Option<RateLimit>,
     retry: Option<Duration>,
     now: OffsetDateTime,
+    streams: bool,
 ) -> Error {
     let details = error_details(body);
     let code = status.as_u16();
@@ -619,7 +625,7 @@ fn status_error(
             details,
         },
         // The API answers "not found" for event streams as 400 (Cisco's Splunk add-on matches it).
-        400 if details.to_ascii_lowercase().contains("not found") => Error::NotFound {
+        400 if streams && details.to_ascii_lowercase().contains("not found") => Error::NotFound {
             status: code,
             details,
         },

@@ -199,6 +199,9 @@ async fn computers_groups_move_and_isolation() {
         .unwrap_err();
     assert_eq!(err.status(), Some(400), "{err}");
     assert!(!err.is_retryable());
+    // Its message says "group ... not found", but the computer is there: a bad request,
+    // not the computer gone (only the Event Streams routes answer "not found" as a 400).
+    assert!(matches!(err, Error::BadRequest { .. }), "{err:?}");
 
     let iso = client
         .start_isolation(&c.guid, "sebridge test", Some("unlock123"))
@@ -222,4 +225,39 @@ async fn computers_groups_move_and_isolation() {
         client.computer("../groups").await,
         Err(Error::InvalidRequest(_))
     ));
+}
+
+#[tokio::test]
+async fn an_unknown_event_stream_is_not_found_though_answered_400() {
+    let url = std::env::var("SEBRIDGE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let sim = simulator::start(SimConfig {
+        tenants: 1,
+        rate: 0.0,
+        amqp: Some(simulator::AmqpConfig {
+            users: simulator::StreamUsers::detect().await,
+            ..simulator::AmqpConfig::local(url)
+        }),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator's Event Streams need RabbitMQ (scripts/test readies it)");
+    let t = sim.tenant("tenant-1").unwrap();
+    let client =
+        Client::builder_with_base_url(&sim.base_url(), Credentials::new(t.client_id, t.api_key))
+            .unwrap()
+            .build()
+            .unwrap();
+    // The API answers an unknown stream id with a 400 "Event stream not found".
+    let err = client.event_stream(987_654).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { status: 400, .. }),
+        "{err:?}"
+    );
+    let err = client.delete_event_stream(987_654).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { status: 400, .. }),
+        "{err:?}"
+    );
+    sim.shutdown().await;
 }
