@@ -3,8 +3,9 @@
 //! `POST` answers 201 with `{id, name, amqp_credentials{user_name, password, queue_name,
 //! host, port, proto}}` (the password only here); `GET` lists/reads `{id, name,
 //! amqp_credentials (no password), event_types, group_guids}`; `PATCH` takes a subset of
-//! `{name, event_type, group_guid}`; `DELETE` answers 200 with `data: {}` (the real body is not
-//! documented). An unknown id is a 400 "Event stream not found", as the API answers it. The
+//! `{name, event_type, group_guid}`. `POST` and `PATCH` read JSON, or form data
+//! (`name=…&event_type[]=…&group_guid[]=…`, as curl examples send it). `DELETE` answers 200
+//! with `data: {}` (the real body is not documented). An unknown id is a 400 "Event stream not found", as the API answers it. The
 //! sixth stream of an organisation is a 400 (the real status is not documented).
 
 // Handlers return early with a ready `Response`; boxing it would only add noise.
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -95,11 +96,51 @@ struct Fields {
     group_guids: Option<Vec<String>>,
 }
 
-fn parse_fields(tenant: &Tenant, body: &Bytes) -> Result<Fields, Vec<String>> {
-    let obj: Map<String, Value> = match serde_json::from_slice(body) {
-        Ok(Value::Object(o)) => o,
-        Ok(_) => return Err(vec!["body must be a JSON object".into()]),
-        Err(e) => return Err(vec![format!("body is not valid JSON: {e}")]),
+/// Whether the request body is form data (`application/x-www-form-urlencoded`), as curl's
+/// `-d name=x -d "event_type[]=1090519054"` sends it; anything else is read as JSON.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Form data as the JSON object the API reads: `name` a string, `event_type[]` (or
+/// `event_type`) an array of ids (a value that is not a number stays a string, refused
+/// below with the same message as in JSON), `group_guid[]` an array of strings.
+fn form_object(body: &Bytes) -> Map<String, Value> {
+    let text = String::from_utf8_lossy(body);
+    let mut obj = Map::new();
+    for pair in crate::util::parse_query(Some(text.as_ref())) {
+        let key = pair.key.trim_end_matches("[]").to_string();
+        match key.as_str() {
+            "event_type" | "group_guid" => {
+                let v = match (key.as_str(), pair.value.trim().parse::<u64>()) {
+                    ("event_type", Ok(n)) => Value::from(n),
+                    _ => Value::String(pair.value),
+                };
+                match obj.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                    Value::Array(items) => items.push(v),
+                    other => *other = Value::Array(vec![v]),
+                }
+            }
+            _ => {
+                obj.insert(pair.key, Value::String(pair.value));
+            }
+        }
+    }
+    obj
+}
+
+fn parse_fields(tenant: &Tenant, form: bool, body: &Bytes) -> Result<Fields, Vec<String>> {
+    let obj: Map<String, Value> = if form {
+        form_object(body)
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => return Err(vec!["body must be a JSON object".into()]),
+            Err(e) => return Err(vec![format!("body is not valid JSON: {e}")]),
+        }
     };
     let mut f = Fields::default();
     let mut errors = Vec::new();
@@ -174,13 +215,14 @@ pub(crate) async fn create(
     State(sim): State<Arc<SimInner>>,
     Extension(TenantCtx(tenant)): Extension<TenantCtx>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let broker = match broker(&sim, &uri) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let fields = match parse_fields(&tenant, &body) {
+    let fields = match parse_fields(&tenant, is_form(&headers), &body) {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, self_link(&sim.base_url, &uri), e),
     };
@@ -274,6 +316,7 @@ pub(crate) async fn patch(
     Extension(TenantCtx(tenant)): Extension<TenantCtx>,
     Path(id): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let broker = match broker(&sim, &uri) {
@@ -284,7 +327,7 @@ pub(crate) async fn patch(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let fields = match parse_fields(&tenant, &body) {
+    let fields = match parse_fields(&tenant, is_form(&headers), &body) {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, self_link(&sim.base_url, &uri), e),
     };

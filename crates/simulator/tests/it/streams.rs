@@ -357,3 +357,53 @@ async fn a_stream_user_can_read_only_its_own_queue() {
     let _ = conn.close(200, "bye".into()).await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_created_from_form_data_too() {
+    let sim = sim_with_streams(1).await;
+    let t = sim.tenants().remove(0);
+    let group = t.groups[0].guid.clone();
+    // As curl -d sends it: repeated `event_type[]`, a group, the name.
+    let body = format!(
+        "name=form+stream&event_type%5B%5D=1090519054&event_type[]=553648147&group_guid[]={group}"
+    );
+    let resp = http()
+        .post(format!("{}/v1/event_streams", sim.base_url()))
+        .basic_auth(&t.client_id, Some(&t.api_key))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: Value = resp.json().await.expect("JSON");
+    let id = created["data"]["id"].as_u64().expect("id");
+    assert_eq!(created["data"]["name"], "form stream");
+    let one = call(
+        &sim,
+        Some(&t),
+        Method::GET,
+        &format!("/v1/event_streams/{id}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        one["data"]["event_types"],
+        serde_json::json!([1090519054, 553648147])
+    );
+    assert_eq!(one["data"]["group_guids"], serde_json::json!([group]));
+    // A form value that is not an event type id is refused as in JSON.
+    let bad = http()
+        .post(format!("{}/v1/event_streams", sim.base_url()))
+        .basic_auth(&t.client_id, Some(&t.api_key))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x&event_type[]=threats")
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let text = bad.text().await.unwrap_or_default();
+    assert!(text.contains("not a known event type id"), "{text}");
+    sim.shutdown().await;
+}
