@@ -8,6 +8,7 @@
 //! `GET /v1/version`, `GET /v1/event_types`, `GET /v1/events` (newest first, offset paging,
 //! inclusive `start_date`, `event_type[]`/`connector_guid[]`/`group_guid[]`/sha256 filters),
 //! `GET /v1/computers[/{guid}]`, `PATCH /v1/computers/{guid}` (move group),
+//! `GET /v1/computers/{guid}/trajectory` (the computer and its latest events),
 //! `/v1/computers/{guid}/isolation` (OPTIONS/GET/PUT/DELETE), `GET /v1/groups[/{guid}]`,
 //! with the real envelope, error objects and `x-ratelimit-*` headers. A per-credential
 //! fixed-window rate limit answers 429 when the budget is spent, and faults (5xx, latency,

@@ -1,4 +1,4 @@
-//! `/v1/computers`, `/v1/computers/{guid}` (GET, PATCH move), and isolation.
+//! `/v1/computers`, `/v1/computers/{guid}` (GET, PATCH move), its trajectory, and isolation.
 
 use std::sync::Arc;
 
@@ -111,6 +111,74 @@ pub(crate) async fn get_one(
         ),
         None => computer_not_found(&sim, &uri, &guid),
     }
+}
+
+/// Events a trajectory shows at most (the API keeps about the last 500).
+const TRAJECTORY_MAX: usize = 500;
+
+/// `GET /v1/computers/{guid}/trajectory` (`q`: an IP, SHA-256 or URL the events must mention;
+/// `limit`): `data: {computer, events}`, the computer's latest events, newest first, in the
+/// event shape without `id`, `event_type_id` and `computer` (reference: trajectory events).
+/// It is what the `trajectory` link of a computer points at.
+pub(crate) async fn trajectory(
+    State(sim): State<Arc<SimInner>>,
+    Extension(TenantCtx(tenant)): Extension<TenantCtx>,
+    Path(guid): Path<String>,
+    uri: Uri,
+) -> Response {
+    let computer = {
+        let world = tenant.world.read();
+        match world.computer_index(&guid) {
+            Some(i) => world.computer_json(i),
+            None => return computer_not_found(&sim, &uri, &guid),
+        }
+    };
+    let (mut q, mut limit) = (None, TRAJECTORY_MAX);
+    for p in parse_query(uri.query()) {
+        match p.key.as_str() {
+            "q" if !p.value.trim().is_empty() => q = Some(p.value.trim().to_ascii_lowercase()),
+            "limit" => match p.value.trim().parse::<usize>() {
+                Ok(n) if n > 0 => limit = n.min(TRAJECTORY_MAX),
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        self_link(&sim.base_url, &uri),
+                        vec![format!("limit: {:?} is not a positive integer", p.value)],
+                    )
+                }
+            },
+            _ => {}
+        }
+    }
+    let mut events = Vec::new();
+    {
+        let store = tenant.store.read();
+        for i in (0..store.len()).rev() {
+            if events.len() >= limit {
+                break;
+            }
+            let e = store.get(i);
+            if e.connector.as_deref() != Some(guid.as_str()) {
+                continue;
+            }
+            let text = e.text.to_text();
+            if q.as_ref()
+                .is_some_and(|q| !text.to_ascii_lowercase().contains(q.as_str()))
+            {
+                continue;
+            }
+            if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&text) {
+                for k in ["id", "event_type_id", "computer"] {
+                    m.remove(k);
+                }
+                events.push(Value::Object(m));
+            }
+        }
+    }
+    ok(
+        &Metadata::self_only(self_link(&sim.base_url, &uri)),
+        serde_json::json!({ "computer": computer, "events": events }),
+    )
 }
 
 /// Parses an optional JSON object body; `Ok(None)` for an empty body.

@@ -47,6 +47,10 @@ pub(crate) fn router(sim: Arc<SimInner>) -> Router {
             get(computers::get_one).patch(computers::patch),
         )
         .route(
+            "/v1/computers/{guid}/trajectory",
+            get(computers::trajectory),
+        )
+        .route(
             "/v1/computers/{guid}/isolation",
             get(computers::isolation_get)
                 .put(computers::isolation_put)

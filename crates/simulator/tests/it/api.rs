@@ -686,3 +686,64 @@ async fn events_inserted_between_page_fetches_shift_offsets() {
     assert_eq!(page_ids(&p1)[9], page_ids(&p2)[0]);
     assert_eq!(sim.stats().tenant(&t.name).unwrap().events_requests, 2);
 }
+
+#[tokio::test]
+async fn the_trajectory_link_of_a_computer_is_served() {
+    let sim = start(quiet(1)).await;
+    let t = &sim.tenants()[0];
+    sim.generate_events(&t.name, 300, None).unwrap();
+    let events = get(&sim, t, "/v1/events?limit=500").await.json();
+    let first = &events["data"][0];
+    let guid = first["connector_guid"]
+        .as_str()
+        .expect("a computer")
+        .to_string();
+    let expected = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["connector_guid"] == guid.as_str())
+        .count();
+    // Follow the link the event carries, as a client would.
+    let link = first["computer"]["links"]["trajectory"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = call(&sim, Some(t), Method::GET, &link, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["data"]["computer"]["connector_guid"], guid.as_str());
+    let traj = v["data"]["events"].as_array().expect("events");
+    assert_eq!(traj.len(), expected, "every event of that computer");
+    for e in traj {
+        for gone in ["id", "event_type_id", "computer"] {
+            assert!(
+                e.get(gone).is_none(),
+                "trajectory events have no {gone}: {e}"
+            );
+        }
+        assert_eq!(e["connector_guid"], guid.as_str());
+    }
+    // `limit` and `q` narrow it; an unknown computer is the 404 envelope.
+    let one = call(&sim, Some(t), Method::GET, &format!("{link}?limit=1"), None)
+        .await
+        .json();
+    assert_eq!(one["data"]["events"].as_array().map(Vec::len), Some(1));
+    let none = call(
+        &sim,
+        Some(t),
+        Method::GET,
+        &format!("{link}?q=203.0.113.250"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(none["data"]["events"], json!([]));
+    let r = get(
+        &sim,
+        t,
+        "/v1/computers/00000000-0000-0000-0000-000000000000/trajectory",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}
