@@ -31,6 +31,32 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
+/// Drops the schemas of earlier harness runs that were killed before they could clean up
+/// (`chaos_<row>_<pid>`, the process gone).
+async fn drop_stale_schemas(pg: &PgPool) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 'chaos\\_%'",
+    )
+    .fetch_all(pg)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let pid = name.rsplit('_').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        // Only names of our own shape, so nothing else in the database is touched.
+        let ours = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if pid.is_some() && !alive && ours {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(pg)
+            .await;
+        }
+    }
+}
+
 /// What a scenario needs.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -91,6 +117,7 @@ impl World {
             .connect(&pg_url())
             .await
             .with_context(|| format!("cannot connect to PostgreSQL at {}", pg_url()))?;
+        drop_stale_schemas(&pg).await;
         let schema = format!("chaos_{}_{}", name.replace('-', "_"), std::process::id());
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
