@@ -167,11 +167,9 @@ pub async fn outcome(world: &World) -> anyhow::Result<Outcome> {
     let xdr = world.sim.xdr_incidents();
     let (n, dup) = dups(xdr.iter().map(|i| i["external_ids"].to_string()));
     (o.xdr_incidents, o.duplicate_xdr) = (n, dup);
-    let list = world.cli(&["incidents", "list", "--json", "--limit", "100000000"])?;
-    let incidents: Value = serde_json::from_str(&list).context("incidents list --json")?;
-    o.incidents = incidents.as_array().map_or(0, Vec::len);
-    o.incidents_unsynced =
-        crate::settle::unsynced_incidents(world).context("incidents list --json")?;
+    let incidents = crate::settle::incidents(world).context("sebridge incidents list --json")?;
+    o.incidents = incidents.len();
+    o.incidents_unsynced = crate::settle::unsynced(&incidents);
     Ok(o)
 }
 

@@ -154,14 +154,6 @@ async fn wait_for(world: &World, trigger: Trigger, rng: &mut SmallRng, limit: Du
     }
 }
 
-/// Adds `n` new events to each tenant (served by the API and published to the streams).
-fn burst(world: &World, n: usize) -> anyhow::Result<()> {
-    for t in &world.tenants {
-        world.sim.generate_events(t, n, None)?;
-    }
-    Ok(())
-}
-
 pub async fn run(
     dir: &Path,
     bin: &Path,
@@ -204,7 +196,7 @@ pub async fn run(
         let mut run = Run::start(bin, &world.config, &log)?;
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..800))).await;
         if trigger != Trigger::StreamAck {
-            burst(&world, per_burst)?;
+            world.burst(per_burst)?;
         }
         if let Some(status) = run.exited() {
             anyhow::bail!(
@@ -213,7 +205,7 @@ pub async fn run(
             );
         }
         if trigger == Trigger::StreamAck {
-            burst(&world, per_burst)?;
+            world.burst(per_burst)?;
         }
         let hit = wait_for(&world, trigger, &mut rng, Duration::from_secs(10)).await;
         let uptime = run.started.elapsed();

@@ -177,19 +177,14 @@ impl Drop for Tmpfs {
     }
 }
 
-fn burst(world: &World, n: usize) {
-    for t in &world.tenants {
-        let _ = world.sim.generate_events(t, n, None);
-    }
-}
-
 /// Live events for `d`: a burst every half second.
-async fn flow(world: &World, d: Duration, per_burst: usize) {
+async fn flow(world: &World, d: Duration, per_burst: usize) -> anyhow::Result<()> {
     let end = Instant::now() + d;
     while Instant::now() < end {
-        burst(world, per_burst);
+        world.burst(per_burst)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    Ok(())
 }
 
 /// The first WARN or ERROR line of the log after byte `from`.
@@ -244,7 +239,7 @@ pub async fn run(
     let run = Run::start(bin, &world.config, &log)?;
     // Caught up on the history first, so the fault meets a pipeline in its steady state.
     settled(&world, Duration::from_secs(2), Duration::from_secs(300)).await;
-    flow(&world, Duration::from_secs(2), 10).await;
+    flow(&world, Duration::from_secs(2), 10).await?;
     let log_at = std::fs::metadata(&log).map_or(0, |m| m.len());
     match row.fault {
         Fault::ApiErrors => {
@@ -268,7 +263,7 @@ pub async fn run(
             // Filled while the sinks are busy, so position commits fail too, not only appends.
             let file = world.events_file();
             let before = std::fs::metadata(&file).map_or(0, |m| m.len());
-            burst(&world, 300);
+            world.burst(300)?;
             let start = Instant::now();
             while std::fs::metadata(&file).map_or(0, |m| m.len()) == before
                 && start.elapsed() < Duration::from_secs(10)
@@ -280,14 +275,14 @@ pub async fn run(
         Fault::Broker => rabbitmqctl(&["close_all_connections", "chaos: connections closed"])?,
     }
     if row.fault == Fault::Broker {
-        flow(&world, outage / 3, 10).await;
+        flow(&world, outage / 3, 10).await?;
         rabbitmqctl(&["close_all_connections", "chaos: connections closed again"])?;
-        flow(&world, outage / 3, 10).await;
+        flow(&world, outage / 3, 10).await?;
         rabbitmqctl(&["stop_app"])?;
-        flow(&world, outage / 3, 10).await;
+        flow(&world, outage / 3, 10).await?;
         rabbitmqctl(&["start_app"])?;
     } else {
-        flow(&world, outage, 10).await;
+        flow(&world, outage, 10).await?;
     }
     let said = first_complaint(&log, log_at);
     let injected = (row.fault == Fault::ApiErrors).then(|| {
@@ -318,7 +313,7 @@ pub async fn run(
         Fault::DiskFull => tmpfs.as_ref().context("no tmpfs")?.free(),
         Fault::Broker => {}
     }
-    flow(&world, Duration::from_secs(2), 10).await;
+    flow(&world, Duration::from_secs(2), 10).await?;
     world.sim.flush_streams(Duration::from_secs(30)).await;
     let events = world.truth_count();
     let recovery = settled(&world, Duration::from_secs(5), Duration::from_secs(600)).await;

@@ -57,18 +57,23 @@ pub async fn progress(world: &World, file: &mut LineCounter) -> (usize, usize, u
     (f, pg, siem)
 }
 
-/// sebridge's incidents without a ticket or an XDR incident (`None`: cannot tell).
-pub fn unsynced_incidents(world: &World) -> Option<usize> {
+/// sebridge's incidents (`None`: the list cannot be read).
+pub fn incidents(world: &World) -> Option<Vec<serde_json::Value>> {
     let list = world
         .cli(&["incidents", "list", "--json", "--limit", "100000000"])
         .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&list).ok()?;
-    Some(
-        v.as_array()?
-            .iter()
-            .filter(|i| i["snow_number"].is_null() || i["xdr_id"].is_null())
-            .count(),
-    )
+    match serde_json::from_str(&list).ok()? {
+        serde_json::Value::Array(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// Incidents without a ticket or an XDR incident.
+pub fn unsynced(incidents: &[serde_json::Value]) -> usize {
+    incidents
+        .iter()
+        .filter(|i| i["snow_number"].is_null() || i["xdr_id"].is_null())
+        .count()
 }
 
 /// Waits until every sink holds the truth's count and incident work has been still for
@@ -92,7 +97,7 @@ pub async fn settled(world: &World, quiet: Duration, limit: Duration) -> Option<
         // Incident work can wait on a retry for a while without changing anything visible:
         // settled also means every incident has its ticket and its XDR incident.
         if delivered && still_since.elapsed() >= quiet {
-            delivered = unsynced_incidents(world) == Some(0);
+            delivered = incidents(world).is_some_and(|i| unsynced(&i) == 0);
         }
         if delivered && delivered_at.is_none() {
             delivered_at = Some(start.elapsed());

@@ -280,6 +280,14 @@ triage_group = "Triage"
         Ok(all)
     }
 
+    /// Adds `n` new events to each tenant (served by the API and published to the streams).
+    pub fn burst(&self, n: usize) -> anyhow::Result<()> {
+        for t in &self.tenants {
+            self.sim.generate_events(t, n, None)?;
+        }
+        Ok(())
+    }
+
     pub fn truth_count(&self) -> usize {
         self.tenants
             .iter()
