@@ -444,6 +444,7 @@ fn hec_config(url: &str) -> HecSinkConfig {
         ack_timeout: Duration::from_secs(30),
         request_timeout: Duration::from_secs(30),
         ca_file: None,
+        format: Default::default(),
     }
 }
 

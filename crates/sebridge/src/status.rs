@@ -78,11 +78,28 @@ pub struct JournalStatus {
     pub rows_dropped_unconsumed: u64,
 }
 
+/// A tenant that rules ask to contain (isolate, move to a triage group), and whether its
+/// API key may do it: checked once at start (`tenants::probe_write_scope`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainmentStatus {
+    pub tenant: String,
+    /// The rules asking for containment on this tenant.
+    pub rules: Vec<String>,
+    /// "checking", "read_write", "read_only" or "unknown" (the API did not tell; retried).
+    pub write_scope: String,
+    /// Set unless the key is known to be read & write: what will fail, or why it is not
+    /// known.
+    pub warning: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+}
+
 #[derive(Default)]
 struct Inner {
     tenants: BTreeMap<(String, String), TenantStatus>,
     sinks: BTreeMap<String, SinkStatus>,
     journal: Option<JournalStatus>,
+    containment: BTreeMap<String, ContainmentStatus>,
 }
 
 /// Shared status board. Cheap to clone.
@@ -99,6 +116,9 @@ pub struct Snapshot {
     pub sinks: Vec<SinkStatus>,
     /// Retention state (absent until the first retention check).
     pub journal: Option<JournalStatus>,
+    /// Tenants that rules ask to contain, with their key's write scope (empty without
+    /// containment rules).
+    pub containment: Vec<ContainmentStatus>,
 }
 
 impl StatusBoard {
@@ -177,12 +197,20 @@ impl StatusBoard {
         self.write(|i| i.journal = Some(status))
     }
 
+    /// Sets (or replaces) one tenant's containment status.
+    pub fn set_containment(&self, status: ContainmentStatus) {
+        self.write(|i| {
+            i.containment.insert(status.tenant.clone(), status);
+        })
+    }
+
     pub fn snapshot(&self, journal_head: i64) -> Snapshot {
         self.read(|i| Snapshot {
             journal_head,
             tenants: i.tenants.values().cloned().collect(),
             sinks: i.sinks.values().cloned().collect(),
             journal: i.journal.clone(),
+            containment: i.containment.values().cloned().collect(),
         })
     }
 }

@@ -382,6 +382,13 @@ fn start_incidents(
         return Ok(None);
     };
     let service = crate::incidents::IncidentService::new(cfg, store, tenants)?;
+    // Tenants whose rules ask for containment: is their API key read-only? Reported at
+    // start (log, /status), beside the pipeline; nothing waits for it.
+    sinks.spawn(crate::incidents::scope::check_write_scopes(
+        service.ctx.clone(),
+        status.clone(),
+        shutdown.clone(),
+    ));
     // The webhook (on every replica) only records close notices; the engine, executor and
     // reconciler run on the replica holding the `incidents` lease, on a fenced store. A run
     // under a lease gets a service of its own (its writes carry the lease's fence) sharing

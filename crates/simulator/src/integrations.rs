@@ -12,6 +12,8 @@
 //! | `GET /_sim/xdr/incidents` | | every XDR incident |
 //! | `PUT /_sim/xdr/token_ttl` | `{"secs"}` | lifetime of tokens issued from now on |
 //! | `POST /_sim/xdr/expire_tokens` | | every issued token stops working |
+//! | `PUT /_sim/xdr/rate_limit` | `{"limit", "window_secs"}` | the organisation's budget per rolling window |
+//! | `GET /_sim/xdr/requests` | | every `/ctia` request: [`XdrRequest`](crate::XdrRequest)s |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +29,8 @@ use serde_json::Value;
 use crate::api::envelope_json_response as json_response;
 use crate::sim::SimInner;
 use crate::snow::{analyst_close, CloseBody, SnowFaults, SnowInfo, SnowRecord, SnowWebhook};
-use crate::xdr::XdrInfo;
-use crate::{SimHandle, WebhookDelivery};
+use crate::xdr::{XdrInfo, XdrRequest};
+use crate::{SimError, SimHandle, WebhookDelivery};
 
 /// Where the simulated ServiceNow and XDR are and how to authenticate to them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -147,6 +149,22 @@ impl SimHandle {
     /// Every ServiceNow OAuth access and refresh token issued so far.
     pub fn snow_issued_tokens(&self) -> Vec<String> {
         self.inner().snow.issued_tokens()
+    }
+
+    /// The XDR organisation's request budget per rolling window (default 8000 per hour, as
+    /// documented); the window starts empty. Over it, `/ctia` answers 429 with `Retry-After`.
+    pub fn set_xdr_rate_limit(&self, limit: u32, window: Duration) -> Result<(), SimError> {
+        if window.is_zero() {
+            return Err(SimError::Config("XDR rate-limit window must be > 0".into()));
+        }
+        self.inner().xdr.set_rate_limit(limit, window);
+        Ok(())
+    }
+
+    /// Every `/ctia` request the XDR side received (the last 100,000), oldest first, with
+    /// its arrival time and answer: to check what was sent while a 429 was in force.
+    pub fn xdr_requests(&self) -> Vec<XdrRequest> {
+        self.inner().xdr.requests()
     }
 
     /// (token requests, requests refused for want of a valid token) on the XDR side.

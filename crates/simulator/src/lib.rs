@@ -11,8 +11,9 @@
 //! `GET /v1/computers/{guid}/trajectory` (the computer and its latest events),
 //! `/v1/computers/{guid}/isolation` (OPTIONS/GET/PUT/DELETE), `GET /v1/groups[/{guid}]`,
 //! with the real envelope, error objects and `x-ratelimit-*` headers. A per-credential
-//! fixed-window rate limit answers 429 when the budget is spent, and faults (5xx, latency,
-//! dropped connections, malformed bodies) can be injected globally or per tenant.
+//! fixed-window rate limit answers 429 when the budget is spent, a tenant's credential can be
+//! made read-only (writes answered 403), and faults (5xx, latency, dropped connections,
+//! malformed bodies) can be injected globally or per tenant.
 //!
 //! Control from tests goes through [`SimHandle`]; other processes use the unauthenticated,
 //! loopback-only `/_sim/...` routes (listed in the [`SimHandle`] docs).
@@ -31,10 +32,12 @@
 
 mod api;
 mod config_writer;
+mod console;
 mod event_types;
 mod events;
 mod faults;
 mod integrations;
+mod isolation;
 mod ratelimit;
 pub mod receivers;
 mod sim;
@@ -51,7 +54,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use console::ConsoleAction;
 pub use event_types::{event_type, EventType, EVENT_TYPES};
+pub use events::sample_events;
 pub use faults::Faults;
 pub use integrations::IntegrationInfo;
 pub use sim::{start, SimHandle};
@@ -63,7 +68,7 @@ pub use snow::{
 pub use stats::{SimStats, TenantStats};
 pub use streams::{AmqpConfig, StreamUsers, EXCHANGE as STREAM_EXCHANGE, MAX_STREAMS_PER_ORG};
 pub use util::parse_duration;
-pub use xdr::XdrInfo;
+pub use xdr::{XdrInfo, XdrRequest};
 
 /// The API version string carried by every envelope.
 pub const API_VERSION: &str = "v1.2.0";
@@ -74,8 +79,15 @@ pub const DEFAULT_RATE_LIMIT: u32 = 3000;
 /// Default rate-limit window (one hour).
 pub const DEFAULT_RATE_LIMIT_WINDOW: Duration = Duration::from_secs(3600);
 
+/// XDR's documented budget: 8000 requests per rolling 60 minutes per organisation.
+pub const XDR_DEFAULT_RATE_LIMIT: u32 = 8000;
+
+/// XDR's documented rate-limit window (rolling, one hour).
+pub const XDR_DEFAULT_RATE_LIMIT_WINDOW: Duration = Duration::from_secs(3600);
+
 /// Simulator configuration. `Default` gives 3 tenants on `127.0.0.1:0`, seed 1, 1 event per
-/// second per tenant, no history, 3000 requests per hour, no faults.
+/// second per tenant, no history, 3000 requests per hour, no faults, read & write keys, and
+/// XDR's 8000 requests per rolling hour.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Address to listen on; port 0 picks a free port. Links use `127.0.0.1` when this is
@@ -106,9 +118,23 @@ pub struct SimConfig {
     pub documented_rate_headers: bool,
     /// Global fault injection (tenants can be overridden with [`SimHandle::set_faults`]).
     pub faults: Faults,
+    /// How long an online connector takes to carry out an isolation start or stop: the
+    /// computer is `pending_start` / `pending_stop` meanwhile (0: at once). Can be changed
+    /// later with [`SimHandle::set_isolation_delay`].
+    pub isolation_delay: Duration,
     /// Event Streams on a real RabbitMQ broker (`/v1/event_streams`); `None` answers those
     /// routes with 503.
     pub amqp: Option<AmqpConfig>,
+    /// Tenants whose API credential has the "Read-only" scope: reads work, every write
+    /// (`PUT`/`PATCH`/`POST`/`DELETE` under `/v1/`) is answered 403. Changed later with
+    /// [`SimHandle::set_read_only`].
+    pub read_only_tenants: Vec<String>,
+    /// XDR requests (`/ctia/...`) allowed per rolling window for the organisation, shared by
+    /// every API client; over it, 429 with `Retry-After`. Changed later with
+    /// [`SimHandle::set_xdr_rate_limit`].
+    pub xdr_rate_limit: u32,
+    /// Length of the rolling XDR rate-limit window.
+    pub xdr_rate_limit_window: Duration,
 }
 
 impl Default for SimConfig {
@@ -126,7 +152,11 @@ impl Default for SimConfig {
             rate_limit_window: DEFAULT_RATE_LIMIT_WINDOW,
             documented_rate_headers: false,
             faults: Faults::NONE,
+            isolation_delay: Duration::ZERO,
             amqp: None,
+            read_only_tenants: Vec::new(),
+            xdr_rate_limit: XDR_DEFAULT_RATE_LIMIT,
+            xdr_rate_limit_window: XDR_DEFAULT_RATE_LIMIT_WINDOW,
         }
     }
 }
@@ -199,6 +229,11 @@ pub struct ComputerInfo {
     pub group_guid: String,
     /// Whether it is currently isolated.
     pub isolated: bool,
+    /// Its isolation status as the API gives it (`not_isolated`, `pending_start`,
+    /// `isolated`, `pending_stop`).
+    pub isolation_status: String,
+    /// Whether its connector is online (an offline one leaves isolation requests pending).
+    pub online: bool,
 }
 
 /// Identity and world of one tenant.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,9 +17,10 @@ use tokio::task::JoinHandle;
 use crate::config_writer::{self, ConfigTenant};
 use crate::events::{EventStore, Generator, StoredEvent};
 use crate::faults::Faults;
+use crate::isolation::IsolationStatus;
 use crate::ratelimit::RateLimiter;
 use crate::stats::{Counters, SimStats};
-use crate::world::{random_hex, random_uuid, IsolationStatus, World};
+use crate::world::{random_hex, random_uuid, World};
 use crate::{ComputerInfo, GroupInfo, SimConfig, SimError, TenantInfo};
 
 /// How often live events are generated.
@@ -45,6 +46,8 @@ pub(crate) struct Tenant {
     pub fault_rng: Mutex<SmallRng>,
     pub limiter: Mutex<RateLimiter>,
     pub counters: Counters,
+    /// The credential has the "Read-only" scope: writes are answered 403 (api/mod.rs).
+    pub read_only: AtomicBool,
     /// Publishes what this tenant gets to its event streams (no-op without streams).
     pub streams: crate::streams::TenantStreams,
     /// `/v1/events` requests answered, and events waiting for a given count.
@@ -80,7 +83,15 @@ impl Tenant {
                     guid: c.guid.to_string(),
                     hostname: c.hostname.clone(),
                     group_guid: w.groups[c.group].guid.to_string(),
-                    isolated: c.isolation.status == IsolationStatus::Isolated,
+                    isolated: c.isolation.view(std::time::Instant::now()).status
+                        == IsolationStatus::Isolated,
+                    isolation_status: c
+                        .isolation
+                        .view(std::time::Instant::now())
+                        .status
+                        .name()
+                        .into(),
+                    online: c.online,
                 })
                 .collect(),
         }
@@ -157,6 +168,8 @@ pub(crate) struct SimInner {
     pub global_faults: RwLock<Faults>,
     pub global_rate_limit: RwLock<(u32, Duration)>,
     pub documented_rate_headers: bool,
+    /// [`crate::SimConfig::isolation_delay`], in milliseconds.
+    pub isolation_delay_ms: AtomicU64,
     pub unauthorized: AtomicU64,
     rate_bits: AtomicU64,
     /// The simulated ServiceNow instance and XDR organisation (one each, shared by tenants).
@@ -167,6 +180,14 @@ pub(crate) struct SimInner {
 }
 
 impl SimInner {
+    /// How a computer's connector carries out an isolation request now.
+    pub fn check_in(&self, online: bool) -> crate::isolation::CheckIn {
+        crate::isolation::CheckIn {
+            online,
+            delay: Duration::from_millis(self.isolation_delay_ms.load(Ordering::Relaxed)),
+        }
+    }
+
     pub fn tenant(&self, name: &str) -> Result<&Arc<Tenant>, SimError> {
         self.by_name
             .get(name)
@@ -389,6 +410,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     if names.is_empty() {
         return Err(SimError::Config("at least one tenant is needed".into()));
     }
+    if let Some(n) = cfg.read_only_tenants.iter().find(|n| !names.contains(n)) {
+        return Err(SimError::Config(format!(
+            "read-only tenant {n:?} is not one of the tenants"
+        )));
+    }
+    if cfg.xdr_rate_limit_window.is_zero() {
+        return Err(SimError::Config("XDR rate-limit window must be > 0".into()));
+    }
     let mut seen = std::collections::HashSet::new();
     for n in &names {
         if !valid_tenant_name(n) {
@@ -466,6 +495,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
             fault_rng: Mutex::new(fault_rng),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limit, cfg.rate_limit_window)),
             counters: Counters::default(),
+            read_only: AtomicBool::new(cfg.read_only_tenants.contains(name)),
             streams: Default::default(),
             pending: Mutex::new(Pending::default()),
         }));
@@ -478,10 +508,13 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         global_faults: RwLock::new(cfg.faults),
         global_rate_limit: RwLock::new((cfg.rate_limit, cfg.rate_limit_window)),
         documented_rate_headers: cfg.documented_rate_headers,
+        isolation_delay_ms: AtomicU64::new(
+            u64::try_from(cfg.isolation_delay.as_millis()).unwrap_or(u64::MAX),
+        ),
         unauthorized: AtomicU64::new(0),
         rate_bits: AtomicU64::new(cfg.rate.to_bits()),
         snow: crate::snow::SnowState::new(&mut master),
-        xdr: crate::xdr::XdrState::new(&mut master),
+        xdr: crate::xdr::XdrState::new(&mut master, cfg.xdr_rate_limit, cfg.xdr_rate_limit_window),
         broker,
     });
     if let Some(b) = &inner.broker {
@@ -572,10 +605,11 @@ async fn live_loop(inner: Arc<SimInner>) {
 /// | `POST /_sim/tenants/{name}/insert_after` | `{"after": n, "events": [...]}` | see [`SimHandle::insert_after_requests`] |
 /// | `PUT /_sim/faults` | `{"tenant"?, "error_rate", "latency_ms", "drop_rate", "malformed_rate", "rate_limited_rate"}` (missing = 0) | |
 /// | `PUT /_sim/rate_limit` | `{"tenant"?, "limit", "window_secs"}` | |
+/// | `PUT /_sim/read_only` | `{"tenant", "read_only"}` | see [`SimHandle::set_read_only`] |
 /// | `PUT /_sim/rate` | `{"rate": events_per_second}` | live generation rate |
 /// | `POST /_sim/write_config` | `{"path": "..."}` | [`SimHandle::write_config`] |
 pub struct SimHandle {
-    inner: Arc<SimInner>,
+    pub(crate) inner: Arc<SimInner>,
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
@@ -698,6 +732,16 @@ impl SimHandle {
         window: Duration,
     ) -> Result<(), SimError> {
         self.inner.set_rate_limit(tenant, limit, window)
+    }
+
+    /// Gives `tenant`'s API credential the "Read-only" scope (`true`: every write under
+    /// `/v1/` is answered 403, reads work) or "Read & Write" (`false`, the default).
+    pub fn set_read_only(&self, tenant: &str, read_only: bool) -> Result<(), SimError> {
+        self.inner
+            .tenant(tenant)?
+            .read_only
+            .store(read_only, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Changes the live generation rate (events per second per tenant; 0 stops it).

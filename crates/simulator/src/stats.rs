@@ -71,6 +71,7 @@ pub(crate) struct Counters {
     pub drops: AtomicU64,
     pub malformed: AtomicU64,
     pub client_errors: AtomicU64,
+    pub forbidden: AtomicU64,
 }
 
 pub(crate) fn bump(c: &AtomicU64) {
@@ -99,6 +100,7 @@ impl Counters {
             drops: get(&self.drops),
             malformed: get(&self.malformed),
             client_errors: get(&self.client_errors),
+            forbidden: get(&self.forbidden),
         }
     }
 }
@@ -126,8 +128,11 @@ pub struct TenantStats {
     pub drops: u64,
     /// Injected malformed bodies.
     pub malformed: u64,
-    /// 4xx answers other than 429 (bad parameters, unknown paths, conflicts).
+    /// 4xx answers other than 429 (bad parameters, unknown paths, conflicts, 403s).
     pub client_errors: u64,
+    /// Writes refused with 403 because the tenant's credential is read-only.
+    #[serde(default)]
+    pub forbidden: u64,
 }
 
 /// Snapshot of all counters.

@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 use rand::RngExt;
 use serde::Serialize;
 
+use crate::isolation::{Isolation, IsolationStatus};
 use crate::util::{push_json_str, zulu_date};
 
 /// Names of the groups a tenant may have (2 to 4 of them, in this order).
@@ -39,23 +40,6 @@ const SERVER_OS: [(&str, &str); 2] = [
 ];
 const CONNECTOR_VERSIONS: [&str; 3] = ["8.2.1.21650", "8.1.7.21585", "7.5.17.21542"];
 
-/// Isolation state of a computer (`/v1/computers/{guid}/isolation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum IsolationStatus {
-    NotIsolated,
-    Isolated,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Isolation {
-    pub available: bool,
-    pub status: IsolationStatus,
-    pub comment: Option<String>,
-    pub unlock_code: Option<String>,
-    pub isolated_by: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
     pub guid: Arc<str>,
@@ -83,6 +67,9 @@ pub(crate) struct Computer {
     pub install_date: i64,
     pub last_seen: i64,
     pub isolation: Isolation,
+    /// Whether the connector is online: an offline one carries out an isolation request
+    /// only when it is back.
+    pub online: bool,
     /// Pre-serialized `computer` object for events, with `user`.
     pub frag_user: Arc<str>,
     /// Pre-serialized `computer` object for events, without `user`.
@@ -203,13 +190,8 @@ impl World {
                 group,
                 install_date,
                 last_seen: now - rng.random_range(0..3600i64),
-                isolation: Isolation {
-                    available: true,
-                    status: IsolationStatus::NotIsolated,
-                    comment: None,
-                    unlock_code: None,
-                    isolated_by: None,
-                },
+                isolation: Isolation::default(),
+                online: true,
                 frag_user: Arc::from(""),
                 frag_plain: Arc::from(""),
             });
@@ -251,6 +233,7 @@ impl World {
         let c = &self.computers[i];
         let g = &self.groups[c.group];
         let base = &self.base_url;
+        let isolation = c.isolation.view(std::time::Instant::now());
         ComputerJson {
             connector_guid: c.guid.to_string(),
             hostname: c.hostname.clone(),
@@ -285,8 +268,8 @@ impl World {
             last_seen: zulu_date(c.last_seen),
             faults: Vec::new(),
             isolation: IsolationSummary {
-                available: c.isolation.available,
-                status: c.isolation.status,
+                available: isolation.available,
+                status: isolation.status,
             },
             orbital: OrbitalStatus {
                 status: "not_enabled",

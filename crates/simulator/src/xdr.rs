@@ -12,17 +12,26 @@
 //! `incident_time.closed` with the server's time (current CTIA overrides a client value);
 //! `POST /{id}/status` takes `{"status"}` only; lookup by external id; search with
 //! `X-Total-Hits`.
+//!
+//! Rate limit (§2, "Rate limit (XDR)"): a budget of requests per rolling window for the
+//! organisation, shared by every API client (documented: 8000 per 60 minutes). Every `/ctia`
+//! answer carries `X-Ratelimit-Org-Limit`; over the budget the answer is 429 with
+//! `Retry-After` = whole seconds until the oldest counted request leaves the window (so a
+//! request sent then is accepted). Only accepted requests count. The token endpoint (IROH, a
+//! different host on the real service) is not counted. The 429 body is not documented; a
+//! JSON `{"error","message"}` like CTIA's other errors is an **inference**.
 
 // Handlers answer early with a ready `Response`; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -88,6 +97,54 @@ pub struct XdrInfo {
     pub client_password: String,
 }
 
+/// One `/ctia` request as the organisation's rate limiter saw it (see
+/// [`SimHandle::xdr_requests`](crate::SimHandle::xdr_requests)).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct XdrRequest {
+    /// When it arrived: milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// `GET`, `POST`, `PATCH`.
+    pub method: String,
+    /// The path, e.g. `/ctia/incident`.
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+    /// `Retry-After` (seconds) of a 429.
+    pub retry_after: Option<u64>,
+}
+
+/// Requests kept in the log (the oldest are dropped).
+const REQUEST_LOG: usize = 100_000;
+
+/// The organisation's budget over a rolling window.
+struct OrgLimit {
+    limit: u32,
+    window: Duration,
+    /// Arrival of every accepted request still inside the window, oldest first.
+    accepted: VecDeque<Instant>,
+}
+
+impl OrgLimit {
+    /// Counts the request, or says how long until a slot frees.
+    fn check(&mut self, now: Instant) -> Result<(), Duration> {
+        while let Some(&t) = self.accepted.front() {
+            if now.saturating_duration_since(t) >= self.window {
+                self.accepted.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.accepted.len() < self.limit as usize {
+            self.accepted.push_back(now);
+            return Ok(());
+        }
+        Err(match self.accepted.front() {
+            Some(&oldest) => (oldest + self.window).saturating_duration_since(now),
+            None => self.window,
+        })
+    }
+}
+
 /// short id → (creation order, incident).
 type Stored = BTreeMap<String, (u64, Map<String, Value>)>;
 
@@ -103,10 +160,12 @@ pub(crate) struct XdrState {
     rng: Mutex<SmallRng>,
     token_requests: AtomicU64,
     unauthorized: AtomicU64,
+    limit: Mutex<OrgLimit>,
+    requests: Mutex<VecDeque<XdrRequest>>,
 }
 
 impl XdrState {
-    pub fn new(rng: &mut SmallRng) -> XdrState {
+    pub fn new(rng: &mut SmallRng, limit: u32, window: Duration) -> XdrState {
         let seed: u64 = rng.random();
         let mut own = <SmallRng as rand::SeedableRng>::seed_from_u64(seed);
         XdrState {
@@ -120,7 +179,26 @@ impl XdrState {
             rng: Mutex::new(own),
             token_requests: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            limit: Mutex::new(OrgLimit {
+                limit,
+                window,
+                accepted: VecDeque::new(),
+            }),
+            requests: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// A new budget per rolling window; the window starts empty.
+    pub fn set_rate_limit(&self, limit: u32, window: Duration) {
+        let mut l = self.limit.lock();
+        l.limit = limit;
+        l.window = window;
+        l.accepted.clear();
+    }
+
+    /// Every `/ctia` request received (the last 100,000), oldest first.
+    pub fn requests(&self) -> Vec<XdrRequest> {
+        self.requests.lock().iter().cloned().collect()
     }
 
     pub fn info(&self, base_url: &str) -> XdrInfo {
@@ -177,14 +255,67 @@ fn now_iso() -> String {
     format!("{}.{:03}Z", z.trim_end_matches('Z'), ms)
 }
 
-pub(crate) fn router() -> Router<Arc<SimInner>> {
-    Router::new()
-        .route("/iroh/oauth2/token", post(token))
+pub(crate) fn router(sim: Arc<SimInner>) -> Router<Arc<SimInner>> {
+    let ctia = Router::new()
         .route("/ctia/incident", post(create))
         .route("/ctia/incident/search", get(search))
         .route("/ctia/incident/external_id/{eid}", get(by_external_id))
         .route("/ctia/incident/{id}", get(get_one).patch(patch))
         .route("/ctia/incident/{id}/status", post(status))
+        .route_layer(from_fn_with_state(sim, org_rate_limit));
+    Router::new()
+        .route("/iroh/oauth2/token", post(token))
+        .merge(ctia)
+}
+
+const ORG_LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-org-limit");
+
+fn epoch_ms() -> u64 {
+    u64::try_from(now_ns() / 1_000_000).unwrap_or(0)
+}
+
+/// The organisation's request budget: counts the request or answers 429 with `Retry-After`;
+/// every answer says the limit. Every request is logged.
+async fn org_rate_limit(State(sim): State<Arc<SimInner>>, req: Request, next: Next) -> Response {
+    let at_ms = epoch_ms();
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+    let (checked, limit, window) = {
+        let mut l = sim.xdr.limit.lock();
+        (l.check(Instant::now()), l.limit, l.window)
+    };
+    let (mut resp, retry_after) = match checked {
+        Ok(()) => (next.run(req).await, None),
+        Err(wait) => {
+            let secs = (wait.as_secs_f64().ceil() as u64).max(1);
+            let mut r = ctia_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                serde_json::json!({
+                    "error": "too_many_requests",
+                    "message": format!(
+                        "Rate limit exceeded: {limit} requests per {} s for this organisation; retry in {secs} s",
+                        window.as_secs()
+                    ),
+                }),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            (r, Some(secs))
+        }
+    };
+    resp.headers_mut()
+        .insert(ORG_LIMIT_HEADER, HeaderValue::from(limit));
+    let mut log = sim.xdr.requests.lock();
+    if log.len() >= REQUEST_LOG {
+        log.pop_front();
+    }
+    log.push_back(XdrRequest {
+        at_ms,
+        method,
+        path,
+        status: resp.status().as_u16(),
+        retry_after,
+    });
+    resp
 }
 
 /// `/_sim/xdr/...` control routes.
@@ -193,6 +324,8 @@ pub(crate) fn admin_router() -> Router<Arc<SimInner>> {
         .route("/incidents", get(admin_incidents))
         .route("/token_ttl", put(admin_token_ttl))
         .route("/expire_tokens", post(admin_expire))
+        .route("/rate_limit", put(admin_rate_limit))
+        .route("/requests", get(admin_requests))
 }
 
 async fn token(State(sim): State<Arc<SimInner>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -664,6 +797,36 @@ async fn admin_token_ttl(State(sim): State<Arc<SimInner>>, body: Bytes) -> Respo
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitBody {
+    limit: u32,
+    window_secs: f64,
+}
+
+async fn admin_rate_limit(State(sim): State<Arc<SimInner>>, body: Bytes) -> Response {
+    let b = match serde_json::from_slice::<RateLimitBody>(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return crate::api::admin_error(StatusCode::BAD_REQUEST, &format!("bad body: {e}"))
+        }
+    };
+    match Duration::try_from_secs_f64(b.window_secs) {
+        Ok(w) if !w.is_zero() => {
+            sim.xdr.set_rate_limit(b.limit, w);
+            json_response(StatusCode::OK, "{\"ok\":true}".into())
+        }
+        _ => crate::api::admin_error(StatusCode::BAD_REQUEST, "window_secs must be > 0"),
+    }
+}
+
+async fn admin_requests(State(sim): State<Arc<SimInner>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::to_string(&sim.xdr.requests()).unwrap_or_else(|_| "[]".into()),
+    )
+}
+
 async fn admin_expire(State(sim): State<Arc<SimInner>>) -> Response {
     sim.xdr.expire_tokens();
     json_response(StatusCode::OK, "{\"ok\":true}".into())
@@ -672,6 +835,25 @@ async fn admin_expire(State(sim): State<Arc<SimInner>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn org_limit_is_a_rolling_window() {
+        let mut l = OrgLimit {
+            limit: 2,
+            window: Duration::from_secs(10),
+            accepted: VecDeque::new(),
+        };
+        let t0 = Instant::now();
+        assert!(l.check(t0).is_ok());
+        assert!(l.check(t0 + Duration::from_secs(4)).is_ok());
+        // Full: the oldest leaves the window at t0 + 10 s.
+        let wait = l.check(t0 + Duration::from_secs(6)).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(4));
+        assert!(l.check(t0 + Duration::from_secs(10)).is_ok());
+        // Now t0 + 4 s and t0 + 10 s are in: the next slot frees at t0 + 14 s.
+        let wait = l.check(t0 + Duration::from_secs(11)).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(3));
+    }
 
     #[test]
     fn schema_rules() {

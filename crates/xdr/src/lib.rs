@@ -9,6 +9,12 @@
 //!   [`Client::add_external_reference`] read the incident first and always send the merged
 //!   `external_references` (the public SecureX sample drops the existing ones).
 //!
+//! - Rate limit: XDR's budget is per organisation (8000 requests per rolling hour, shared by
+//!   every API client). After a 429 the client sends nothing to CTIA until its `Retry-After`
+//!   has passed: every call meanwhile fails at once with [`Error::RateLimited`] carrying the
+//!   wait that is left, so many tasks sharing the client do not each spend a request to
+//!   learn the same thing.
+//!
 //! It knows nothing of sebridge. Requests are not retried here ([`Error::is_retryable`]).
 
 mod error;
@@ -24,8 +30,8 @@ use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -119,6 +125,8 @@ struct Inner {
     ctia: Url,
     credentials: Credentials,
     token: http_core::TokenCache,
+    /// After a 429: no CTIA request before this instant.
+    hold_until: Mutex<Option<Instant>>,
 }
 
 /// An XDR client for one organisation. Cheap to clone; clones share the token.
@@ -168,6 +176,7 @@ impl ClientBuilder {
                 ctia: self.ctia,
                 credentials: self.credentials,
                 token: http_core::TokenCache::new(TOKEN_MARGIN),
+                hold_until: Mutex::new(None),
             }),
         })
     }
@@ -219,6 +228,37 @@ impl Client {
             credentials,
             http: http_core::HttpSettings::default(),
         })
+    }
+
+    /// How long CTIA asked us to wait (the rest of the last 429's `Retry-After`); `None`
+    /// when requests may be sent.
+    pub fn rate_limited_for(&self) -> Option<Duration> {
+        let mut hold = self
+            .inner
+            .hold_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let left = hold.map(|t| t.saturating_duration_since(Instant::now()));
+        match left {
+            Some(d) if !d.is_zero() => Some(d),
+            _ => {
+                *hold = None;
+                None
+            }
+        }
+    }
+
+    /// Holds every CTIA request for `wait` (keeping a longer hold already in force).
+    fn hold_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut hold = self
+            .inner
+            .hold_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if hold.is_none_or(|t| t < until) {
+            *hold = Some(until);
+        }
     }
 
     /// How many tokens this client has requested so far (for status pages and tests).
@@ -383,6 +423,9 @@ impl Client {
     ) -> Result<Raw, Error> {
         let mut retried = false;
         loop {
+            if let Some(retry_after) = self.rate_limited_for() {
+                return Err(Error::RateLimited { retry_after });
+            }
             let token = self.token().await?;
             let url_text = url.to_string();
             let mut req = self
@@ -413,7 +456,11 @@ impl Client {
                     url: url_text,
                 });
             }
-            return Err(status_error(status, &headers, &body_bytes));
+            let e = status_error(status, &headers, &body_bytes);
+            if let Error::RateLimited { retry_after } = &e {
+                self.hold_for(*retry_after);
+            }
+            return Err(e);
         }
     }
 

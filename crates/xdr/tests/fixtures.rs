@@ -211,3 +211,37 @@ async fn schema_limits_and_bad_credentials() {
     ));
     sim.shutdown().await;
 }
+
+/// XDR's per-organisation budget: a 429 gives `retry_after` from `Retry-After`, and until
+/// it has passed the client sends nothing (calls fail at once with the wait left).
+#[tokio::test]
+async fn a_429_gives_retry_after_and_holds_every_request_until_then() {
+    let (sim, client) = sim_and_client().await;
+    sim.set_xdr_rate_limit(2, std::time::Duration::from_secs(3))
+        .unwrap();
+    let q = SearchQuery::default();
+    client.search(&q).await.unwrap();
+    client.find_by_external_id("x").await.unwrap();
+    let e = client.search(&q).await.unwrap_err();
+    let wait = e.retry_after().expect("429 carries retry_after");
+    assert!(
+        matches!(e, Error::RateLimited { .. }) && e.is_retryable(),
+        "{e}"
+    );
+    assert!(
+        (1..=3).contains(&wait.as_secs()),
+        "Retry-After in whole seconds, at most the window: {wait:?}"
+    );
+    assert_eq!(sim.xdr_requests().len(), 3);
+    // Held: no request is sent, the wait left is reported.
+    let e = client.create(&sample_incident()).await.unwrap_err();
+    assert!(e.retry_after().is_some_and(|w| w <= wait), "{e}");
+    assert!(client.rate_limited_for().is_some());
+    assert_eq!(sim.xdr_requests().len(), 3, "nothing sent while held");
+    assert!(sim.xdr_incidents().is_empty());
+    tokio::time::sleep(wait).await;
+    assert!(client.rate_limited_for().is_none());
+    client.create(&sample_incident()).await.unwrap();
+    assert_eq!(sim.xdr_incidents().len(), 1);
+    sim.shutdown().await;
+}

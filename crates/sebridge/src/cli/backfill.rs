@@ -1,5 +1,6 @@
 //! `sebridge backfill`: read a tenant's history from a given time into the journal, once.
 
+use super::progress::Progress;
 use super::{load_config, termination_signal};
 use anyhow::{bail, Context};
 use sebridge::config::{PollSourceConfig, SourceConfig};
@@ -67,32 +68,42 @@ pub async fn run(args: BackfillArgs, config_path: &Path) -> anyhow::Result<ExitC
     };
     let status = StatusBoard::default();
     let shutdown = CancellationToken::new();
+    // Progress by time covered: from `since` to now, as the cursor moves forward.
+    let progress_done = CancellationToken::new();
     let progress = {
         let status = status.clone();
         let name = t.name.clone();
+        let start = since.unix_timestamp();
+        let end = OffsetDateTime::now_utc().unix_timestamp();
+        let total = u64::try_from(end - start).unwrap_or(0).max(1);
+        let done_token = progress_done.clone();
         tokio::spawn(async move {
+            let mut bar = Progress::new(format!("backfill {name}"), total);
             loop {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = done_token.cancelled() => break,
+                }
                 if let Some(s) = status
                     .snapshot(0)
                     .tenants
                     .into_iter()
                     .find(|s| s.tenant == name)
                 {
-                    let at = s
-                        .cursor_time
-                        .and_then(|c| OffsetDateTime::from_unix_timestamp(c).ok())
+                    let at = s.cursor_time.unwrap_or(start);
+                    let done = u64::try_from(at - start).unwrap_or(0);
+                    let reached = OffsetDateTime::from_unix_timestamp(at)
+                        .ok()
                         .and_then(|c| {
                             c.format(&time::format_description::well_known::Rfc3339)
                                 .ok()
                         })
                         .unwrap_or_default();
-                    eprintln!(
-                        "backfill {name}: {} new events journaled, {} requests, reached {at}",
-                        s.events_ingested, s.requests
-                    );
+                    let detail = format!(", {} requests, reached {reached}", s.requests);
+                    bar.update(done, total, s.events_ingested, &detail);
                 }
             }
+            bar.finish();
         })
     };
     let stop = shutdown.clone();
@@ -110,7 +121,9 @@ pub async fn run(args: BackfillArgs, config_path: &Path) -> anyhow::Result<ExitC
         &shutdown,
     )
     .await;
-    progress.abort();
+    // The bar is cleared before the summary line.
+    progress_done.cancel();
+    let _ = progress.await;
     signal.abort();
     store.close().await;
     match result {

@@ -74,12 +74,15 @@ fn when(ms: i64) -> String {
 
 fn containment(i: &IncidentRow) -> String {
     let mut parts = Vec::new();
-    if i.isolated_by_us {
-        parts.push(if i.isolation_released {
+    match i.isolation_pending() {
+        Some(("pending_start", _)) => parts.push("ISOLATION PENDING"),
+        Some(_) => parts.push("RELEASE PENDING"),
+        None if i.isolated_by_us => parts.push(if i.isolation_released {
             "isolation released"
         } else {
             "ISOLATED"
-        });
+        }),
+        None => {}
     }
     if i.moved_by_us {
         parts.push(if i.group_restored {
@@ -236,6 +239,13 @@ async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCod
             .unwrap_or("(not yet)")
     );
     println!("  containment:  {}", containment(&i));
+    if let Some((state, since)) = i.isolation_pending() {
+        let mins = (sebridge::store::now_millis() - since).max(0) / 60_000;
+        println!(
+            "  isolation:    {state} since {} ({mins} min): the host's connector has not checked in yet; sebridge keeps looking",
+            when(since)
+        );
+    }
     if let Some(src) = &i.close_source {
         println!(
             "  closed by:    {src} ({})",
@@ -252,7 +262,11 @@ async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCod
             o.attempts,
             o.last_error
                 .as_deref()
-                .map(|e| format!("  last error: {e}"))
+                .map(|e| if e.starts_with("waiting: ") {
+                    format!("  {e}")
+                } else {
+                    format!("  last error: {e}")
+                })
                 .unwrap_or_default()
         );
     }

@@ -6,6 +6,8 @@ mod cluster;
 mod demo;
 mod events;
 mod incidents;
+mod packaging;
+mod progress;
 mod replay;
 mod run;
 mod sinks;
@@ -105,6 +107,10 @@ pub enum Command {
     Cluster(cluster::ClusterArgs),
     /// Copy a single-node SQLite store into PostgreSQL (`store migrate`).
     Store(store::StoreArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(packaging::CompletionsArgs),
+    /// Print the manual page, sebridge(1), as roff (or write every page with --dir).
+    Man(packaging::ManArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -158,6 +164,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tail(a) => tail::run(a, config).await,
         Command::Cluster(a) => cluster::run(a, config).await,
         Command::Store(a) => store::run(a).await,
+        Command::Completions(a) => packaging::completions(a),
+        Command::Man(a) => packaging::man(a),
     }
 }
 

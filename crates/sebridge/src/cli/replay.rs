@@ -1,12 +1,17 @@
 //! `sebridge replay` (rewind a consumer's position) and `sebridge dead-letters`.
 
-use super::load_config;
+use super::progress::Progress;
+use super::{load_config, termination_signal};
 use anyhow::{bail, Context};
+use sebridge::status::StatusBoard;
 use sebridge::store::Position;
 use sebridge::topology::{lock_store, open_store};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 use time::OffsetDateTime;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
@@ -22,6 +27,10 @@ pub struct ReplayArgs {
     /// ... or everything in the journal.
     #[arg(long)]
     pub from_start: bool,
+    /// Deliver now, up to the journal's head, with progress (events, rate, ETA), instead of
+    /// leaving it to the next `sebridge run`.
+    #[arg(long)]
+    pub deliver: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -85,15 +94,87 @@ pub async fn replay(args: ReplayArgs, config_path: &Path) -> anyhow::Result<Exit
         // The sink's own state (e.g. the file's committed length) is kept: replayed events are
         // delivered again after what is already there, not written over it.
         store.commit_position(&args.consumer, &Position { seq: target, state: current.state.clone() }).await?;
-        println!(
-            "{}: position {} -> {target}; events from {from} on are delivered again at the next `sebridge run`",
-            args.consumer, current.seq
-        );
-        Ok(ExitCode::SUCCESS)
+        if !args.deliver {
+            println!(
+                "{}: position {} -> {target}; events from {from} on are delivered again at the next `sebridge run`",
+                args.consumer, current.seq
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{}: position {} -> {target}; delivering", args.consumer, current.seq);
+        deliver(&config, &store, &args.consumer, target).await
+
     }
     .await;
     store.close().await;
     result
+}
+
+/// Runs the one sink from `from` up to the journal's head as it is now, showing progress;
+/// SIGINT/SIGTERM stop it cleanly (what was delivered stays committed).
+async fn deliver(
+    config: &sebridge::config::Config,
+    store: &sebridge::store::Store,
+    name: &str,
+    from: i64,
+) -> anyhow::Result<ExitCode> {
+    let sink = config
+        .sinks
+        .get(name)
+        .with_context(|| format!("no sink named {name:?}"))?;
+    let head = store.head_from_db().await?;
+    let total = u64::try_from(head - from).unwrap_or(0);
+    let status = StatusBoard::default();
+    let shutdown = CancellationToken::new();
+    let mut set = JoinSet::new();
+    sebridge::sinks::build::spawn_sink(&mut set, name, sink, store, &status, &shutdown);
+    let signal = tokio::spawn(termination_signal());
+    let mut bar = Progress::new(format!("replay {name}"), total);
+    let mut interrupted = false;
+    let reached = loop {
+        let snap = status.snapshot(head);
+        let s = snap.sinks.iter().find(|s| s.sink == name);
+        let position = s.map_or(from, |s| s.position);
+        let detail = match s.and_then(|s| s.last_error.as_deref()) {
+            Some(e) if !s.is_some_and(|s| s.healthy) => format!(", failing: {e}"),
+            _ => String::new(),
+        };
+        let done = u64::try_from(position - from).unwrap_or(0);
+        bar.update(done, total, s.map_or(0, |s| s.events_written), &detail);
+        if position >= head {
+            break position;
+        }
+        if signal.is_finished() {
+            interrupted = true;
+            break position;
+        }
+        if set.is_empty() {
+            break position;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    shutdown.cancel();
+    while set.join_next().await.is_some() {}
+    signal.abort();
+    bar.finish();
+    // After the stop, the sink has committed what it delivered.
+    let committed = store.position(name).await?.map_or(reached, |p| p.seq);
+    if interrupted {
+        println!("{name}: replay interrupted at {committed}; `sebridge run` delivers the rest");
+        return Ok(ExitCode::from(130));
+    }
+    if committed < head {
+        let why = status
+            .snapshot(head)
+            .sinks
+            .into_iter()
+            .find(|s| s.sink == name)
+            .and_then(|s| s.last_error)
+            .unwrap_or_else(|| "see the log".into());
+        bail!("sink {name} stopped at {committed}, before the journal's head {head}: {why}");
+    }
+    println!("{name}: delivered again up to {committed} (the journal's head)");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn dead_letters(args: DeadLettersArgs, config_path: &Path) -> anyhow::Result<ExitCode> {

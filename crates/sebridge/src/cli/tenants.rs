@@ -3,6 +3,7 @@
 use super::load_config;
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use sebridge::incidents::rules::containment_rules;
 use sebridge::tenants::{self, api_client, NewTenant, Origin};
 use sebridge::topology::open_store;
 use secure_endpoint::{Region, SecretString};
@@ -46,7 +47,8 @@ pub enum Action {
     List,
     /// Remove a tenant added with `tenants add`.
     Remove { name: String },
-    /// Check each tenant's credentials against the API (GET /v1/version).
+    /// Check each tenant's credentials against the API (GET /v1/version) and whether its key
+    /// may write (isolation, group moves, event streams), with a write that changes nothing.
     Test {
         /// Only this tenant.
         name: Option<String>,
@@ -163,7 +165,29 @@ pub async fn run(args: TenantsArgs, config_path: &Path) -> anyhow::Result<ExitCo
                                 .and_then(|r| r.remaining)
                                 .map(|r| format!(", {r} requests left this hour"))
                                 .unwrap_or_default();
-                            println!("{:<24} ok ({}{left})", t.name, client.base_url());
+                            // A move of a computer that does not exist: 403 = read-only.
+                            let scope = tenants::probe_write_scope(&client).await;
+                            println!(
+                                "{:<24} ok ({}{left}), {}",
+                                t.name,
+                                client.base_url(),
+                                scope.describe()
+                            );
+                            let needing = config
+                                .incidents
+                                .as_ref()
+                                .map(|i| containment_rules(i, &t.name))
+                                .unwrap_or_default();
+                            if matches!(scope, tenants::WriteScope::ReadOnly(_))
+                                && !needing.is_empty()
+                            {
+                                failed += 1;
+                                println!(
+                                    "{:<24} FAILED: rule(s) {} ask for containment on this tenant; its isolations and group moves will fail",
+                                    "",
+                                    needing.join(", ")
+                                );
+                            }
                         }
                         Err(e) => {
                             failed += 1;

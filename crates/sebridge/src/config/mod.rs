@@ -57,9 +57,9 @@ pub use journal::{JournalConfig, LaggingPolicy};
 pub use secure_endpoint::Region;
 pub use sinks::{
     defaults as sink_defaults, ElasticAuth, ElasticsearchSinkConfig, FileSinkConfig, HecSinkConfig,
-    MessageFormat, PostgresSinkConfig, Secret, SinkCommon, SinkConfig, SinkFilter,
-    StdoutSinkConfig, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport,
-    WebhookSinkConfig,
+    MessageFormat, PostgresSinkConfig, Secret, SentinelRows, SentinelSinkConfig, SinkCommon,
+    SinkConfig, SinkFilter, StdoutSinkConfig, SyslogFraming, SyslogProtocol, SyslogSinkConfig,
+    SyslogTransport, WebhookSinkConfig,
 };
 pub use sources::{EventTypeRef, PollSourceConfig, SourceConfig, StreamSourceConfig};
 pub use store::{SecretsConfig, ServerConfig, StoreConfig};

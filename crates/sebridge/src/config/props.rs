@@ -22,9 +22,11 @@ fn env(name: &str) -> Option<String> {
         "ACME_API_KEY" | "GLOBEX_API_KEY" | "SPLUNK_HEC_TOKEN" | "ELASTIC_API_KEY" => {
             Some(format!("{SECRET}-{name}"))
         }
-        "SNOW_PASSWORD" | "XDR_CLIENT_PASSWORD" | "SNOW_WEBHOOK_SECRET" | "WEBHOOK_SECRET" => {
-            Some(format!("{SECRET}-{name}-long-enough"))
-        }
+        "SNOW_PASSWORD"
+        | "XDR_CLIENT_PASSWORD"
+        | "SNOW_WEBHOOK_SECRET"
+        | "WEBHOOK_SECRET"
+        | "SENTINEL_CLIENT_SECRET" => Some(format!("{SECRET}-{name}-long-enough")),
         "EVENTS_DATABASE_URL" | "SEBRIDGE_DATABASE_URL" => {
             Some(format!("postgres://u:{SECRET}@127.0.0.1:5432/db"))
         }
@@ -41,6 +43,7 @@ const SECRET_KEYS: &[&str] = &[
     "secret",
     "password",
     "client_password",
+    "client_secret",
     "bearer_token",
     "url",
 ];
@@ -203,7 +206,7 @@ fn string() -> impl Strategy<Value = String> {
         3 => proptest::sample::select(vec![
             "", " ", "0s", "5s", "-1s", "1y", "99999999999999999999h", "10 MiB", "0", "x09",
             "\\", "^", "sqlite", "postgres", "poll", "stream", "stdout", "syslog", "file",
-            "splunk_hec", "elasticsearch", "webhook", "cef", "leef", "json", "tcp", "udp", "tls",
+            "splunk_hec", "elasticsearch", "sentinel", "webhook", "cef", "leef", "json", "tcp", "udp", "tls",
             "us", "eu", "apjc", "127.0.0.1:0", "[::1]:514", "http://[::1", "http://127.0.0.1:1",
             "${ACME_API_KEY}", "${NOPE}", "${EMPTY}", "${LOOP}", "$${x}", "${", "${}",
             "2024-01-01T00:00:00Z", "not a date", "local0", "critical", "a/../b", "/",

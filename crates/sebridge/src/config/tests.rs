@@ -36,6 +36,7 @@ fn test_env(name: &str) -> Option<String> {
         "EVENTS_DATABASE_URL" => Some("postgres://u:p@127.0.0.1/db".into()),
         "SEBRIDGE_DATABASE_URL" => Some("postgres://sebridge:pw@db.example.com/sebridge".into()),
         "WEBHOOK_SECRET" => Some("0123456789abcdef0123".into()),
+        "SENTINEL_CLIENT_SECRET" => Some("sentinel~secret".into()),
         "EMPTY" => Some(String::new()),
         _ => None,
     }
@@ -157,6 +158,7 @@ fn example_toml_loads() {
         SinkConfig::File(FileSinkConfig {
             path: dir.join("events.jsonl"),
             wrap: false,
+            format: Default::default(),
             common: default_common()
         })
     );
@@ -181,6 +183,7 @@ fn example_toml_documents_every_sink_type_and_the_journal() {
         "syslog",
         "splunk_hec",
         "elasticsearch",
+        "sentinel",
         "postgres",
         "webhook",
     ] {
@@ -213,6 +216,15 @@ fn example_toml_documents_every_sink_type_and_the_journal() {
     };
     assert_eq!(e.data_stream, "logs-cisco_secure_endpoint.event-default");
     assert_eq!(e.pipeline.as_deref(), Some("_none"));
+    let SinkConfig::Sentinel(m) = &c.sinks["sentinel"] else {
+        panic!()
+    };
+    assert_eq!(m.stream, "Custom-CiscoSecureEndpointEvents");
+    assert_eq!(m.client_secret.expose(), "sentinel~secret");
+    assert!(
+        !format!("{m:?}").contains("sentinel~secret"),
+        "Debug redacts the secret"
+    );
     let SinkConfig::Postgres(p) = &c.sinks["warehouse"] else {
         panic!()
     };
@@ -284,6 +296,7 @@ fn example_toml_without_its_env_vars_names_each_one() {
         "GLOBEX_API_KEY",
         "SPLUNK_HEC_TOKEN",
         "ELASTIC_API_KEY",
+        "SENTINEL_CLIENT_SECRET",
         "EVENTS_DATABASE_URL",
         "WEBHOOK_SECRET",
         "SNOW_PASSWORD",
@@ -846,14 +859,14 @@ fn unknown_source_and_sink_types() {
         errors(&text),
         [
             "8:8: unknown source type `push` in source `poll`; expected one of poll, stream",
-            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook (did \
+            "12:8: unknown sink type `files` in sink `out`; expected one of file, stdout, syslog, splunk_hec, elasticsearch, sentinel, postgres, webhook (did \
              you mean `file`?)",
         ]
     );
     let e = one_error(&MIN.replace("type = \"stdout\"\n", "wrap = true\n"));
     assert_eq!(
         e,
-        "10:8: missing `type` in sink `out`: expected one of file, stdout, syslog, splunk_hec, elasticsearch, postgres, webhook"
+        "10:8: missing `type` in sink `out`: expected one of file, stdout, syslog, splunk_hec, elasticsearch, sentinel, postgres, webhook"
     );
 }
 

@@ -11,12 +11,14 @@
 //!   undone, every step in the audit log.
 //! - [`store`]: the incident tables (incidents, their events, the outbox, the audit log).
 
+pub mod api;
 pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod reconciler;
 pub mod render;
 pub mod rules;
+pub mod scope;
 pub mod store;
 pub mod webhook;
 

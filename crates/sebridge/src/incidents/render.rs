@@ -22,6 +22,20 @@ pub struct TemplateContext {
     pub date: String,
     pub user: String,
     pub ips: String,
+    /// The process behind the event: the file's parent, else the network flow's.
+    pub process: String,
+    /// `command_line.arguments`.
+    pub command_line: String,
+    /// The network connection: `network_info.remote_ip`, `remote_port` (as text),
+    /// `nfm.protocol`, `dirty_url`.
+    pub remote_ip: String,
+    pub remote_port: String,
+    pub protocol: String,
+    pub url: String,
+    /// The Cloud IOC's short description (e.g. `W32.PsexecAsAdmin.ioc`).
+    pub ioc: String,
+    /// `vulnerabilities[].cve`, comma-separated.
+    pub cves: String,
     pub computer_url: String,
     pub file_url: String,
     pub investigate_url: String,
@@ -45,7 +59,16 @@ fn s(v: &Value, path: &[&str]) -> String {
             None => return String::new(),
         }
     }
-    cur.as_str().unwrap_or_default().to_string()
+    scalar(cur)
+}
+
+/// A string as itself, a number as its digits, anything else as nothing.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Percent-encodes a query value (the investigate link).
@@ -74,6 +97,16 @@ impl TemplateContext {
                     .filter_map(|n| n.get("ip").and_then(Value::as_str))
                     .filter(|ip| !ip.trim().is_empty())
                     .map(|ip| ip.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cves: Vec<String> = raw
+            .get("vulnerabilities")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|v| scalar(v.get("cve").unwrap_or(&Value::Null)))
+                    .filter(|c| !c.trim().is_empty())
                     .collect()
             })
             .unwrap_or_default();
@@ -124,6 +157,16 @@ impl TemplateContext {
             date: e.time().format(&Rfc3339).unwrap_or_default(),
             user: s(&raw, &["computer", "user"]),
             ips: ips.join(", "),
+            process: Some(s(&raw, &["file", "parent", "file_name"]))
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| s(&raw, &["network_info", "parent", "file_name"])),
+            command_line: s(&raw, &["command_line", "arguments"]),
+            remote_ip: s(&raw, &["network_info", "remote_ip"]),
+            remote_port: s(&raw, &["network_info", "remote_port"]),
+            protocol: s(&raw, &["network_info", "nfm", "protocol"]),
+            url: s(&raw, &["network_info", "dirty_url"]),
+            ioc: s(&raw, &["cloud_ioc", "short_description"]),
+            cves: cves.join(", "),
             computer_url,
             file_url,
             investigate_url,

@@ -66,6 +66,31 @@ pub fn decide(cfg: &IncidentsConfig, tenant: &str, e: &Event) -> Option<Decision
     None
 }
 
+/// The rules that ask for containment (isolation or a triage group, after the tenant's
+/// overrides) on `tenant`, in file order: those whose incidents will need a key with
+/// Read & Write scope. Empty when incidents are off for the tenant.
+pub fn containment_rules(cfg: &IncidentsConfig, tenant: &str) -> Vec<String> {
+    let o = cfg.tenants.get(tenant);
+    if o.is_some_and(|o| !o.enabled) {
+        return Vec::new();
+    }
+    cfg.rules
+        .iter()
+        .filter(|r| {
+            r.tenants
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|x| x == tenant))
+        })
+        .filter(|r| {
+            o.and_then(|o| o.isolate).unwrap_or(r.isolate)
+                || o.and_then(|o| o.triage_group.as_ref())
+                    .or(r.triage_group.as_ref())
+                    .is_some()
+        })
+        .map(|r| r.name.clone())
+        .collect()
+}
+
 /// Events with the same key belong to one incident (within the window): the tenant, the
 /// computer, and the threat (file hash, else detection name, else event type).
 pub fn correlation_key(tenant: &str, e: &Event) -> String {
@@ -185,6 +210,55 @@ client_password = "d"
         assert_eq!(d.triage_group.as_deref(), Some("Triage"));
         c.tenants.get_mut("acme").unwrap().enabled = false;
         assert!(decide(&c, "acme", &ev(1, "Critical", None)).is_none());
+    }
+
+    #[test]
+    fn rules_asking_for_containment_per_tenant() {
+        let rule =
+            |name: &str, tenants: Option<Vec<&str>>, isolate, triage: Option<&str>| RuleConfig {
+                name: name.into(),
+                event_types: vec![],
+                min_severity: None,
+                groups: vec![],
+                tenants: tenants.map(|t| t.into_iter().map(String::from).collect()),
+                isolate,
+                triage_group: triage.map(String::from),
+            };
+        let mut c = cfg(vec![
+            rule("isolate-acme", Some(vec!["acme"]), true, None),
+            rule("triage-all", None, false, Some("Triage")),
+            rule("tickets-only", None, false, None),
+        ]);
+        assert_eq!(
+            containment_rules(&c, "acme"),
+            vec!["isolate-acme", "triage-all"]
+        );
+        assert_eq!(containment_rules(&c, "other"), vec!["triage-all"]);
+        // Overrides: no isolation, no triage group for acme... but a triage group for
+        // "other" turns every rule into a containment rule.
+        c.tenants.insert(
+            "acme".into(),
+            TenantOverride {
+                enabled: true,
+                isolate: Some(false),
+                ..Default::default()
+            },
+        );
+        assert_eq!(containment_rules(&c, "acme"), vec!["triage-all"]);
+        c.tenants.insert(
+            "other".into(),
+            TenantOverride {
+                enabled: true,
+                triage_group: Some("Quarantine".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            containment_rules(&c, "other"),
+            vec!["triage-all", "tickets-only"]
+        );
+        c.tenants.get_mut("other").unwrap().enabled = false;
+        assert!(containment_rules(&c, "other").is_empty());
     }
 
     #[test]

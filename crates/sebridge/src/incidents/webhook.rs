@@ -1,5 +1,5 @@
 //! `POST /hooks/servicenow`: the close notice a ServiceNow business rule sends when a ticket
-//! changes to Resolved, Closed or Canceled; and `GET /incidents.json` for the dashboard.
+//! changes to Resolved, Closed or Canceled (the dashboard's read-only routes are in `api`).
 //!
 //! Authentication: `X-Sebridge-Signature: sha256=<hex HMAC-SHA256(secret, "<ts>.<body>")>`
 //! with `X-Sebridge-Timestamp: <unix seconds>` within `max_skew`, or
@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use hmac::{KeyInit, Mac};
 use secrecy::ExposeSecret;
@@ -32,8 +32,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub fn router(service: IncidentService) -> Router {
     Router::new()
         .route("/hooks/servicenow", post(servicenow_hook))
-        .route("/incidents.json", get(incidents_json))
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(super::api::router(service))
 }
 
 /// Hex digits (either case) to bytes. Only digits: `u8::from_str_radix` alone also takes a
@@ -289,31 +289,6 @@ async fn servicenow_hook(
         Err(e) => {
             warn!(error = %e, "webhook: cannot record the close");
             answer(StatusCode::SERVICE_UNAVAILABLE, "store unavailable; retry")
-        }
-    }
-}
-
-/// Summary and the latest incidents, for the dashboard.
-async fn incidents_json(State(service): State<IncidentService>) -> Response {
-    let store = &service.ctx.store;
-    match (store.summary().await, store.list(None, None, 25).await) {
-        (Ok(summary), Ok(list)) => {
-            let items: Vec<serde_json::Value> = list
-                .iter()
-                .map(|i| {
-                    serde_json::json!({
-                        "id": i.id, "tenant": i.tenant, "status": i.status, "severity": i.severity,
-                        "title": i.title, "events": i.event_count, "servicenow": i.snow_number,
-                        "xdr": i.xdr_id.as_deref().map(xdr::short_id),
-                        "isolated": i.isolated_by_us && !i.isolation_released,
-                        "moved": i.moved_by_us && !i.group_restored,
-                    })
-                })
-                .collect();
-            Json(serde_json::json!({ "summary": summary, "incidents": items })).into_response()
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
         }
     }
 }

@@ -1,9 +1,12 @@
-//! The HTTP server: `/metrics` (Prometheus), `/healthz`, `/readyz`, `/status` (JSON) and a
-//! small dashboard at `/`.
+//! The HTTP server: `/metrics` (Prometheus), `/healthz`, `/readyz`, `/status` (JSON),
+//! `/series.json` (recent rates) and the dashboard at `/` (plain HTML, CSS and JavaScript
+//! embedded in the binary: nothing to build, nothing to serve from disk).
+
+pub mod series;
 
 use crate::status::StatusBoard;
 use crate::store::Store;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -35,18 +38,23 @@ struct AppState {
     store: Store,
     cluster: crate::cluster::Cluster,
     metrics: Option<PrometheusHandle>,
+    series: series::Series,
 }
 
 /// Routes; `extra` lets later features (webhooks) add their own.
 pub fn router(status: StatusBoard, store: Store, cluster: crate::cluster::Cluster) -> Router {
     let state = AppState {
-        status,
         store,
+        series: series::Series::start(status.clone()),
+        status,
         cluster,
         metrics: metrics_handle(),
     };
     Router::new()
         .route("/", get(dashboard))
+        .route("/dashboard/app.js", get(app_js))
+        .route("/dashboard/style.css", get(style_css))
+        .route("/series.json", get(series_json))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -115,5 +123,35 @@ async fn status_json(State(s): State<AppState>) -> Response {
 }
 
 async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("dashboard.html"))
+    Html(include_str!("dashboard/index.html"))
+}
+
+async fn app_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("dashboard/app.js"),
+    )
+        .into_response()
+}
+
+async fn style_css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("dashboard/style.css"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SeriesQuery {
+    /// Comma-separated tenant names; all tenants when absent.
+    tenants: Option<String>,
+}
+
+async fn series_json(State(s): State<AppState>, Query(q): Query<SeriesQuery>) -> Response {
+    let names: Option<Vec<&str>> = q
+        .tenants
+        .as_deref()
+        .map(|t| t.split(',').filter(|n| !n.is_empty()).collect());
+    axum::Json(s.series.json(names.as_deref())).into_response()
 }

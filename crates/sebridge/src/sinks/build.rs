@@ -3,6 +3,7 @@
 use super::elasticsearch::ElasticsearchSink;
 use super::file::FileSink;
 use super::postgres::PostgresSink;
+use super::sentinel::SentinelSink;
 use super::splunk_hec::HecSink;
 use super::stdout::StdoutSink;
 use super::syslog::SyslogSink;
@@ -40,7 +41,7 @@ pub fn spawn_sink(
         SinkConfig::File(c) => {
             set.spawn(go(
                 name,
-                FileSink::new(c.path, c.wrap),
+                FileSink::new(c.path, c.wrap).with_format(c.format),
                 opts,
                 store,
                 status,
@@ -71,6 +72,14 @@ pub fn spawn_sink(
         },
         SinkConfig::Elasticsearch(c) => match ElasticsearchSink::new(c, ctx) {
             Ok(s) => {
+                set.spawn(go(name, s, opts, store, status, token));
+            }
+            Err(e) => not_built(&name, kind, &status, e),
+        },
+        SinkConfig::Sentinel(c) => match SentinelSink::new(c, ctx) {
+            Ok(s) => {
+                // Its waits for Retry-After can be minutes: a stop ends them.
+                let s = s.stop_on(token.clone());
                 set.spawn(go(name, s, opts, store, status, token));
             }
             Err(e) => not_built(&name, kind, &status, e),

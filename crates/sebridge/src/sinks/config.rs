@@ -4,6 +4,7 @@
 pub use crate::sinks::elasticsearch::config as elasticsearch;
 pub use crate::sinks::file::config as file;
 pub use crate::sinks::postgres::config as postgres;
+pub use crate::sinks::sentinel::config as sentinel;
 pub use crate::sinks::splunk_hec::config as splunk_hec;
 pub use crate::sinks::stdout::config as stdout;
 pub use crate::sinks::syslog::config as syslog;
@@ -21,6 +22,7 @@ pub use common::{Secret, SinkCommon, SinkFilter};
 pub use elasticsearch::{ElasticAuth, ElasticsearchSinkConfig};
 pub use file::FileSinkConfig;
 pub use postgres::PostgresSinkConfig;
+pub use sentinel::{SentinelRows, SentinelSinkConfig};
 pub use splunk_hec::HecSinkConfig;
 pub use stdout::StdoutSinkConfig;
 pub use syslog::{MessageFormat, SyslogFraming, SyslogProtocol, SyslogSinkConfig, SyslogTransport};
@@ -31,6 +33,9 @@ pub mod defaults {
     pub use super::common::defaults::*;
     pub use super::elasticsearch::{ES_BATCHES, ES_DATA_STREAM, ES_PIPELINE};
     pub use super::postgres::PG_TABLE;
+    pub use super::sentinel::{
+        SENTINEL_MAX_REQUEST_BYTES, SENTINEL_SCOPE, SENTINEL_STREAM, SENTINEL_TABLE_STREAM,
+    };
     pub use super::splunk_hec::{HEC_ACK_TIMEOUT, HEC_SOURCETYPE};
     pub use super::syslog::{SYSLOG_APP_NAME, SYSLOG_FACILITY};
     pub use crate::config::journal::defaults::*;
@@ -49,6 +54,8 @@ pub enum SinkConfig {
     SplunkHec(HecSinkConfig),
     /// `type = "elasticsearch"`: `_bulk` into a data stream, ECS documents.
     Elasticsearch(ElasticsearchSinkConfig),
+    /// `type = "sentinel"`: Microsoft Sentinel through the Logs Ingestion API.
+    Sentinel(SentinelSinkConfig),
     /// `type = "postgres"`: an events table in the user's PostgreSQL.
     Postgres(PostgresSinkConfig),
     /// `type = "webhook"`: signed JSON batches.
@@ -64,6 +71,7 @@ impl SinkConfig {
             SinkConfig::Syslog(_) => "syslog",
             SinkConfig::SplunkHec(_) => "splunk_hec",
             SinkConfig::Elasticsearch(_) => "elasticsearch",
+            SinkConfig::Sentinel(_) => "sentinel",
             SinkConfig::Postgres(_) => "postgres",
             SinkConfig::Webhook(_) => "webhook",
         }
@@ -77,6 +85,7 @@ impl SinkConfig {
             SinkConfig::Syslog(c) => &c.common,
             SinkConfig::SplunkHec(c) => &c.common,
             SinkConfig::Elasticsearch(c) => &c.common,
+            SinkConfig::Sentinel(c) => &c.common,
             SinkConfig::Postgres(c) => &c.common,
             SinkConfig::Webhook(c) => &c.common,
         }
@@ -89,6 +98,7 @@ impl SinkConfig {
             SinkConfig::Syslog(c) => &mut c.common,
             SinkConfig::SplunkHec(c) => &mut c.common,
             SinkConfig::Elasticsearch(c) => &mut c.common,
+            SinkConfig::Sentinel(c) => &mut c.common,
             SinkConfig::Postgres(c) => &mut c.common,
             SinkConfig::Webhook(c) => &mut c.common,
         }
@@ -101,6 +111,7 @@ const TYPES: &[&str] = &[
     "syslog",
     "splunk_hec",
     "elasticsearch",
+    "sentinel",
     "postgres",
     "webhook",
 ];
@@ -122,6 +133,7 @@ pub(crate) fn sink(
         "syslog" => (fields::<SyslogSinkConfig>().to_vec(), syslog::BATCHES),
         "splunk_hec" => (fields::<HecSinkConfig>().to_vec(), splunk_hec::BATCHES),
         "elasticsearch" => (elasticsearch::keys(), elasticsearch::ES_BATCHES),
+        "sentinel" => (fields::<SentinelSinkConfig>().to_vec(), sentinel::BATCHES),
         "postgres" => (fields::<PostgresSinkConfig>().to_vec(), postgres::BATCHES),
         _ => (fields::<WebhookSinkConfig>().to_vec(), webhook::BATCHES),
     };
@@ -143,6 +155,7 @@ pub(crate) fn sink(
         "elasticsearch" => {
             elasticsearch::elasticsearch(cx, &s, value).map(SinkConfig::Elasticsearch)
         }
+        "sentinel" => sentinel::sentinel(cx, &s, value).map(SinkConfig::Sentinel),
         "postgres" => postgres::postgres(cx, &s, value).map(SinkConfig::Postgres),
         _ => webhook::webhook(cx, &s, value).map(SinkConfig::Webhook),
     };

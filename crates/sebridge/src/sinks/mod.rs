@@ -2,8 +2,8 @@
 //! (and optional state) in the store: read after the position, deliver, then commit.
 //!
 //! Each sink kind lives in its own folder with its encoders beside it (`file`, `stdout`,
-//! `syslog` with CEF/LEEF, `splunk_hec`, `elasticsearch` with the ECS mapper, `postgres`,
-//! `webhook`). What they share is in [`util`]: the [`Sink`] contract and the runner
+//! `syslog` with CEF/LEEF, `splunk_hec`, `elasticsearch` with the ECS mapper, `sentinel`
+//! with the Sentinel table's encoder, `postgres`, `webhook`). What they share is in [`util`]: the [`Sink`] contract and the runner
 //! ([`run_sink`]) that gives every sink the same batching, filters, retries of the *same*
 //! batch with backoff (a batch is never skipped) and health/backlog reporting. [`build`]
 //! makes each configured sink and spawns its runner.
@@ -18,6 +18,7 @@ pub mod elasticsearch;
 pub mod file;
 pub mod postgres;
 pub mod retention;
+pub mod sentinel;
 pub mod splunk_hec;
 pub mod stdout;
 pub mod syslog;

@@ -182,3 +182,64 @@ pub async fn add(config: &Config, store: &Store, t: NewTenant) -> Result<(), Ten
     }
     Ok(())
 }
+
+/// What a tenant's API credential may do, as far as a write that cannot change anything
+/// tells ([`probe_write_scope`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteScope {
+    /// "Read & Write": isolation, group moves and Event Stream management can work.
+    ReadWrite,
+    /// "Read-only": the API refused the write with 403 (its details).
+    ReadOnly(String),
+    /// No answer that tells (the API unreachable or failing, rate limited, credentials
+    /// refused): why.
+    Unknown(String),
+}
+
+impl WriteScope {
+    /// `read_write`, `read_only` or `unknown` (for `/status` and metrics).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WriteScope::ReadWrite => "read_write",
+            WriteScope::ReadOnly(_) => "read_only",
+            WriteScope::Unknown(_) => "unknown",
+        }
+    }
+
+    /// One sentence for people: what works and what will fail.
+    pub fn describe(&self) -> String {
+        match self {
+            WriteScope::ReadWrite => "read & write".into(),
+            WriteScope::ReadOnly(details) => format!(
+                "READ-ONLY API key: isolation, group moves and event stream management will fail \
+                 (the API refused a write with HTTP 403: {details}); create a key with Read & Write scope"
+            ),
+            WriteScope::Unknown(why) => format!("write scope unknown ({why})"),
+        }
+    }
+}
+
+/// The connector GUID (and group GUID) of the scope probe: the nil UUID, which no computer
+/// or group has.
+pub const PROBE_GUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Finds out whether the tenant's key may write, without changing anything: moves the
+/// computer [`PROBE_GUID`], which does not exist, to the group [`PROBE_GUID`]
+/// (`PATCH /v1/computers/{guid}`, the very write a triage move makes).
+///
+/// A read-only key is refused (403) before the API looks the computer up; a read & write
+/// key gets 404 (no such computer) or 400 (no such group). Why this write and not another:
+/// it is the request containment itself sends, so its scope check is the one that matters;
+/// it can have no effect on any tenant (nothing has the nil GUID); and unlike a probe by
+/// `POST /v1/event_streams` it cannot create anything should the body be accepted, nor
+/// run into the five-streams limit. The 403 status is an inference (the vendor documents
+/// that read-only keys refuse writes, not the status); anything else that does not tell
+/// (5xx, timeouts, 401, 429) is [`WriteScope::Unknown`].
+pub async fn probe_write_scope(client: &secure_endpoint::Client) -> WriteScope {
+    use secure_endpoint::Error;
+    match client.move_computer(PROBE_GUID, PROBE_GUID).await {
+        Err(Error::Forbidden { details }) => WriteScope::ReadOnly(details),
+        Err(Error::NotFound { .. } | Error::BadRequest { .. }) | Ok(_) => WriteScope::ReadWrite,
+        Err(e) => WriteScope::Unknown(e.to_string()),
+    }
+}

@@ -20,6 +20,7 @@ const SECRETS: &[&str] = &[
     "ES-API-KEY-5ecret",
     "ES-PASSWORD-5ecret",
     "WEBHOOK-SINK-5ecret-0123456789",
+    "SENTINEL-CLIENT-5ecret",
     "PG-SINK-PASSWORD-5ecret",
     "PG-STORE-PASSWORD-5ecret",
     "SNOW-PASSWORD-5ecret",
@@ -73,6 +74,14 @@ password = "ES-PASSWORD-5ecret"
 type = "webhook"
 url = "http://127.0.0.1:9/hook"
 secret = "WEBHOOK-SINK-5ecret-0123456789"
+
+[sinks.sentinel]
+type = "sentinel"
+endpoint = "http://127.0.0.1:9"
+dcr_immutable_id = "dcr-00000000000000000000000000000000"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "00000000-0000-0000-0000-000000000000"
+client_secret = "SENTINEL-CLIENT-5ecret"
 
 [sinks.warehouse]
 type = "postgres"
@@ -155,6 +164,17 @@ fn webhook_sink_config() {
     };
     assert_eq!(w.secret.expose(), "WEBHOOK-SINK-5ecret-0123456789");
     assert_hidden("WebhookSinkConfig", &format!("{w:?}"));
+}
+
+#[test]
+fn sentinel_sink_config() {
+    let dir = tempfile::tempdir().expect("dir");
+    let c = sqlite(dir.path());
+    let SinkConfig::Sentinel(m) = &c.sinks["sentinel"] else {
+        panic!("a sentinel sink")
+    };
+    assert_eq!(m.client_secret.expose(), "SENTINEL-CLIENT-5ecret");
+    assert_hidden("SentinelSinkConfig", &format!("{m:?}"));
 }
 
 #[test]

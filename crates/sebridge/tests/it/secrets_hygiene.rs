@@ -2,7 +2,8 @@
 //! runs with `--log trace` (every crate's debug and trace lines, lapin's AMQP frames and
 //! hyper's connection pool included: more than `--log debug` shows) against the simulator:
 //! poll and Event Streams on the local RabbitMQ, incidents to its ServiceNow over OAuth and
-//! its XDR, the signed close webhook, every HTTP sink (Splunk HEC, Elasticsearch, webhook), a
+//! its XDR, the signed close webhook, every HTTP sink (Splunk HEC, Elasticsearch, Sentinel with
+//! its Entra ID token, webhook), a
 //! PostgreSQL sink whose URL has a password, a file and a stdout sink; a tenant with a wrong
 //! key and a webhook call with a wrong bearer token add error paths. Then everything an
 //! operator (or anyone with read access) could see is searched for every secret involved:
@@ -20,7 +21,7 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use secure_endpoint::ExposeSecret as _;
 use serde_json::Value;
-use simulator::receivers::{elastic, hec};
+use simulator::receivers::{elastic, hec, sentinel};
 use simulator::{AmqpConfig, SimConfig, SimHandle, SnowWebhook};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -201,6 +202,12 @@ async fn no_secret_appears_in_logs_endpoints_cli_output_sink_data_or_the_store()
     })
     .await
     .expect("Elasticsearch receiver");
+    let sentinel = sentinel::start(sentinel::SentinelConfig {
+        client_secret: format!("{}~{}", hex(8), hex(24)),
+        ..Default::default()
+    })
+    .await
+    .expect("Sentinel receiver");
     // The webhook sink's receiver keeps what it got (searched like everything else).
     let hook_bodies: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = hook_bodies.clone();
@@ -251,6 +258,7 @@ async fn no_secret_appears_in_logs_endpoints_cli_output_sink_data_or_the_store()
         ),
         ("XDR_PASSWORD", integrations.xdr.client_password.clone()),
         ("HEC_TOKEN", hec.token().to_string()),
+        ("SENTINEL_SECRET", sentinel.config().client_secret.clone()),
     ];
     let d = dir.path();
     let config = format!(
@@ -307,6 +315,16 @@ url = {es_url:?}
 api_key = {es_key:?}
 batch_timeout = "100ms"
 
+[sinks.sentinel]
+type = "sentinel"
+endpoint = {sentinel_url:?}
+token_url = {sentinel_token_url:?}
+dcr_immutable_id = {sentinel_dcr:?}
+tenant_id = {sentinel_tenant:?}
+client_id = {sentinel_client:?}
+client_secret = "${{SENTINEL_SECRET}}"
+batch_timeout = "100ms"
+
 [sinks.soar]
 type = "webhook"
 url = "http://{hook_addr}/hook"
@@ -354,6 +372,11 @@ triage_group = "Triage"
         events = d.join("events.jsonl"),
         hec_url = hec.url(),
         es_url = es.url(),
+        sentinel_url = sentinel.url(),
+        sentinel_token_url = sentinel.token_url(),
+        sentinel_dcr = sentinel.config().dcr_immutable_id,
+        sentinel_tenant = sentinel.config().tenant_id,
+        sentinel_client = sentinel.config().client_id,
         snow_user = integrations.servicenow.username,
         snow_client = integrations.servicenow.oauth_client_id,
         xdr_id = integrations.xdr.client_id,
@@ -448,10 +471,10 @@ triage_group = "Triage"
     loop {
         let s = status(http.clone(), base.clone()).await;
         let sinks = s["sinks"].as_array().cloned().unwrap_or_default();
-        // 20 events of history for tenant-1 and tenant-2, and the threat; six sinks and the
+        // 20 events of history for tenant-1 and tenant-2, and the threat; seven sinks and the
         // incident engine.
         if s["journal_head"].as_i64() >= Some(41)
-            && sinks.len() == 7
+            && sinks.len() == 8
             && sinks.iter().all(|k| k["backlog"] == 0)
         {
             break;
@@ -664,6 +687,10 @@ triage_group = "Triage"
         "Elasticsearch receiver",
         serde_json::to_vec(&es.docs(DS)).expect("json"),
     );
+    captured.add(
+        "Sentinel receiver",
+        serde_json::to_vec(&sentinel.rows(sentinel::CONNECTOR_STREAM)).expect("json"),
+    );
     captured.add("webhook receiver", hook_bodies.lock().unwrap().join("\n"));
     {
         let pool = crate::support::pg().await;
@@ -746,6 +773,10 @@ triage_group = "Triage"
         ("a wrong webhook bearer token".into(), wrong_bearer),
         ("HEC token".into(), hec.token().to_string()),
         ("Elasticsearch API key".into(), es_key),
+        (
+            "Sentinel client secret".into(),
+            sentinel.config().client_secret.clone(),
+        ),
         ("webhook sink secret".into(), sink_secret),
         ("PostgreSQL sink password".into(), pg_password),
     ];
@@ -758,6 +789,11 @@ triage_group = "Triage"
     }
     for t in xdr_tokens {
         secrets.push(("an XDR access token".into(), t));
+    }
+    let sentinel_tokens = sentinel.issued_tokens();
+    assert!(!sentinel_tokens.is_empty(), "Entra ID issued a token");
+    for t in sentinel_tokens {
+        secrets.push(("a Sentinel (Entra ID) access token".into(), t));
     }
     for (what, s) in &secrets {
         assert!(s.len() >= 16, "{what} is too short to search for: {s:?}");

@@ -50,6 +50,7 @@ fn hec_config(r: &hec::HecReceiver, ack: bool) -> HecSinkConfig {
         ack_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(5),
         ca_file: None,
+        format: Default::default(),
     }
 }
 
@@ -485,6 +486,7 @@ async fn webhook_batches_are_signed_and_keep_their_idempotency_key_on_retry() {
         secret: Secret(secret.to_string().into()),
         request_timeout: Duration::from_secs(5),
         ca_file: None,
+        format: Default::default(),
     };
     let status = StatusBoard::default();
     let sink = WebhookSink::new(cfg.clone(), ctx("hook", &store, &status)).unwrap();

@@ -232,6 +232,7 @@ async fn a_sink_down_for_a_while_loses_nothing_duplicates_nothing_and_blocks_nob
         ack_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(5),
         ca_file: None,
+        format: Default::default(),
     };
     let hec_sink = support::spawn(
         "hec",

@@ -462,12 +462,34 @@ fn expected_cef(v: &Value, tenant: &str) -> BTreeMap<String, String> {
     put("dst", s(&v["network_info"]["remote_ip"]));
     put("dpt", s(&v["network_info"]["remote_port"]));
     put("proto", s(&v["network_info"]["nfm"]["protocol"]));
+    let direction = match v["network_info"]["nfm"]["direction"].as_str() {
+        Some("Outgoing connection from") => Some("1".to_string()),
+        Some("Incoming connection from") => Some("0".to_string()),
+        _ => None,
+    };
+    put("deviceDirection", direction);
     put("request", s(&v["network_info"]["dirty_url"]));
+    // The CVEs of a vulnerable application, when it has any (strings only).
+    let cves = v["vulnerabilities"].as_array().and_then(|a| {
+        let c: Vec<&str> = a
+            .iter()
+            .filter_map(|x| x["cve"].as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        (!c.is_empty()).then(|| c.join(", "))
+    });
     put(
         "msg",
         s(&v["cloud_ioc"]["description"])
             .or_else(|| s(&v["cloud_ioc"]["short_description"]))
-            .or_else(|| s(&v["error"]["description"])),
+            .or_else(|| s(&v["error"]["description"]))
+            .or_else(|| {
+                v["threat_hunting"]["incident_title"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .filter(|d| !d.is_empty())
+            .or(cves),
     );
     let id = v["event_type_id"].as_u64().unwrap_or(0);
     let act = match id {

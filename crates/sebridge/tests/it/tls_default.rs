@@ -404,6 +404,20 @@ async fn elasticsearch_sink_refuses_an_untrusted_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_sink_refuses_an_untrusted_certificate() {
+    // The token endpoint is the first thing it calls; both are on the server under test.
+    sink_refuses(
+        "sentinel",
+        "type = \"sentinel\"\nendpoint = \"{url}\"\ntoken_url = \"{url}/t/oauth2/v2.0/token\"\n\
+         dcr_immutable_id = \"dcr-00000000000000000000000000000000\"\n\
+         tenant_id = \"00000000-0000-0000-0000-000000000000\"\n\
+         client_id = \"00000000-0000-0000-0000-000000000000\"\n\
+         client_secret = \"sentinel-secret-0123456789\"",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_sink_refuses_an_untrusted_certificate() {
     sink_refuses(
         "webhook",

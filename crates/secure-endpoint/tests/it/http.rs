@@ -261,3 +261,40 @@ async fn an_unknown_event_stream_is_not_found_though_answered_400() {
     );
     sim.shutdown().await;
 }
+
+/// A "Read-only" API key: reads work, every write is [`Error::Forbidden`], which no retry
+/// can fix.
+#[tokio::test]
+async fn a_read_only_key_gets_forbidden_on_writes() {
+    let (sim, client) = setup(0).await;
+    sim.set_read_only("tenant-1", true).unwrap();
+    let t = sim.tenant("tenant-1").unwrap();
+    let c = &t.computers[0];
+    client.computer(&c.guid).await.unwrap();
+    client.isolation(&c.guid).await.unwrap();
+    let other = t.groups.iter().find(|g| g.guid != c.group_guid).unwrap();
+    let errors = [
+        client
+            .move_computer(&c.guid, &other.guid)
+            .await
+            .unwrap_err(),
+        client
+            .start_isolation(&c.guid, "sebridge test", None)
+            .await
+            .unwrap_err(),
+        client.stop_isolation(&c.guid, "done").await.unwrap_err(),
+        client.delete_event_stream(1).await.unwrap_err(),
+    ];
+    for e in errors {
+        match &e {
+            Error::Forbidden { details } => assert!(details.contains("Read-only"), "{details}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.status(), Some(403));
+        assert_eq!(e.kind(), "forbidden");
+        assert!(!e.is_retryable() && e.retry_after().is_none(), "{e}");
+    }
+    let now = sim.tenant("tenant-1").unwrap();
+    assert_eq!(now.computers[0].group_guid, c.group_guid);
+    assert!(!now.computers[0].isolated);
+}

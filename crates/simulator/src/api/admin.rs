@@ -28,8 +28,10 @@ pub(crate) fn router() -> Router<Arc<SimInner>> {
         .route("/tenants/{name}/event_ids", get(event_ids))
         .route("/tenants/{name}/events", post(post_events))
         .route("/tenants/{name}/insert_after", post(insert_after))
+        .route("/tenants/{name}/computers/{guid}", put(console))
         .route("/faults", put(put_faults))
         .route("/rate_limit", put(put_rate_limit))
+        .route("/read_only", put(put_read_only))
         .route("/rate", put(put_rate))
         .route("/write_config", post(write_config))
 }
@@ -144,6 +146,23 @@ async fn insert_after(
     }
 }
 
+/// Body: a [`crate::ConsoleAction`] (`online`, `isolation_available`, `isolate`, `unisolate`,
+/// `user`).
+async fn console(
+    State(sim): State<Arc<SimInner>>,
+    Path((name, guid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let action: crate::ConsoleAction = match parse_body(&body) {
+        Ok(v) => v,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, &e),
+    };
+    match sim.console(&name, &guid, &action) {
+        Ok(()) => json(&serde_json::json!({ "ok": true })),
+        Err(e) => sim_error(e),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultsBody {
@@ -204,6 +223,28 @@ async fn put_rate_limit(State(sim): State<Arc<SimInner>>, body: Bytes) -> Respon
     };
     match sim.set_rate_limit(b.tenant.as_deref(), b.limit, window) {
         Ok(()) => json(&serde_json::json!({ "ok": true })),
+        Err(e) => sim_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadOnlyBody {
+    tenant: String,
+    read_only: bool,
+}
+
+async fn put_read_only(State(sim): State<Arc<SimInner>>, body: Bytes) -> Response {
+    let b: ReadOnlyBody = match parse_body(&body) {
+        Ok(v) => v,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, &e),
+    };
+    match sim.tenant(&b.tenant) {
+        Ok(t) => {
+            t.read_only
+                .store(b.read_only, std::sync::atomic::Ordering::Relaxed);
+            json(&serde_json::json!({ "ok": true }))
+        }
         Err(e) => sim_error(e),
     }
 }

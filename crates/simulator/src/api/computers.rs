@@ -12,9 +12,11 @@ use super::envelope::{
     error, is_array_key, ok, page_links, page_results, paging, self_link, unknown_param, Metadata,
 };
 use super::TenantCtx;
+use crate::isolation::IsolationStatus;
 use crate::sim::{now_ns, SimInner};
 use crate::util::parse_query;
-use crate::world::{IsolationJson, IsolationStatus};
+use crate::world::IsolationJson;
+use std::time::Instant;
 
 pub(crate) async fn list(
     State(sim): State<Arc<SimInner>>,
@@ -241,13 +243,14 @@ pub(crate) async fn isolation_get(
     match world.computer_index(&guid) {
         Some(i) => ok(
             &Metadata::self_only(self_link(&sim.base_url, &uri)),
-            IsolationJson::from(&world.computers[i].isolation),
+            IsolationJson::from(&world.computers[i].isolation.view(Instant::now())),
         ),
         None => computer_not_found(&sim, &uri, &guid),
     }
 }
 
-/// `PUT` starts isolation (`{"comment","unlock_code"}`); 409 if already isolated.
+/// `PUT` asks for an isolation (`{"comment","unlock_code"}`); 409 if isolated, pending or
+/// not available.
 pub(crate) async fn isolation_put(
     State(sim): State<Arc<SimInner>>,
     Extension(TenantCtx(tenant)): Extension<TenantCtx>,
@@ -274,22 +277,17 @@ pub(crate) async fn isolation_put(
         drop(world);
         return computer_not_found(&sim, &uri, &guid);
     };
+    let check_in = sim.check_in(world.computers[i].online);
     let iso = &mut world.computers[i].isolation;
-    if iso.status == IsolationStatus::Isolated {
-        return error(
-            StatusCode::CONFLICT,
-            this,
-            vec![format!("Computer {guid} is already isolated")],
-        );
+    let now = Instant::now();
+    let by = format!("API client {}", tenant.client_id);
+    if let Err(detail) = iso.start(now, check_in, text("comment"), text("unlock_code"), by) {
+        return error(StatusCode::CONFLICT, this, vec![detail]);
     }
-    iso.status = IsolationStatus::Isolated;
-    iso.comment = text("comment");
-    iso.unlock_code = text("unlock_code");
-    iso.isolated_by = Some(format!("API client {}", tenant.client_id));
     ok(&Metadata::self_only(this), IsolationJson::from(&*iso))
 }
 
-/// `DELETE` stops isolation; 409 if the computer is not isolated.
+/// `DELETE` asks for the isolation to stop; 409 if not isolated or pending.
 pub(crate) async fn isolation_delete(
     State(sim): State<Arc<SimInner>>,
     Extension(TenantCtx(tenant)): Extension<TenantCtx>,
@@ -306,18 +304,11 @@ pub(crate) async fn isolation_delete(
         drop(world);
         return computer_not_found(&sim, &uri, &guid);
     };
+    let check_in = sim.check_in(world.computers[i].online);
     let iso = &mut world.computers[i].isolation;
-    if iso.status != IsolationStatus::Isolated {
-        return error(
-            StatusCode::CONFLICT,
-            this,
-            vec![format!("Computer {guid} is not isolated")],
-        );
+    if let Err(detail) = iso.stop(Instant::now(), check_in) {
+        return error(StatusCode::CONFLICT, this, vec![detail]);
     }
-    iso.status = IsolationStatus::NotIsolated;
-    iso.comment = None;
-    iso.unlock_code = None;
-    iso.isolated_by = None;
     ok(&Metadata::self_only(this), IsolationJson::from(&*iso))
 }
 
@@ -333,13 +324,12 @@ pub(crate) async fn isolation_options(
         drop(world);
         return computer_not_found(&sim, &uri, &guid);
     };
-    let iso = &world.computers[i].isolation;
-    let allow = if !iso.available {
-        "OPTIONS, GET"
-    } else if iso.status == IsolationStatus::Isolated {
-        "OPTIONS, GET, DELETE"
-    } else {
-        "OPTIONS, GET, PUT"
+    let iso = world.computers[i].isolation.view(Instant::now());
+    let allow = match iso.status {
+        IsolationStatus::Isolated => "OPTIONS, GET, DELETE",
+        IsolationStatus::NotIsolated if iso.available => "OPTIONS, GET, PUT",
+        // Transitional, or not available: nothing can be asked now.
+        _ => "OPTIONS, GET",
     };
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -176,6 +176,9 @@ pub(crate) fn paging(pairs: &[QueryPair], errors: &mut Vec<String>) -> (usize, u
     for p in pairs {
         match p.key.as_str() {
             "limit" => match p.value.trim().parse::<u64>() {
+                // Over 500 is served 500 per page: Cisco's overview speaks of "a current
+                // limit of 500 results in the response" and every public client that asks
+                // for more still pages by `next`; a 400 for it is documented nowhere.
                 Ok(n) if n > 0 => limit = n.min(MAX_LIMIT as u64) as usize,
                 _ => errors.push(format!(
                     "limit: {:?} is not valid, it must be an integer between 1 and {MAX_LIMIT}",

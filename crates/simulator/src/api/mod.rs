@@ -1,5 +1,5 @@
-//! The HTTP layer: `/v1/...` (authenticated, rate limited, fault injected) and `/_sim/...`
-//! (control, loopback only).
+//! The HTTP layer: `/v1/...` (authenticated, rate limited, read-only credentials refused
+//! writes, fault injected) and `/_sim/...` (control, loopback only).
 
 mod admin;
 mod computers;
@@ -9,12 +9,13 @@ mod groups;
 mod streams;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -73,7 +74,7 @@ pub(crate) fn router(sim: Arc<SimInner>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(sim.clone(), gate));
     // ServiceNow and XDR have their own authentication: they stay outside the /v1 gate.
-    let integrations = crate::snow::router().merge(crate::xdr::router());
+    let integrations = crate::snow::router().merge(crate::xdr::router(sim.clone()));
     let admin = admin::router()
         .merge(crate::integrations::admin_router())
         .layer(from_fn(loopback_only));
@@ -137,7 +138,33 @@ fn add_rate_headers(documented: bool, resp: &mut Response, r: &RateStatus) {
     }
 }
 
-/// Authentication, latency, rate limit, fault injection and counters for `/v1/...`.
+/// Whether a request changes something (and so needs the "Read & Write" scope).
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::PUT | Method::PATCH | Method::POST | Method::DELETE
+    )
+}
+
+/// The answer to a write made with a "Read-only" credential.
+///
+/// **Inference**: the reference says read-only credentials refuse writes but the status and
+/// text were not captured; 403 with the usual error envelope is the reasonable guess. The
+/// refusal comes before any validation of the path or body (a scope check, like the 401 of
+/// unknown credentials), so a write that could not succeed anyway (an unknown computer, a
+/// malformed body) still tells the scope apart: 403 for read-only, 400/404 for read & write.
+fn read_only_refusal(link: String, method: &Method, path: &str) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        link,
+        vec![format!(
+            "This API credential has Read-only scope: {method} {path} needs an API credential with Read & Write scope"
+        )],
+    )
+}
+
+/// Authentication, latency, rate limit, read-only scope, fault injection and counters for
+/// `/v1/...`.
 async fn gate(State(sim): State<Arc<SimInner>>, mut req: Request, next: Next) -> Response {
     let link = self_link(&sim.base_url, req.uri());
     let Some(tenant) = authenticate(&sim, req.headers()) else {
@@ -180,6 +207,10 @@ async fn gate(State(sim): State<Arc<SimInner>>, mut req: Request, next: Next) ->
                 rate.limit, rate.reset_secs
             )],
         )
+    } else if tenant.read_only.load(Ordering::Relaxed) && is_write(&method) {
+        bump(&tenant.counters.forbidden);
+        bump(&tenant.counters.client_errors);
+        read_only_refusal(link, &method, &path)
     } else {
         match action {
             FaultAction::ServerError(code) => {

@@ -86,6 +86,24 @@ struct Cli {
     #[arg(long)]
     documented_rate_headers: bool,
 
+    /// How long a connector takes to carry out an isolation start or stop (the computer
+    /// is pending_start / pending_stop meanwhile).
+    #[arg(long, default_value = "0s", value_parser = duration_arg)]
+    isolation_delay: Duration,
+
+    /// Give this tenant's API credential the "Read-only" scope: writes (isolation, group
+    /// moves, event stream management) are answered 403. Repeatable.
+    #[arg(long = "read-only-tenant", value_name = "NAME")]
+    read_only_tenants: Vec<String>,
+
+    /// XDR requests allowed per rolling window for the organisation (documented: 8000).
+    #[arg(long, default_value_t = simulator::XDR_DEFAULT_RATE_LIMIT)]
+    xdr_rate_limit: u32,
+
+    /// Length of the rolling XDR rate-limit window.
+    #[arg(long, default_value = "3600s", value_parser = duration_arg)]
+    xdr_rate_limit_window: Duration,
+
     /// Fraction of requests answered 500/502/503.
     #[arg(long = "fault-5xx", default_value_t = 0.0, value_parser = fraction_arg)]
     fault_5xx: f64,
@@ -276,6 +294,10 @@ async fn main() -> Result<()> {
         rate_limit: cli.rate_limit,
         rate_limit_window: cli.rate_limit_window,
         documented_rate_headers: cli.documented_rate_headers,
+        read_only_tenants: cli.read_only_tenants,
+        xdr_rate_limit: cli.xdr_rate_limit,
+        xdr_rate_limit_window: cli.xdr_rate_limit_window,
+        isolation_delay: cli.isolation_delay,
         faults: Faults {
             error_rate: cli.fault_5xx,
             latency: Duration::from_millis(cli.fault_latency_ms),

@@ -1,5 +1,7 @@
 //! The static catalogue events are drawn from: threats, parent processes, IOCs, quarantine
-//! errors, the event-type mix, MITRE ATT&CK objects.
+//! errors, MITRE ATT&CK objects, and (in `catalogue_more.rs`) compromised applications,
+//! network destinations, vulnerable applications, Android packages and agent versions. The
+//! event-type mix is in `mix.rs`.
 
 use std::sync::Arc;
 
@@ -148,47 +150,6 @@ pub(super) const QUARANTINE_ERRORS: [(u64, &str); 4] = [
     (3221225558, "Delete pending"),
     (3221225761, "Cannot delete"),
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Plain,
-    ScanStarted,
-    ScanCompleted,
-    FileFetch,
-    ThreatDetected,
-    Retrospective,
-    CloudIoc,
-    ExecutedMalware,
-    MaliciousActivity,
-    ExploitPrevention,
-    Ransomware,
-    ThreatHunting,
-}
-
-/// (event_type_id, weight out of 1000, kind). Threat Detected is followed by Threat
-/// Quarantined (85%) or Quarantine Failure (15%) sharing its `detection_id`.
-pub(super) const MIX: [(u32, u32, Kind); 17] = [
-    (553648130, 190, Kind::Plain),         // Policy Update
-    (554696714, 110, Kind::ScanStarted),   // Scan Started
-    (554696715, 100, Kind::ScanCompleted), // Scan Completed, No Detections
-    (553648135, 40, Kind::Plain),          // Product Update Started
-    (553648136, 40, Kind::Plain),          // Product Update Completed
-    (553648179, 35, Kind::Plain),          // Endpoint IOC Definition Update Success
-    (553648176, 20, Kind::Plain),          // Endpoint IOC Configuration Update Success
-    (553648170, 15, Kind::Plain),          // Reboot Pending
-    (553648173, 20, Kind::FileFetch),      // File Fetch Completed
-    (1090519054, 180, Kind::ThreatDetected),
-    (553648147, 40, Kind::Retrospective),
-    (1107296274, 95, Kind::CloudIoc),
-    (1107296272, 40, Kind::ExecutedMalware),
-    (1090519105, 30, Kind::MaliciousActivity),
-    (1090519103, 25, Kind::ExploitPrevention),
-    (1107296284, 18, Kind::Ransomware),
-    (1107296344, 2, Kind::ThreatHunting),
-];
-
-pub(super) const THREAT_QUARANTINED: u32 = 553648143;
-pub(super) const QUARANTINE_FAILURE: u32 = 2164260880;
 
 /// A file known to the tenant, with its pre-serialized `,"file":{...}}` tails.
 #[derive(Debug)]

@@ -10,8 +10,10 @@ use rand::{RngExt, SeedableRng};
 use crate::util::push_json_str;
 use crate::world::{random_hex, World};
 
-use super::catalogue::{Ioc, Kind, ParentFile, Threat, IOCS, MIX, PARENTS, THREATS};
+use super::catalogue::{Ioc, ParentFile, Threat, IOCS, PARENTS, THREATS};
+use super::mix::{Kind, Sev, MIX};
 use super::store::StoredEvent;
+use super::tails::{self, Tail};
 
 /// Per-tenant event generator (seeded; ids unique per tenant).
 #[derive(Debug)]
@@ -22,11 +24,17 @@ pub(crate) struct Generator {
     pub(super) iocs: Vec<Ioc>,
     pub(super) scan_started_tails: Vec<Arc<str>>,
     pub(super) scan_completed_tails: Vec<Arc<str>>,
+    pub(super) scan_detection_tails: Vec<Arc<str>>,
+    /// (type id, tail) of each indication-of-compromise type.
+    pub(super) compromises: Vec<(u32, Tail)>,
+    pub(super) vulnerable: Vec<Tail>,
+    pub(super) apks: Vec<Tail>,
+    pub(super) flow_parents: Vec<Arc<str>>,
     pub(super) close: Arc<str>,
     cumulative: [u32; MIX.len()],
 }
 
-fn identity_json(out: &mut String, sha256: &str, sha1: Option<&str>, md5: Option<&str>) {
+pub(super) fn identity_json(out: &mut String, sha256: &str, sha1: Option<&str>, md5: Option<&str>) {
     out.push_str("\"identity\":{\"sha256\":");
     push_json_str(out, sha256);
     if let Some(s) = sha1 {
@@ -191,10 +199,25 @@ impl Generator {
                 ))
             })
             .collect();
+        let scan_detection_tails = (0..4)
+            .map(|i| {
+                let d = ["Flash Scan", "Full Scan"][i % 2];
+                Arc::from(format!(
+                    ",\"scan\":{{\"description\":\"{d}\",\"clean\":false,\"scanned_files\":{},\"scanned_processes\":{},\"scanned_paths\":{},\"malicious_detections\":{}}}}}",
+                    rng.random_range(800..400_000u32),
+                    rng.random_range(60..260u32),
+                    rng.random_range(20..900u32),
+                    rng.random_range(1..6u32)
+                ))
+            })
+            .collect();
+        let compromises = tails::compromises(&mut rng);
+        let vulnerable = tails::vulnerable_apps();
+        let apks = tails::apks(&mut rng);
 
         let mut cumulative = [0u32; MIX.len()];
         let mut acc = 0;
-        for (i, (_, w, _)) in MIX.iter().enumerate() {
+        for (i, (_, w, ..)) in MIX.iter().enumerate() {
             acc += w;
             cumulative[i] = acc;
         }
@@ -207,6 +230,11 @@ impl Generator {
             iocs,
             scan_started_tails,
             scan_completed_tails,
+            scan_detection_tails,
+            compromises,
+            vulnerable,
+            apks,
+            flow_parents: tails::flow_parents(),
             close: Arc::from("}"),
             cumulative,
         }
@@ -218,30 +246,28 @@ impl Generator {
         id
     }
 
-    pub(super) fn pick_kind(&mut self) -> (u32, Kind) {
+    pub(super) fn pick_kind(&mut self) -> (u32, Kind, Sev) {
         let total = self.cumulative[MIX.len() - 1];
         let r = self.rng.random_range(0..total);
         let i = self.cumulative.partition_point(|&c| c <= r);
-        let (id, _, kind) = MIX[i.min(MIX.len() - 1)];
-        (id, kind)
+        let (id, _, kind, sev) = MIX[i.min(MIX.len() - 1)];
+        (id, kind, sev)
     }
 
-    pub(super) fn severity(&mut self, kind: Kind) -> Option<&'static str> {
+    pub(super) fn severity(&mut self, sev: Sev) -> Option<&'static str> {
         let r: f64 = self.rng.random();
-        match kind {
-            Kind::Plain | Kind::ScanStarted | Kind::ScanCompleted | Kind::FileFetch => None,
-            Kind::ThreatDetected | Kind::CloudIoc => Some(if r < 0.1 {
+        match sev {
+            Sev::None => None,
+            Sev::Mixed => Some(if r < 0.1 {
                 "Low"
             } else if r < 0.75 {
                 "Medium"
             } else {
                 "High"
             }),
-            Kind::Retrospective | Kind::ExecutedMalware | Kind::ExploitPrevention => {
-                Some(if r < 0.8 { "High" } else { "Medium" })
-            }
-            Kind::MaliciousActivity => Some(if r < 0.7 { "High" } else { "Critical" }),
-            Kind::Ransomware | Kind::ThreatHunting => Some("Critical"),
+            Sev::High => Some(if r < 0.8 { "High" } else { "Medium" }),
+            Sev::HighCritical => Some(if r < 0.7 { "High" } else { "Critical" }),
+            Sev::Critical => Some("Critical"),
         }
     }
 

@@ -1,14 +1,18 @@
 //! SIEM-side receivers for sebridge's sinks, on loopback: a Splunk HTTP Event Collector
-//! ([`hec`]) and an Elasticsearch `_bulk` endpoint ([`elastic`]).
+//! ([`hec`]), an Elasticsearch `_bulk` endpoint ([`elastic`]) and Microsoft Sentinel's
+//! ingestion path, Entra ID token endpoint and Azure Monitor Logs Ingestion API
+//! ([`sentinel`]).
 //!
 //! Written from the protocol facts (`shared/reference/siem-formats.md` §2.3 for HEC; the
-//! Elasticsearch bulk API's request/response shapes), not from sebridge's clients: token
+//! Elasticsearch bulk API's request/response shapes; Microsoft's Logs Ingestion API and
+//! identity platform documentation for Sentinel), not from sebridge's clients: token
 //! auth, gzip request bodies, per-event/per-item results, indexer acknowledgement, and
 //! injectable faults (503/429 bursts, per-item failures, malformed events). Tests inspect
 //! what arrived through the handles; other processes read `GET /_receiver/stats`.
 
 pub mod elastic;
 pub mod hec;
+pub mod sentinel;
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -179,10 +179,17 @@ pub(super) async fn create(
         };
         set(&mut fields, "sys_id", &sys_id);
         set(&mut fields, "number", &number);
-        set(&mut fields, "state", "1");
+        if table == "sn_si_incident" {
+            // Security Incident Response's own model: a new record is Draft (10), then
+            // Analysis 16, Contain 18, Eradicate 19, Recover 20, Review 100, Closed 3,
+            // Cancelled 7. It has no ITSM "inquiry" category.
+            set(&mut fields, "state", "10");
+        } else {
+            set(&mut fields, "state", "1");
+            set(&mut fields, "category", "inquiry");
+        }
         set(&mut fields, "impact", "3");
         set(&mut fields, "urgency", "3");
-        set(&mut fields, "category", "inquiry");
         set(&mut fields, "active", "true");
         set(&mut fields, "opened_at", &now);
         set(&mut fields, "sys_created_on", &now);

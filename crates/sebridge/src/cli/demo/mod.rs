@@ -69,6 +69,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rate: args.rate.max(0.0),
         history: args.history,
         seed: rand::random(),
+        // As in reality, a connector takes a moment to carry an isolation out: the
+        // dashboard shows it pending meanwhile.
+        isolation_delay: Duration::from_secs(2),
         ..SimConfig::default()
     })
     .await
@@ -197,7 +200,7 @@ fn print_banner(
         println!("  dashboard: http://{addr}/   metrics: http://{addr}/metrics");
     }
     println!(
-        "  SIEM receivers (simulated Splunk HEC and Elasticsearch _bulk) get every event too."
+        "  SIEM receivers (simulated Splunk HEC, Elasticsearch _bulk and Microsoft Sentinel's Logs Ingestion API) get every event too."
     );
     println!("  Ctrl-C stops it cleanly.\n");
 }
@@ -251,16 +254,18 @@ fn count_lines(path: &Path) -> anyhow::Result<(usize, usize)> {
     Ok((lines, seen.len()))
 }
 
-/// The simulated SIEMs of the demo: a Splunk HEC and an Elasticsearch `_bulk` receiver, with
+/// The simulated SIEMs of the demo: a Splunk HEC, an Elasticsearch `_bulk` receiver and
+/// Microsoft Sentinel's ingestion path (Entra ID token endpoint and Logs Ingestion API), with
 /// a sink for each appended to the demo config.
 mod demo_siem {
     use anyhow::Context;
-    use simulator::receivers::{elastic, hec};
+    use simulator::receivers::{elastic, hec, sentinel};
     use std::path::Path;
 
     pub struct Siem {
         hec: hec::HecReceiver,
         es: elastic::ElasticReceiver,
+        sentinel: sentinel::SentinelReceiver,
     }
 
     pub async fn start(config_path: &Path) -> anyhow::Result<Siem> {
@@ -276,6 +281,12 @@ mod demo_siem {
         })
         .await
         .context("cannot start the Elasticsearch receiver")?;
+        let sentinel = sentinel::start(sentinel::SentinelConfig {
+            keep_rows: false,
+            ..Default::default()
+        })
+        .await
+        .context("cannot start the Sentinel receiver")?;
         let extra = format!(
             "\n[sinks.splunk]\ntype = \"splunk_hec\"\nurl = \"{}\"\ntoken = \"{}\"\n\n\
              [sinks.elastic]\ntype = \"elasticsearch\"\nurl = \"{}\"\napi_key = \"{}\"\n",
@@ -285,12 +296,28 @@ mod demo_siem {
             elastic::ElasticConfig::default()
                 .api_key
                 .unwrap_or_default(),
-        );
+        ) + &sentinel_sink(&sentinel);
         let mut text =
             std::fs::read_to_string(config_path).context("cannot read the demo config")?;
         text.push_str(&extra);
         std::fs::write(config_path, text).context("cannot write the demo config")?;
-        Ok(Siem { hec, es })
+        Ok(Siem { hec, es, sentinel })
+    }
+
+    /// The Sentinel sink of the demo: the connector's stream of the simulated DCR, with the
+    /// simulated Entra ID as its token endpoint.
+    fn sentinel_sink(r: &sentinel::SentinelReceiver) -> String {
+        let c = r.config();
+        format!(
+            "\n[sinks.sentinel]\ntype = \"sentinel\"\nendpoint = \"{}\"\ndcr_immutable_id = \"{}\"\n\
+             tenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\ntoken_url = \"{}\"\n",
+            r.url(),
+            c.dcr_immutable_id,
+            c.tenant_id,
+            c.client_id,
+            c.client_secret,
+            r.token_url(),
+        )
     }
 
     impl Siem {
@@ -305,16 +332,20 @@ mod demo_siem {
             };
             let hec = self.hec.stats().events;
             let es = self.es.stats();
+            let sentinel = self.sentinel.stats();
             println!(
-                "splunk HEC receiver: {hec} events; elasticsearch receiver: {} documents ({} duplicates refused)",
-                es.created, es.conflicts
+                "splunk HEC receiver: {hec} events; elasticsearch receiver: {} documents ({} duplicates refused); sentinel receiver: {} rows in {} calls",
+                es.created, es.conflicts, sentinel.rows, sentinel.accepted_requests
             );
-            let ok = hec == written("splunk") && es.created == written("elastic");
+            let ok = hec == written("splunk")
+                && es.created == written("elastic")
+                && sentinel.rows == written("sentinel");
             if !ok {
                 println!("WARNING: a SIEM receiver does not match the journal");
             }
             self.hec.shutdown().await;
             self.es.shutdown().await;
+            self.sentinel.shutdown().await;
             ok
         }
     }

@@ -111,13 +111,19 @@ Time: {{ date }}\n\
 {% if sha256 %}SHA-256: {{ sha256 }}\n{% endif %}\
 {% if user %}User: {{ user }}\n{% endif %}\
 {% if ips %}Addresses: {{ ips }}\n{% endif %}\
+{% if process %}Process: {{ process }}\n{% endif %}\
+{% if command_line %}Command line: {{ command_line }}\n{% endif %}\
+{% if remote_ip %}Connection to: {{ remote_ip }}{% if remote_port %}:{{ remote_port }}{% endif %}{% if protocol %} ({{ protocol }}){% endif %}\n{% endif %}\
+{% if url %}URL: {{ url }}\n{% endif %}\
+{% if ioc %}Indicator: {{ ioc }}\n{% endif %}\
+{% if cves %}Vulnerabilities: {{ cves }}\n{% endif %}\
 Computer in the Secure Endpoint console: {{ computer_url }}\n\
 {% if file_url %}File trajectory: {{ file_url }}\n{% endif %}\
 Investigate in Cisco XDR: {{ investigate_url }}\n\
 Rule: {{ rule }}; correlation id: {{ correlation_id }}\n\
 Later events on this host with the same threat are added as work notes.".into(),
             xdr_title: "[{{ tenant }}] {{ event_type }} on {{ hostname }}{% if detection %}: {{ detection }}{% endif %}".into(),
-            xdr_description: "**Customer:** {{ tenant }}\n\n**Event type:** {{ event_type }} ({{ event_type_id }})\n\n**Severity:** {{ severity }}\n\n**Host:** {{ hostname }}{% if ips %} ({{ ips }}){% endif %}\n\n{% if detection %}**Detection:** {{ detection }}\n\n{% endif %}{% if file_name %}**File:** {{ file_name }}{% if sha256 %} (sha256 {{ sha256 }}){% endif %}\n\n{% endif %}**Time:** {{ date }}\n\n**Device trajectory:** {{ computer_url }}\n\n{% if file_url %}**File trajectory:** {{ file_url }}\n\n{% endif %}**Investigate:** {{ investigate_url }}".into(),
+            xdr_description: "**Customer:** {{ tenant }}\n\n**Event type:** {{ event_type }} ({{ event_type_id }})\n\n**Severity:** {{ severity }}\n\n**Host:** {{ hostname }}{% if ips %} ({{ ips }}){% endif %}\n\n{% if detection %}**Detection:** {{ detection }}\n\n{% endif %}{% if file_name %}**File:** {{ file_name }}{% if sha256 %} (sha256 {{ sha256 }}){% endif %}\n\n{% endif %}{% if command_line %}**Command line:** `{{ command_line }}`\n\n{% endif %}{% if remote_ip %}**Connection to:** {{ remote_ip }}{% if remote_port %}:{{ remote_port }}{% endif %}{% if protocol %} ({{ protocol }}){% endif %}\n\n{% endif %}{% if url %}**URL:** {{ url }}\n\n{% endif %}{% if ioc %}**Indicator:** {{ ioc }}\n\n{% endif %}{% if cves %}**Vulnerabilities:** {{ cves }}\n\n{% endif %}**Time:** {{ date }}\n\n**Device trajectory:** {{ computer_url }}\n\n{% if file_url %}**File trajectory:** {{ file_url }}\n\n{% endif %}**Investigate:** {{ investigate_url }}".into(),
             note_line: "{{ date }} {{ event_type }}{% if detection %}: {{ detection }}{% endif %}{% if file_name %} [{{ file_name }}]{% endif %} ({{ severity }})".into(),
         }
     }

@@ -2,9 +2,11 @@
 //! their undoing on close, only of what we did, handing a containment still needed by
 //! another open incident on the same host over to it.
 
-use super::outcome::{done, text, Done, OpError};
+use super::outcome::{done, text, waiting, Done, OpError};
 use crate::incidents::store::{IncidentRow, Val};
 use crate::incidents::Ctx;
+use crate::store::now_millis;
+use secure_endpoint::{Isolation, IsolationStatus};
 
 fn endpoint<'a>(
     ctx: &'a Ctx,
@@ -35,55 +37,109 @@ fn isolation_comment(ctx: &Ctx, i: &IncidentRow) -> String {
     c.trim().to_string()
 }
 
+/// The name the API gives an isolation status.
+fn status_name(s: &IsolationStatus) -> &str {
+    match s {
+        IsolationStatus::NotIsolated => "not_isolated",
+        IsolationStatus::PendingStart => "pending_start",
+        IsolationStatus::Isolated => "isolated",
+        IsolationStatus::PendingStop => "pending_stop",
+        IsolationStatus::Other(s) => s,
+    }
+}
+
+/// Records the status read now on the incident; "since" moves only when it changes.
+fn with_state(d: Done, i: &IncidentRow, s: &IsolationStatus) -> Done {
+    let name = status_name(s);
+    if i.isolation_state.as_deref() == Some(name) {
+        return d;
+    }
+    d.set("isolation_state", text(name))
+        .set("isolation_state_since", Val::Int(now_millis()))
+}
+
+fn host(i: &IncidentRow, guid: &str) -> String {
+    match &i.hostname {
+        Some(h) => format!("{h} ({guid})"),
+        None => guid.to_string(),
+    }
+}
+
+/// What an isolation status means for our isolation request; `None` when we can ask
+/// for one now.
+fn judge_isolation(i: &IncidentRow, guid: &str, iso: &Isolation) -> Option<Done> {
+    let ours = comment_is_ours(iso.comment.as_deref(), &i.correlation_id);
+    let h = host(i, guid);
+    let d = match &iso.status {
+        IsolationStatus::Isolated if ours => {
+            done("isolated", format!("{h} isolated")).set("isolated_by_us", Val::Int(1))
+        }
+        IsolationStatus::PendingStart if ours => waiting(
+            "isolation_pending",
+            format!(
+                "isolation of {h} requested; it stays pending_start until its connector checks in"
+            ),
+        )
+        .set("isolated_by_us", Val::Int(1)),
+        IsolationStatus::Isolated | IsolationStatus::PendingStart => done(
+            "isolation_skipped",
+            format!("{h} was already isolated by someone else; it will be left as it is on close"),
+        )
+        .set("isolated_by_us", Val::Int(0)),
+        IsolationStatus::PendingStop => waiting(
+            "isolation_waiting",
+            format!("{h} is leaving an isolation (pending_stop): it is isolated once that is done"),
+        ),
+        IsolationStatus::NotIsolated if iso.available == Some(false) => done(
+            "isolation_unavailable",
+            format!("isolation is not available on {h} (policy or OS)"),
+        ),
+        IsolationStatus::NotIsolated => return None,
+        IsolationStatus::Other(s) => waiting(
+            "isolation_waiting",
+            format!(
+                "{h} has an isolation status sebridge does not know ({s:?}); looking again later"
+            ),
+        ),
+    };
+    Some(with_state(d, i, &iso.status))
+}
+
 pub(super) async fn isolate(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
     let (client, guid) = endpoint(ctx, i)?;
-    let current = client.isolation(&guid).await?.data;
-    let ours = |comment: &Option<String>| comment_is_ours(comment.as_deref(), &i.correlation_id);
-    if current.status.is_isolating() {
-        return Ok(if ours(&current.comment) {
-            done(
-                "isolated",
-                format!("{guid} was isolated by an earlier attempt of ours"),
-            )
-            .set("isolated_by_us", Val::Int(1))
-        } else {
-            done(
-                "isolation_skipped",
-                format!("{guid} was already isolated by someone else; it will be left as it is on close"),
-            )
-            .set("isolated_by_us", Val::Int(0))
-        });
-    }
-    if current.available == Some(false) {
+    if i.status != "open" && !i.isolated_by_us {
         return Ok(done(
-            "isolation_unavailable",
-            format!("isolation is not available on {guid} (policy or OS)"),
+            "isolation_skipped",
+            format!(
+                "the incident was closed before {} could be isolated",
+                host(i, &guid)
+            ),
         ));
+    }
+    let current = client.isolation(&guid).await?.data;
+    if let Some(d) = judge_isolation(i, &guid, &current) {
+        return Ok(d);
     }
     match client
         .start_isolation(&guid, &isolation_comment(ctx, i), None)
         .await
     {
-        Ok(_) => Ok(done(
-            "isolated",
-            format!(
-                "{} ({guid}) isolated",
-                i.hostname.as_deref().unwrap_or("host")
-            ),
-        )
-        .set("isolated_by_us", Val::Int(1))),
-        // 409: isolated meanwhile (our lost answer, or someone else): the comment says whose.
+        // The answer says where the request stands: usually pending_start.
+        Ok(r) => Ok(judge_isolation(i, &guid, &r.data).unwrap_or_else(|| {
+            waiting(
+                "isolation_pending",
+                format!("isolation of {} requested", host(i, &guid)),
+            )
+            .set("isolated_by_us", Val::Int(1))
+        })),
+        // 409: isolated or pending meanwhile (our lost answer, or someone else), or not
+        // available: the status read again says which.
         Err(secure_endpoint::Error::Conflict { .. }) => {
             let now = client.isolation(&guid).await?.data;
-            Ok(if ours(&now.comment) {
-                done("isolated", format!("{guid} isolated (409 on retry: ours)"))
-                    .set("isolated_by_us", Val::Int(1))
-            } else {
-                done(
-                    "isolation_skipped",
-                    format!("{guid} was isolated by someone else meanwhile (409)"),
-                )
-                .set("isolated_by_us", Val::Int(0))
+            judge_isolation(i, &guid, &now).ok_or_else(|| OpError {
+                message: format!("{guid} refused the isolation (409) but reads not_isolated"),
+                retryable: true,
+                retry_after: None,
             })
         }
         Err(e) => Err(e.into()),
@@ -127,6 +183,15 @@ async fn triage_guid(ctx: &Ctx, i: &IncidentRow) -> Result<String, OpError> {
 
 pub(super) async fn move_group(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {
     let (client, guid) = endpoint(ctx, i)?;
+    if i.status != "open" && i.original_group.is_none() {
+        return Ok(done(
+            "move_skipped",
+            format!(
+                "the incident was closed before {} could be moved",
+                host(i, &guid)
+            ),
+        ));
+    }
     let triage = triage_guid(ctx, i).await?;
     let computer = client.computer(&guid).await?.data;
     let current = computer.group_guid.unwrap_or_default();
@@ -177,16 +242,8 @@ pub(super) async fn unisolate(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpErro
         ));
     }
     let current = client.isolation(&guid).await?.data;
-    if !current.status.is_isolating() {
-        return Ok(done("unisolated", format!("{guid} was no longer isolated"))
-            .set("isolation_released", Val::Int(1)));
-    }
-    if !comment_is_ours(current.comment.as_deref(), &i.correlation_id) {
-        return Ok(done(
-            "unisolate_skipped",
-            format!("{guid} is isolated by someone else now; left as it is"),
-        )
-        .set("isolation_released", Val::Int(1)));
+    if let Some(d) = judge_release(i, &guid, &current) {
+        return Ok(d);
     }
     let comment = format!(
         "{} {}: ServiceNow {} closed",
@@ -194,17 +251,55 @@ pub(super) async fn unisolate(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpErro
         i.correlation_id,
         i.snow_number.as_deref().unwrap_or("ticket")
     );
-    match client.stop_isolation(&guid, &comment).await {
-        Ok(_) | Err(secure_endpoint::Error::Conflict { .. }) => Ok(done(
-            "unisolated",
-            format!(
-                "isolation of {} ({guid}) stopped",
-                i.hostname.as_deref().unwrap_or("host")
+    let after = match client.stop_isolation(&guid, &comment).await {
+        Ok(r) => r.data,
+        // 409: the status moved meanwhile; read it again rather than assume.
+        Err(secure_endpoint::Error::Conflict { .. }) => client.isolation(&guid).await?.data,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(judge_release(i, &guid, &after).unwrap_or_else(|| {
+        with_state(
+            waiting(
+                "unisolate_waiting",
+                format!(
+                    "{} still reads isolated after the stop request",
+                    host(i, &guid)
+                ),
             ),
+            i,
+            &after.status,
         )
-        .set("isolation_released", Val::Int(1))),
-        Err(e) => Err(e.into()),
-    }
+    }))
+}
+
+/// What an isolation status means for releasing our isolation; `None` when we can ask
+/// for the stop now. Released is recorded only once the host reads `not_isolated`.
+fn judge_release(i: &IncidentRow, guid: &str, iso: &Isolation) -> Option<Done> {
+    let ours = comment_is_ours(iso.comment.as_deref(), &i.correlation_id);
+    let h = host(i, guid);
+    let d = match &iso.status {
+        IsolationStatus::NotIsolated => done("unisolated", format!("isolation of {h} stopped"))
+            .set("isolation_released", Val::Int(1)),
+        IsolationStatus::PendingStop => waiting(
+            "unisolate_pending",
+            format!("stop of the isolation of {h} requested; it stays pending_stop until its connector checks in"),
+        ),
+        IsolationStatus::PendingStart if ours => waiting(
+            "unisolate_waiting",
+            format!("{h} is still pending_start (its connector has not checked in): the isolation is stopped once it has"),
+        ),
+        IsolationStatus::Isolated if ours => return None,
+        IsolationStatus::Isolated | IsolationStatus::PendingStart => done(
+            "unisolate_skipped",
+            format!("{h} is isolated by someone else now; left as it is"),
+        )
+        .set("isolation_released", Val::Int(1)),
+        IsolationStatus::Other(s) => waiting(
+            "unisolate_waiting",
+            format!("{h} has an isolation status sebridge does not know ({s:?}); looking again later"),
+        ),
+    };
+    Some(with_state(d, i, &iso.status))
 }
 
 pub(super) async fn restore_group(ctx: &Ctx, i: &IncidentRow) -> Result<Done, OpError> {

@@ -196,7 +196,16 @@ pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
         "snow_resolve" => servicenow::snow_resolve(ctx, &incident).await,
         other => Err(OpError::permanent(format!("unknown operation {other}"))),
     };
+    let backoff = Duration::from_secs(1)
+        .saturating_mul(1 << op.attempts.clamp(0, 9))
+        .min(MAX_BACKOFF);
     let outcome = match result {
+        Ok(d) if d.wait => OpOutcome::Wait {
+            updates: d.updates,
+            action: d.action,
+            detail: d.detail,
+            at: now_millis() + i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX / 2),
+        },
         Ok(d) => OpOutcome::Done {
             updates: d.updates,
             action: d.action,
@@ -207,9 +216,6 @@ pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
             OpOutcome::Failed { error: e.message }
         }
         Err(e) => {
-            let backoff = Duration::from_secs(1)
-                .saturating_mul(1 << op.attempts.clamp(0, 9))
-                .min(MAX_BACKOFF);
             let wait = e
                 .retry_after
                 .unwrap_or(backoff)
@@ -224,6 +230,7 @@ pub async fn perform(ctx: &Ctx, op: OutboxOp) -> Option<Finished> {
         OpOutcome::Done { .. } => "done",
         OpOutcome::Retry { .. } => "retry",
         OpOutcome::Failed { .. } => "failed",
+        OpOutcome::Wait { .. } => "waiting",
     };
     debug!(op = op.id, kind = %op.kind, incident = op.incident_id, outcome = label, took = ?started.elapsed(), "outbox operation");
     metrics::counter!("sebridge_incident_ops_total", "kind" => op.kind.clone(), "outcome" => label)

@@ -44,10 +44,17 @@ impl From<xdr::Error> for OpError {
 
 impl From<secure_endpoint::Error> for OpError {
     fn from(e: secure_endpoint::Error) -> Self {
+        // A 403 on a containment write is almost always a key created "Read-only".
+        let hint = match e {
+            secure_endpoint::Error::Forbidden { .. } => {
+                "; the tenant's API key lacks Read & Write scope (a read-only key cannot isolate or move hosts)"
+            }
+            _ => "",
+        };
         OpError {
             retryable: e.is_retryable(),
             retry_after: e.retry_after(),
-            message: format!("Secure Endpoint: {e}"),
+            message: format!("Secure Endpoint: {e}{hint}"),
         }
     }
 }
@@ -68,6 +75,8 @@ pub struct Done {
     pub(super) action: String,
     pub(super) detail: String,
     pub(super) noted_up_to: Option<i64>,
+    /// Not finished: look again later (see `OpOutcome::Wait`).
+    pub(super) wait: bool,
 }
 
 pub(super) fn done(action: &str, detail: impl Into<String>) -> Done {
@@ -76,6 +85,15 @@ pub(super) fn done(action: &str, detail: impl Into<String>) -> Done {
         action: action.into(),
         detail: detail.into(),
         noted_up_to: None,
+        wait: false,
+    }
+}
+
+/// Not finished, and nothing failed: the operation looks again later.
+pub(super) fn waiting(action: &str, detail: impl Into<String>) -> Done {
+    Done {
+        wait: true,
+        ..done(action, detail)
     }
 }
 

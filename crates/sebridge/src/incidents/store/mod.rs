@@ -65,6 +65,10 @@ pub struct IncidentRow {
     pub original_group: Option<String>,
     pub moved_by_us: bool,
     pub group_restored: bool,
+    /// The host's isolation status as last read (`pending_start`, `isolated`, ...).
+    pub isolation_state: Option<String>,
+    /// Since when (epoch ms) the host has been in `isolation_state`.
+    pub isolation_state_since: Option<i64>,
     pub last_note_at: Option<i64>,
     pub close_source: Option<String>,
     pub close_code: Option<String>,
@@ -80,7 +84,8 @@ const COLUMNS: &str =
     first_event_time, last_event_time, event_count, snow_short, snow_description, xdr_title, \
     xdr_description, links, isolate, triage_group, snow_sys_id, snow_number, xdr_id, \
     isolated_by_us, isolation_released, original_group, moved_by_us, group_restored, \
-    last_note_at, close_source, close_code, close_notes, closed_at, created_at, updated_at";
+    last_note_at, close_source, close_code, close_notes, closed_at, created_at, updated_at, \
+    isolation_state, isolation_state_since";
 
 /// The incident of an optional row (the single-row lookups share this).
 fn incident_from<R: Row>(row: Option<R>) -> Result<Option<IncidentRow>, StoreError>
@@ -139,7 +144,20 @@ where
         closed_at: r.try_get(37)?,
         created_at: r.try_get(38)?,
         updated_at: r.try_get(39)?,
+        isolation_state: r.try_get(40)?,
+        isolation_state_since: r.try_get(41)?,
     })
+}
+
+impl IncidentRow {
+    /// The host's isolation is on its way in or out (`pending_start` / `pending_stop`,
+    /// with since when) for an isolation of ours: its connector has not checked in.
+    pub fn isolation_pending(&self) -> Option<(&str, i64)> {
+        let state = self.isolation_state.as_deref()?;
+        let ours = self.isolated_by_us && !self.isolation_released;
+        (ours && matches!(state, "pending_start" | "pending_stop"))
+            .then(|| (state, self.isolation_state_since.unwrap_or(self.updated_at)))
+    }
 }
 
 /// What the engine knows when it opens an incident.
@@ -196,6 +214,8 @@ const UPDATABLE: &[&str] = &[
     "moved_by_us",
     "group_restored",
     "last_note_at",
+    "isolation_state",
+    "isolation_state_since",
 ];
 
 /// One outbox operation.
@@ -233,6 +253,15 @@ pub enum OpOutcome {
     },
     Failed {
         error: String,
+    },
+    /// Not done yet, and nothing failed: the world has to move first (a host that has
+    /// not checked in). Records `updates`, audits `detail` when it differs from the last
+    /// wait's, and looks again at `at`.
+    Wait {
+        updates: Vec<(&'static str, Val)>,
+        action: String,
+        detail: String,
+        at: i64,
     },
 }
 
@@ -279,6 +308,8 @@ pub struct IncidentSummary {
     pub xdr_incidents: i64,
     pub isolated_now: i64,
     pub moved_now: i64,
+    /// Isolations of ours whose host has not carried out a start or stop yet.
+    pub isolation_pending: i64,
     pub ops_pending: i64,
     pub ops_failed: i64,
     pub events: i64,

@@ -233,28 +233,7 @@ impl IncidentStore {
                 .execute(c)
                 .await?.rows_affected()
                 });
-                for (col, val) in updates {
-                    if !UPDATABLE.contains(col) {
-                        return Err(StoreError::Corrupt {
-                            what: "incident update",
-                            detail: format!("column {col} is not updatable"),
-                        });
-                    }
-                    let q =
-                        format!("UPDATE incidents SET {col} = $1, updated_at = $2 WHERE id = $3");
-                    on_tx!(tx, |c| {
-                        let q = sqlx::query(sqlx::AssertSqlSafe(q.as_str()));
-                        let q = match val {
-                            Val::Text(t) => q.bind(t.clone()),
-                            Val::Int(i) => q.bind(*i),
-                        };
-                        q.bind(now)
-                            .bind(op.incident_id)
-                            .execute(c)
-                            .await?
-                            .rows_affected()
-                    });
-                }
+                Self::tx_update(tx, op.incident_id, updates, now).await?;
                 if let Some(up_to) = noted_up_to {
                     on_tx!(tx, |c| {
                         sqlx::query(
@@ -324,6 +303,38 @@ impl IncidentStore {
                     .await?;
                 }
             }
+            OpOutcome::Wait {
+                updates,
+                action,
+                detail,
+                at,
+            } => {
+                let waiting = format!("waiting: {detail}");
+                on_tx!(tx, |c| {
+                    sqlx::query(
+                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = $1, lease_until = NULL,
+                     last_error = $2 WHERE id = $3",
+                )
+                .bind(*at)
+                .bind(&waiting)
+                .bind(op.id)
+                .execute(c)
+                .await?.rows_affected()
+                });
+                Self::tx_update(tx, op.incident_id, updates, now).await?;
+                // Once per state, not once per look.
+                if op.last_error.as_deref() != Some(waiting.as_str()) {
+                    Self::tx_audit(
+                        tx,
+                        Some(op.incident_id),
+                        Some(tenant),
+                        "executor",
+                        action,
+                        detail,
+                    )
+                    .await?;
+                }
+            }
             OpOutcome::Failed { error } => {
                 on_tx!(tx, |c| {
                     sqlx::query(
@@ -348,6 +359,37 @@ impl IncidentStore {
             }
         }
         Self::tx_finish_close(tx, op.incident_id, tenant).await?;
+        Ok(())
+    }
+
+    /// Sets columns of an incident (only those in `UPDATABLE`).
+    async fn tx_update(
+        tx: &mut Tx,
+        incident_id: i64,
+        updates: &[(&'static str, Val)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for (col, val) in updates {
+            if !UPDATABLE.contains(col) {
+                return Err(StoreError::Corrupt {
+                    what: "incident update",
+                    detail: format!("column {col} is not updatable"),
+                });
+            }
+            let q = format!("UPDATE incidents SET {col} = $1, updated_at = $2 WHERE id = $3");
+            on_tx!(tx, |c| {
+                let q = sqlx::query(sqlx::AssertSqlSafe(q.as_str()));
+                let q = match val {
+                    Val::Text(t) => q.bind(t.clone()),
+                    Val::Int(i) => q.bind(*i),
+                };
+                q.bind(now)
+                    .bind(incident_id)
+                    .execute(c)
+                    .await?
+                    .rows_affected()
+            });
+        }
         Ok(())
     }
 

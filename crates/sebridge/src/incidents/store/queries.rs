@@ -111,7 +111,7 @@ impl IncidentStore {
     pub async fn summary(&self) -> Result<IncidentSummary, StoreError> {
         // COUNT(*) FILTER and a BIGINT cast read the same on both backends (PostgreSQL sums
         // BIGINT as NUMERIC).
-        type Counts = (i64, i64, i64, i64, i64, i64, i64, i64);
+        type Counts = (i64, i64, i64, i64, i64, i64, i64, i64, i64);
         let (c, (ops_pending, ops_failed)): (Counts, (i64, i64)) = on_db!(reader & self.db, |p| {
             let c = sqlx::query_as(
                 "SELECT
@@ -119,7 +119,9 @@ impl IncidentStore {
                    COUNT(*) FILTER (WHERE status = 'closed'), COUNT(snow_sys_id), COUNT(xdr_id),
                    COUNT(*) FILTER (WHERE isolated_by_us = 1 AND isolation_released = 0),
                    COUNT(*) FILTER (WHERE moved_by_us = 1 AND group_restored = 0),
-                   CAST(COALESCE(SUM(event_count), 0) AS BIGINT)
+                   CAST(COALESCE(SUM(event_count), 0) AS BIGINT),
+                   COUNT(*) FILTER (WHERE isolated_by_us = 1 AND isolation_released = 0
+                                    AND isolation_state IN ('pending_start', 'pending_stop'))
                  FROM incidents",
             )
             .fetch_one(p)
@@ -132,8 +134,17 @@ impl IncidentStore {
             .await?;
             (c, ops)
         });
-        let (open, closing, closed, snow_tickets, xdr_incidents, isolated_now, moved_now, events) =
-            c;
+        let (
+            open,
+            closing,
+            closed,
+            snow_tickets,
+            xdr_incidents,
+            isolated_now,
+            moved_now,
+            events,
+            isolation_pending,
+        ) = c;
         Ok(IncidentSummary {
             open,
             closing,
@@ -142,6 +153,7 @@ impl IncidentStore {
             xdr_incidents,
             isolated_now,
             moved_now,
+            isolation_pending,
             events,
             ops_pending,
             ops_failed,

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::sinks::util::config::{defaults::STREAM_BATCHES, SinkCommon};
+use crate::sinks::util::config::{
+    defaults::STREAM_BATCHES, event_format, wrap_with_ocsf, EventFormat, SinkCommon,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FileSinkConfig {
@@ -17,6 +19,9 @@ pub struct FileSinkConfig {
     /// true: `{"tenant":..,"received_at":..,"event":<raw event>}`; false: the raw event.
     #[serde(default, deserialize_with = "de::boolean")]
     pub wrap: bool,
+    /// `json` (the vendor event, default) or `ocsf` (an OCSF event per line).
+    #[serde(default, deserialize_with = "event_format")]
+    pub format: EventFormat,
     /// Batching (default 1000 events per write and fsync), retries, filters.
     #[serde(skip, default = "SinkCommon::unset")]
     pub common: SinkCommon,
@@ -43,7 +48,11 @@ pub(crate) fn file(
         true => &[],
         false => &[("path", hint)],
     };
+    let conflict = wrap_with_ocsf(cx, s, value);
     let mut f: FileSinkConfig = cx.de(s, value, required)?;
+    if conflict {
+        return None;
+    }
     f.path = cx.base_dir.join(&f.path);
     let message = if f.path.is_dir() {
         format!(

@@ -5,6 +5,8 @@
 //! batch is written again, so every event is in the file once.
 
 pub mod config;
+use crate::sinks::util::config::EventFormat;
+use crate::sinks::util::ocsf::write_ocsf;
 use crate::sinks::util::render::render_line;
 use crate::sinks::util::{Sink, SinkError};
 use crate::store::JournalEntry;
@@ -16,6 +18,7 @@ use tracing::warn;
 pub struct FileSink {
     path: PathBuf,
     wrap: bool,
+    format: EventFormat,
     file: Option<tokio::fs::File>,
     len: u64,
     buf: String,
@@ -31,10 +34,17 @@ impl FileSink {
         FileSink {
             path,
             wrap,
+            format: EventFormat::Json,
             file: None,
             len: 0,
             buf: String::new(),
         }
+    }
+
+    /// Writes `format` lines (OCSF events instead of the vendor JSON with `Ocsf`).
+    pub fn with_format(mut self, format: EventFormat) -> FileSink {
+        self.format = format;
+        self
     }
 
     fn io(&self, what: &str, source: std::io::Error) -> SinkError {
@@ -112,7 +122,13 @@ impl Sink for FileSink {
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
         self.buf.clear();
         for entry in batch {
-            render_line(entry, self.wrap, &mut self.buf);
+            match self.format {
+                EventFormat::Json => render_line(entry, self.wrap, &mut self.buf),
+                EventFormat::Ocsf => {
+                    write_ocsf(entry, &mut self.buf);
+                    self.buf.push('\n');
+                }
+            }
         }
         let Some(file) = self.file.as_mut() else {
             return Err(SinkError::Other(format!(

@@ -8,7 +8,9 @@ use url::Url;
 
 use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::sinks::util::config::{defaults, request_timeout, yes, Secret, SinkCommon, USE_INSTEAD};
+use crate::sinks::util::config::{
+    defaults, event_format, request_timeout, yes, EventFormat, Secret, SinkCommon, USE_INSTEAD,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct HecSinkConfig {
@@ -39,10 +41,16 @@ pub struct HecSinkConfig {
     pub request_timeout: Duration,
     #[serde(default, deserialize_with = "de::opt_path")]
     pub ca_file: Option<PathBuf>,
+    /// `json` (the Cisco add-ons' shape, default) or `ocsf` (the OCSF event as `event`).
+    #[serde(default, deserialize_with = "event_format")]
+    pub format: EventFormat,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;
 pub const HEC_SOURCETYPE: &str = "cisco:amp:event";
+/// The default sourcetype of `format = "ocsf"`: the add-ons' searches expect the vendor shape
+/// under `cisco:amp:event`, so OCSF events get their own.
+pub const HEC_OCSF_SOURCETYPE: &str = "cisco:amp:ocsf";
 pub const HEC_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 const EXAMPLE: &str = "https://splunk.example.com:8088";
 
@@ -62,5 +70,8 @@ pub(crate) fn splunk_hec(
     let url = format!("an http(s) URL such as \"{EXAMPLE}\"");
     let token = "the HEC token (e.g. token = \"${SPLUNK_HEC_TOKEN}\")";
     let mut h: HecSinkConfig = cx.de(s, value, &[("url", &url), ("token", token)])?;
+    if h.format == EventFormat::Ocsf && !s.has("sourcetype") {
+        h.sourcetype = HEC_OCSF_SOURCETYPE.to_string();
+    }
     cx.file_at(s, "ca_file", &mut h.ca_file, None).then_some(h)
 }

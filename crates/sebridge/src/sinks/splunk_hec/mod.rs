@@ -5,7 +5,8 @@
 //! `"event": {"event": <vendor JSON>}` (the Events Input app wraps the vendor event under
 //! `event`, and the CIM add-on's field aliases all start with `event.`), so existing searches
 //! and dashboards keep working. `time` is the event time with milliseconds; `fields.tenant`
-//! is an index-time field naming the tenant.
+//! is an index-time field naming the tenant. With `format = "ocsf"` the HEC `event` is the OCSF
+//! event itself, under sourcetype `cisco:amp:ocsf` unless one is configured.
 //!
 //! Delivery: at least once. Without indexer acknowledgement, HTTP 200 means Splunk accepted
 //! the batch (it may still lose it if an indexer dies before writing). With `ack = true` the
@@ -16,9 +17,11 @@
 
 pub mod config;
 use crate::config::HecSinkConfig;
+use crate::sinks::util::config::EventFormat;
 use crate::sinks::util::http::{
     client, describe, excerpt, gzip_off_thread, retry_after, retryable,
 };
+use crate::sinks::util::ocsf::write_ocsf;
 use crate::sinks::util::render::push_json_str;
 use crate::sinks::util::view::{event_millis, EventView};
 use crate::sinks::util::{Sink, SinkCtx, SinkError};
@@ -96,9 +99,19 @@ impl HecSink {
         }
         out.push_str(",\"fields\":{\"tenant\":");
         push_json_str(out, &entry.tenant);
-        out.push_str("},\"event\":{\"event\":");
-        out.push_str(entry.raw.trim());
-        out.push_str("}}\n");
+        match self.config.format {
+            EventFormat::Json => {
+                out.push_str("},\"event\":{\"event\":");
+                out.push_str(entry.raw.trim());
+                out.push_str("}}\n");
+            }
+            // The OCSF event is the HEC event itself (its own sourcetype, see config).
+            EventFormat::Ocsf => {
+                out.push_str("},\"event\":");
+                write_ocsf(entry, out);
+                out.push_str("}\n");
+            }
+        }
     }
 
     fn request(&self, url: &str, body: Vec<u8>, gzipped: bool) -> reqwest::RequestBuilder {

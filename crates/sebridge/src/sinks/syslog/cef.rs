@@ -121,8 +121,9 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, out: &mut String) {
         net.and_then(|n| n.nfm.as_ref())
             .and_then(|n| n.protocol.as_deref()),
     );
+    x.put("deviceDirection", v.direction());
     x.put("request", net.and_then(|n| n.dirty_url.as_deref()));
-    x.put("msg", v.description());
+    x.put("msg", v.description().as_deref());
     let detection_id = v.detection_id.as_ref().map(|d| d.text());
     let groups = v.group_guids.as_ref().map(|g| g.join(","));
     x.labelled(1, "detection", v.detection.as_deref());

@@ -128,7 +128,7 @@ pub fn render(entry: &JournalEntry, v: &EventView<'_>, delim: char, out: &mut St
         "commandLine",
         v.command_line.as_ref().and_then(|c| c.arguments.as_deref()),
     );
-    put("description", v.description());
+    put("description", v.description().as_deref());
 }
 
 #[cfg(test)]

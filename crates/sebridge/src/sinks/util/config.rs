@@ -170,6 +170,50 @@ impl SinkCommon {
     }
 }
 
+/// What a file, webhook or Splunk HEC sink writes for each event: the vendor's JSON as
+/// received (`json`, the default) or an OCSF event (`ocsf`, see [`super::ocsf`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EventFormat {
+    #[default]
+    Json,
+    Ocsf,
+}
+
+/// `format = "json" | "ocsf"`; any other value is refused with the accepted ones listed.
+pub(crate) fn event_format<'de, D: Deserializer<'de>>(d: D) -> Result<EventFormat, D::Error> {
+    de::choice(
+        d,
+        &[("json", EventFormat::Json), ("ocsf", EventFormat::Ocsf)],
+    )
+}
+
+/// Refuses `wrap = true` with `format = "ocsf"` (an OCSF event names its tenant in
+/// `metadata.tenant_uid`; wrapping it would be a second envelope). Read from the values as
+/// written, so the conflict is reported even when another key of the table is wrong.
+pub(crate) fn wrap_with_ocsf(
+    cx: &mut Ctx<'_>,
+    s: &Sec,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+) -> bool {
+    use toml::de::DeValue;
+    let toml::de::DeValue::Table(t) = value.get_ref() else {
+        return false;
+    };
+    let ocsf = matches!(t.get("format").map(|v| v.get_ref()), Some(DeValue::String(f)) if f.trim() == "ocsf");
+    let wrap = matches!(
+        t.get("wrap").map(|v| v.get_ref()),
+        Some(DeValue::Boolean(true))
+    );
+    if ocsf && wrap {
+        let m = format!(
+            "`wrap` in {} only applies to format = \"json\"; an OCSF event already carries its tenant (metadata.tenant_uid): remove `wrap` or the format",
+            s.what
+        );
+        cx.error(&s.key("wrap"), m);
+    }
+    ocsf && wrap
+}
+
 /// Where credentials of an HTTP sink go instead of its URL.
 pub(crate) const USE_INSTEAD: &str = "the sink's token/password keys";
 

@@ -6,13 +6,15 @@
 //! - [`retry`]: backoff with jitter, and the position commit's own retries;
 //! - [`render`]: JSON lines and the time formats the encoders share;
 //! - [`view`]: a typed view of the vendor fields the SIEM formats need;
-//! - [`http`]: the client and response handling of the HTTP sinks.
+//! - [`http`]: the client and response handling of the HTTP sinks;
+//! - [`ocsf`]: the OCSF events of `format = "ocsf"`.
 //!
 //! Nothing here knows a particular sink: the sinks depend on this module, never the reverse.
 
 pub mod batch;
 pub mod config;
 pub mod http;
+pub mod ocsf;
 pub mod render;
 pub mod retry;
 pub mod runner;

@@ -59,6 +59,40 @@ pub struct EventView<'a> {
     pub cloud_ioc: Option<CloudIoc<'a>>,
     #[serde(borrow, default)]
     pub error: Option<ErrorInfo<'a>>,
+    #[serde(borrow, default)]
+    pub threat_hunting: Option<Lenient<ThreatHunting<'a>>>,
+    #[serde(borrow, default)]
+    pub vulnerabilities: Option<Lenient<Vec<Lenient<Vulnerability<'a>>>>>,
+}
+
+/// A field read when it has the expected shape and ignored otherwise, so that an odd value
+/// of it never makes the whole view fall back (for fields only some event kinds carry).
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum Lenient<T> {
+    Typed(T),
+    Other(serde::de::IgnoredAny),
+}
+
+impl<T> Lenient<T> {
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Lenient::Typed(t) => Some(t),
+            Lenient::Other(_) => None,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct ThreatHunting<'a> {
+    #[serde(borrow, default)]
+    pub incident_title: Option<Lenient<Cow<'a, str>>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Vulnerability<'a> {
+    #[serde(borrow, default)]
+    pub cve: Option<Lenient<Cow<'a, str>>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -182,12 +216,47 @@ impl<'a> EventView<'a> {
             .or_else(|| self.network_info.as_ref().and_then(|n| n.parent.as_ref()))
     }
 
-    /// A one-line description: the Cloud IOC's, else the error's.
-    pub fn description(&self) -> Option<&str> {
-        self.cloud_ioc
+    /// A one-line description: the Cloud IOC's, else the error's, else the threat hunting
+    /// incident's title, else the CVEs of a vulnerable application (comma-separated).
+    pub fn description(&self) -> Option<Cow<'_, str>> {
+        let borrowed = self
+            .cloud_ioc
             .as_ref()
             .and_then(|c| c.description.as_deref().or(c.short_description.as_deref()))
             .or_else(|| self.error.as_ref().and_then(|e| e.description.as_deref()))
+            .or_else(|| {
+                let th = self.threat_hunting.as_ref()?.get()?;
+                th.incident_title.as_ref()?.get().map(|t| t.as_ref())
+            })
+            .filter(|d| !d.is_empty());
+        if let Some(d) = borrowed {
+            return Some(Cow::Borrowed(d));
+        }
+        let cves: Vec<&str> = self
+            .vulnerabilities
+            .as_ref()?
+            .get()?
+            .iter()
+            .filter_map(|v| v.get()?.cve.as_ref()?.get().map(|c| c.as_ref()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        (!cves.is_empty()).then(|| Cow::Owned(cves.join(", ")))
+    }
+
+    /// CEF's `deviceDirection` of the network flow: 1 outbound, 0 inbound.
+    pub fn direction(&self) -> Option<&'static str> {
+        let d = self
+            .network_info
+            .as_ref()?
+            .nfm
+            .as_ref()?
+            .direction
+            .as_deref()?;
+        match d {
+            "Outgoing connection from" => Some("1"),
+            "Incoming connection from" => Some("0"),
+            _ => None,
+        }
     }
 }
 
@@ -247,6 +316,32 @@ mod tests {
         assert_eq!(n.remote_port.as_ref().unwrap().text(), "443");
         let odd = EventView::parse(r#"{"computer":"not an object"}"#);
         assert!(odd.hostname().is_none());
+    }
+
+    /// Fields only some kinds carry (threat hunting, vulnerabilities) feed the description;
+    /// an odd value of one is ignored instead of emptying the whole view.
+    #[test]
+    fn descriptions_of_hunting_and_vulnerability_events_and_odd_shapes() {
+        let th = EventView::parse(r#"{"threat_hunting":{"incident_title":"Valak Variant"}}"#);
+        assert_eq!(th.description().as_deref(), Some("Valak Variant"));
+        let vulns = EventView::parse(
+            r#"{"computer":{"hostname":"H"},"vulnerabilities":[{"cve":"CVE-1"},{"cve":2},{},7,{"cve":"CVE-3"}]}"#,
+        );
+        assert_eq!(vulns.hostname(), Some("H"));
+        assert_eq!(vulns.description().as_deref(), Some("CVE-1, CVE-3"));
+        for odd in [
+            r#"{"computer":{"hostname":"H"},"vulnerabilities":{"cve":"x"},"threat_hunting":[1]}"#,
+            r#"{"computer":{"hostname":"H"},"vulnerabilities":"x","threat_hunting":{"incident_title":5}}"#,
+        ] {
+            let v = EventView::parse(odd);
+            assert_eq!(v.hostname(), Some("H"), "{odd}");
+            assert_eq!(v.description(), None, "{odd}");
+        }
+        let out = r#"{"network_info":{"nfm":{"direction":"Outgoing connection from"}}}"#;
+        assert_eq!(EventView::parse(out).direction(), Some("1"));
+        let inc = r#"{"network_info":{"nfm":{"direction":"Incoming connection from"}}}"#;
+        assert_eq!(EventView::parse(inc).direction(), Some("0"));
+        assert_eq!(EventView::parse(r#"{"network_info":{}}"#).direction(), None);
     }
 
     /// Found by escape_props: a timestamp whose milli/microseconds saturate at i64::MAX, plus

@@ -8,7 +8,9 @@ use url::Url;
 
 use crate::config::de;
 use crate::config::reader::{Ctx, Sec};
-use crate::sinks::util::config::{defaults, request_timeout, Secret, SinkCommon, USE_INSTEAD};
+use crate::sinks::util::config::{
+    defaults, event_format, request_timeout, EventFormat, Secret, SinkCommon, USE_INSTEAD,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct WebhookSinkConfig {
@@ -23,6 +25,9 @@ pub struct WebhookSinkConfig {
     pub request_timeout: Duration,
     #[serde(default, deserialize_with = "de::opt_path")]
     pub ca_file: Option<PathBuf>,
+    /// `json` (each event as the vendor sent it, default) or `ocsf` (an OCSF event).
+    #[serde(default, deserialize_with = "event_format")]
+    pub format: EventFormat,
 }
 
 pub(crate) const BATCHES: (usize, Duration) = defaults::BATCHES;

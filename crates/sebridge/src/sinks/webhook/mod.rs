@@ -1,7 +1,8 @@
 //! Webhook sink: each batch is one JSON POST, signed Stripe/GitHub style.
 //!
 //! Body: `{"sink":..,"first_seq":..,"last_seq":..,"count":..,"events":[{"tenant":..,"seq":..,
-//! "event_id":"<u64 as a string>","event":<vendor JSON>}]}`.
+//! "event_id":"<u64 as a string>","event":<vendor JSON>}]}`; with `format = "ocsf"` each `event`
+//! is the OCSF event instead and the body has `"format":"ocsf"` after `"sink"`.
 //! Headers: `X-Sebridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 //! (a receiver recomputes it, compares in constant time and rejects old timestamps to stop
 //! replays), `X-Sebridge-Timestamp`, and `Idempotency-Key: <sink>:<first_seq>-<last_seq>`,
@@ -13,7 +14,9 @@
 
 pub mod config;
 use crate::config::WebhookSinkConfig;
+use crate::sinks::util::config::EventFormat;
 use crate::sinks::util::http::{client, describe, excerpt};
+use crate::sinks::util::ocsf::write_ocsf;
 use crate::sinks::util::render::push_json_str;
 use crate::sinks::util::{Sink, SinkCtx, SinkError};
 use crate::store::JournalEntry;
@@ -50,12 +53,20 @@ impl WebhookSink {
     }
 
     pub fn body(name: &str, batch: &[JournalEntry]) -> String {
+        Self::body_as(name, batch, EventFormat::Json)
+    }
+
+    /// [`Self::body`] with each `event` in `format`; an OCSF body says so in `"format"`.
+    pub fn body_as(name: &str, batch: &[JournalEntry], format: EventFormat) -> String {
         let mut out =
             String::with_capacity(batch.iter().map(|e| e.raw.len() + 96).sum::<usize>() + 96);
         let first = batch.first().map_or(0, |e| e.seq);
         let last = batch.last().map_or(0, |e| e.seq);
         out.push_str("{\"sink\":");
         push_json_str(&mut out, name);
+        if format == EventFormat::Ocsf {
+            out.push_str(",\"format\":\"ocsf\"");
+        }
         out.push_str(&format!(
             ",\"first_seq\":{first},\"last_seq\":{last},\"count\":{},\"events\":[",
             batch.len()
@@ -70,7 +81,10 @@ impl WebhookSink {
                 ",\"seq\":{},\"event_id\":\"{}\",\"event\":",
                 e.seq, e.event_id
             ));
-            out.push_str(e.raw.trim());
+            match format {
+                EventFormat::Json => out.push_str(e.raw.trim()),
+                EventFormat::Ocsf => write_ocsf(e, &mut out),
+            }
             out.push('}');
         }
         out.push_str("]}");
@@ -84,7 +98,7 @@ impl Sink for WebhookSink {
     }
 
     async fn write(&mut self, batch: &[JournalEntry]) -> Result<Option<String>, SinkError> {
-        let body = Self::body(&self.ctx.name, batch);
+        let body = Self::body_as(&self.ctx.name, batch, self.config.format);
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();
         let sig = signature(self.config.secret.expose().as_bytes(), ts, body.as_bytes());
         let key = format!(

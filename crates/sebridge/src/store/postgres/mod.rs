@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../../../migrations/postgres/0002_cluster.sql"),
     ),
+    (
+        3,
+        "isolation state",
+        include_str!("../../../migrations/postgres/0003_isolation_state.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dead letter fingerprint",
         include_str!("../../../migrations/sqlite/0005_dead_letter_fingerprint.sql"),
     ),
+    (
+        6,
+        "isolation state",
+        include_str!("../../../migrations/sqlite/0006_isolation_state.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
