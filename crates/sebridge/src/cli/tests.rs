@@ -63,10 +63,11 @@ fn concrete(form: &str) -> Vec<&'static [&'static str]> {
             &["backfill", "--tenant", "acme", "--since", "7d"],
             &["backfill", "--tenant", "acme", "--since", "2024-05-01T00:00:00Z", "--restart"],
         ],
-        "`sebridge replay --consumer SINK (--since RFC3339 \\| --from-seq N \\| --from-start)`" => vec![
+        "`sebridge replay --consumer SINK (--since RFC3339 \\| --from-seq N \\| --from-start) [--deliver]`" => vec![
             &["replay", "--consumer", "out", "--since", "2024-05-01T00:00:00Z"],
             &["replay", "--consumer", "out", "--from-seq", "10"],
             &["replay", "--consumer", "out", "--from-start"],
+            &["replay", "--consumer", "out", "--from-start", "--deliver"],
         ],
         "`sebridge dead-letters [--limit N] [--json]`" => {
             vec![&["dead-letters"], &["dead-letters", "--limit", "5", "--json"]]
@@ -106,6 +107,13 @@ fn concrete(form: &str) -> Vec<&'static [&'static str]> {
             &["streams", "list"],
             &["streams", "list", "--tenant", "acme", "--remote"],
             &["streams", "delete", "--tenant", "acme", "--name", "siem"],
+        ],
+        "`sebridge completions bash\\|zsh\\|fish` / `sebridge man [--dir DIR]`" => vec![
+            &["completions", "bash"],
+            &["completions", "zsh"],
+            &["completions", "fish"],
+            &["man"],
+            &["man", "--dir", "/tmp/man1"],
         ],
         "`sebridge tail --tenant T [--stream NAME] [--json]`" => vec![
             &["tail", "--tenant", "acme"],
