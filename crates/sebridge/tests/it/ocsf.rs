@@ -9,7 +9,7 @@
 
 use super::ocsf_schema::{copied, Schema};
 use sebridge::config::Config;
-use sebridge::sinks::util::ocsf::{finding, to_ocsf, OCSF_VERSION};
+use sebridge::sinks::util::ocsf::{class_of, finding, to_ocsf, OCSF_VERSION};
 use sebridge::store::JournalEntry;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,7 +65,14 @@ fn the_schema_copy_loads_with_its_classes_and_pinned_gaps() {
     let classes = s.class_names();
     assert_eq!(
         classes,
-        BTreeMap::from([(0, "base_event".into()), (2004, "detection_finding".into())])
+        BTreeMap::from([
+            (0, "base_event".into()),
+            (2002, "vulnerability_finding".into()),
+            (2004, "detection_finding".into()),
+            (6002, "application_lifecycle".into()),
+            (6007, "scan_activity".into()),
+            (7001, "remediation_activity".into()),
+        ])
     );
     let missing: Vec<&str> = s.missing_profiles.iter().map(String::as_str).collect();
     assert_eq!(
@@ -187,6 +194,93 @@ fn the_validator_refuses_broken_events_with_a_reason() {
     }
 }
 
+/// The new classes' own requirements are checked too: each break of a good golden event is
+/// refused with the reason.
+#[test]
+fn the_validator_checks_the_activity_and_vulnerability_classes() {
+    let mut s = copied();
+    let golden = |name: &str| {
+        let raw = std::fs::read_to_string(golden_dir().join(format!("{name}.input.json")))
+            .expect("golden input");
+        to_ocsf(&entry(&raw))
+    };
+    type Break = fn(&mut Value);
+    let cases: Vec<(&str, Break, &str)> = vec![
+        (
+            "sim-554696715-scan-completed-no-detections",
+            |v| {
+                v.as_object_mut().unwrap().remove("scan");
+            },
+            "scan: required attribute missing",
+        ),
+        (
+            "sim-554696715-scan-completed-no-detections",
+            |v| v["scan"]["type_id"] = json!(8),
+            "scan.type_id: 8 is not one of",
+        ),
+        (
+            "sim-553648136-product-update-completed",
+            |v| {
+                v.as_object_mut().unwrap().remove("app");
+            },
+            "app: required attribute missing",
+        ),
+        (
+            "sim-553648136-product-update-completed",
+            |v| {
+                v["activity_id"] = json!(9);
+                v["type_uid"] = json!(600209);
+            },
+            "activity_id: 9 is not one of",
+        ),
+        (
+            "sim-553648202-endpoint-isolation-start-success",
+            |v| {
+                v.as_object_mut().unwrap().remove("command_uid");
+            },
+            "command_uid: required attribute missing",
+        ),
+        (
+            "sim-553648202-endpoint-isolation-start-success",
+            |v| v["countermeasures"][0] = json!({"version": "1.0"}),
+            "countermeasures[0]: needs at least one of",
+        ),
+        (
+            "sim-1107296279-vulnerable-application-detected",
+            |v| {
+                v.as_object_mut().unwrap().remove("vulnerabilities");
+            },
+            "vulnerabilities: required attribute missing",
+        ),
+        (
+            "sim-1107296279-vulnerable-application-detected",
+            |v| {
+                v["vulnerabilities"][0]["affected_packages"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("version");
+            },
+            "affected_packages[0].version: required attribute missing",
+        ),
+        (
+            "sim-1107296279-vulnerable-application-detected",
+            |v| v["is_alert"] = json!(true),
+            "is_alert: belongs to profile security_control",
+        ),
+    ];
+    for (name, break_it, want) in cases {
+        let good = golden(name);
+        assert_valid(&mut s, name, &good);
+        let mut bad = good.clone();
+        break_it(&mut bad);
+        let errs = s.validate(&bad);
+        assert!(
+            errs.iter().any(|e| e.contains(want)),
+            "{name}: expected an error containing {want:?}, got {errs:?}"
+        );
+    }
+}
+
 /// (name, input text) of every golden case, sorted.
 fn cases() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(golden_dir())
@@ -228,9 +322,72 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
+/// The class and activity of every event type of the golden cases: the table of the README
+/// and of the encoder's module documentation, written out here on its own so that a change of
+/// the encoder's table shows as a failure. (class_uid, activity_id, event type ids).
+#[rustfmt::skip]
+const CLASSES: &[(u64, u64, &[u64])] = &[
+    // Faults, file fetch, console accounts, application (de)registration.
+    (0, 99, &[1003, 1004, 1005, 553648173, 553648195, 553648196, 553648197, 570425396,
+        570425397, 570425398, 570425399, 1090519107, 2164260910, 2164260931]),
+    (2002, 1, &[1107296279]),
+    // Detections and alerts.
+    (2004, 1, &[553648143, 553648145, 553648147, 553648168, 553648199, 553648222, 1090519054,
+        1090519081, 1090519084, 1090519102, 1090519103, 1090519105, 1090519112, 1090524040,
+        1090524041, 1107296257, 1107296258, 1107296260, 1107296261, 1107296262, 1107296263,
+        1107296264, 1107296265, 1107296266, 1107296267, 1107296268, 1107296269, 1107296270,
+        1107296271, 1107296272, 1107296273, 1107296274, 1107296275, 1107296276, 1107296277,
+        1107296278, 1107296280, 1107296281, 1107296282, 1107296283, 1107296284, 1107296285,
+        1107296344]),
+    // Later states of a detection.
+    (2004, 2, &[553648146, 553648149, 553648150, 553648151, 553648152, 553648154, 553648155,
+        570425394, 2164260880, 2164260884, 2164260889, 2164260892, 2164260893, 2181038130]),
+    // Application Lifecycle: Install, Remove, Restart, Update.
+    (6002, 1, &[50331649, 553648158, 553648208, 2164260895, 2164260945]),
+    (6002, 2, &[553648166, 2164260903]),
+    (6002, 5, &[553648170, 553648171]),
+    (6002, 8, &[553648130, 553648135, 553648136, 553648137, 553648176, 553648179, 553648210,
+        1090519096, 1090519097, 2164260866, 2164260911, 2164260914, 2164260922, 2164260947]),
+    // Scan Activity: Started, Completed, Error.
+    (6007, 1, &[554696714, 554696756]),
+    (6007, 2, &[554696715, 554696757, 1090519089, 1091567628, 1091567670]),
+    (6007, 6, &[2165309453, 2165309495]),
+    // Remediation Activity: Isolate, Restore, Other.
+    (7001, 1, &[553648202, 553648206, 2164260939, 2164260943]),
+    (7001, 3, &[553648204, 2164260941]),
+    (7001, 99, &[553648215]),
+];
+
+/// (class_uid, activity_id) of an event type in [`CLASSES`].
+fn expected_class(type_id: u64) -> Option<(u64, u64)> {
+    CLASSES
+        .iter()
+        .find(|(_, _, ids)| ids.contains(&type_id))
+        .map(|(c, a, _)| (*c, *a))
+}
+
+#[test]
+fn the_class_table_lists_every_event_type_once_and_the_encoder_agrees() {
+    let mut seen = BTreeSet::new();
+    for (class, _, ids) in CLASSES {
+        for id in *ids {
+            assert!(seen.insert(*id), "{id} is listed twice");
+            assert_eq!(class_of(*id).class_uid(), *class, "class_of({id})");
+        }
+    }
+    for t in simulator::EVENT_TYPES {
+        assert!(
+            seen.contains(&u64::from(t.id)),
+            "event type {} ({}) is not in CLASSES",
+            t.id,
+            t.name
+        );
+    }
+}
+
 /// One case per event type of the simulator's table (`sim-<id>-<name>`, from
-/// `simulator::sample_events`), plus hand-made ones; each maps to its golden document, which
-/// is a valid OCSF event of the class the mapping table names.
+/// `simulator::sample_events`), plus hand-made ones (`amp-<id>-<name>`); each maps to its
+/// golden document, which is a valid OCSF event of the class and activity [`CLASSES`] names.
 #[test]
 fn every_event_type_maps_to_its_golden_ocsf_event_and_it_is_schema_valid() {
     let bless = bless();
@@ -265,9 +422,17 @@ fn every_event_type_maps_to_its_golden_ocsf_event_and_it_is_schema_valid() {
             .as_str()
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let want_class = if finding(type_id).is_some() { 2004 } else { 0 };
-        assert_eq!(got["class_uid"], want_class, "{name}");
-        classes.insert(type_id, got["class_uid"].clone());
+        let (want_class, want_activity) =
+            expected_class(type_id).unwrap_or_else(|| panic!("{name}: {type_id} not in CLASSES"));
+        assert_eq!(
+            (got["class_uid"].clone(), got["activity_id"].clone()),
+            (json!(want_class), json!(want_activity)),
+            "{name}: class and activity"
+        );
+        if want_class == 2004 {
+            assert!(finding(type_id).is_some(), "{name}: a detection shape");
+        }
+        classes.insert(type_id, want_class);
         let path = dir.join(format!("{name}.ocsf.json"));
         let text = serde_json::to_string_pretty(&got).unwrap_or_default() + "\n";
         if bless {
@@ -302,11 +467,10 @@ fn every_event_type_maps_to_its_golden_ocsf_event_and_it_is_schema_valid() {
             t.id
         );
     }
-    let detections = classes.values().filter(|c| **c == 2004).count();
-    assert!(
-        detections >= 50 && classes.len() > detections,
-        "{classes:?}"
-    );
+    // Every class of the table has golden cases.
+    let used: BTreeSet<u64> = classes.values().copied().collect();
+    let listed: BTreeSet<u64> = CLASSES.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(used, listed, "{classes:?}");
 }
 
 /// Every input of the ECS golden files (the fixtures, every field, odd shapes that are not

@@ -272,8 +272,9 @@ pub(super) fn url(s: &str) -> Value {
     u
 }
 
-/// Vendor `vulnerabilities` (name, version, cve, url) → OCSF ones; the vendor array stays in
-/// `unmapped` (its scores have no place here).
+/// Vendor `vulnerabilities` (name, version, cve, url) → OCSF ones, the application (name and
+/// version) as the affected package; the vendor array stays in `unmapped` (its scores have no
+/// place here: OCSF's CVSS needs the CVSS version, which AMP does not give).
 pub(super) fn vulnerabilities(ev: &Map<String, Value>) -> Option<Value> {
     let items = ev.get("vulnerabilities")?.as_array()?;
     let out: Vec<Value> = items
@@ -284,9 +285,15 @@ pub(super) fn vulnerabilities(ev: &Map<String, Value>) -> Option<Value> {
             let words: Vec<&str> = ["name", "version"]
                 .iter()
                 .filter_map(|k| v.get(*k).and_then(Value::as_str))
+                .filter(|w| !w.is_empty())
                 .collect();
             if !words.is_empty() {
                 o["title"] = json!(words.join(" "));
+            }
+            if let [name, version] = words[..] {
+                o["affected_packages"] = json!([{
+                    "name": name, "version": version, "type_id": 1, "type": "Application"
+                }]);
             }
             if let Some(u) = v.get("url").and_then(Value::as_str) {
                 o["references"] = json!([u]);
