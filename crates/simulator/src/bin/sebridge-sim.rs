@@ -147,6 +147,15 @@ struct Cli {
     #[arg(long, default_value = "c2VicmlkZ2U6dGVzdA==")]
     es_api_key: String,
 
+    /// Also serve Microsoft Sentinel's Logs Ingestion API and its Entra ID token endpoint
+    /// here (e.g. 127.0.0.1:9300); its tenant, client and DCR ids are printed at start.
+    #[arg(long)]
+    sentinel_listen: Option<SocketAddr>,
+
+    /// The client secret the Sentinel receiver's token endpoint accepts.
+    #[arg(long, default_value = "sim~Sentinel.ClientSecret-0123456789abcdef")]
+    sentinel_client_secret: String,
+
     /// Serve /v1/event_streams with real queues on this RabbitMQ (a login that may declare
     /// queues and exchanges), e.g. amqp://guest:guest@127.0.0.1:5672/%2f.
     #[arg(long)]
@@ -250,13 +259,15 @@ async fn main() -> Result<()> {
     if let Some(SimCommand::Snow { action }) = cli.command {
         return snow_command(action).await;
     }
-    let (hec_listen, hec_token, hec_ack, es_listen, es_api_key) = (
-        cli.hec_listen,
-        cli.hec_token.clone(),
-        cli.hec_ack,
-        cli.es_listen,
-        cli.es_api_key.clone(),
-    );
+    let wanted = Wanted {
+        hec_listen: cli.hec_listen,
+        hec_token: cli.hec_token.clone(),
+        hec_ack: cli.hec_ack,
+        es_listen: cli.es_listen,
+        es_api_key: cli.es_api_key.clone(),
+        sentinel_listen: cli.sentinel_listen,
+        sentinel_client_secret: cli.sentinel_client_secret.clone(),
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -316,7 +327,7 @@ async fn main() -> Result<()> {
         tracing::info!(path = %path.display(), "wrote sebridge config");
     }
     // Everything is up before the line scripts wait for.
-    let receivers = start_receivers(hec_listen, hec_token, hec_ack, es_listen, es_api_key).await?;
+    let receivers = start_receivers(wanted).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "sebridge-sim listening on {}", sim.base_url())?;
@@ -341,9 +352,21 @@ async fn main() -> Result<()> {
 }
 
 /// The SIEM receivers asked for on the command line.
+struct Wanted {
+    hec_listen: Option<SocketAddr>,
+    hec_token: String,
+    hec_ack: bool,
+    es_listen: Option<SocketAddr>,
+    es_api_key: String,
+    sentinel_listen: Option<SocketAddr>,
+    sentinel_client_secret: String,
+}
+
+/// The SIEM receivers started.
 struct Receivers {
     hec: Option<simulator::receivers::hec::HecReceiver>,
     es: Option<simulator::receivers::elastic::ElasticReceiver>,
+    sentinel: Option<simulator::receivers::sentinel::SentinelReceiver>,
 }
 
 impl Receivers {
@@ -354,24 +377,21 @@ impl Receivers {
         if let Some(e) = self.es {
             e.shutdown().await;
         }
+        if let Some(s) = self.sentinel {
+            s.shutdown().await;
+        }
     }
 }
 
-async fn start_receivers(
-    hec_listen: Option<SocketAddr>,
-    hec_token: String,
-    hec_ack: bool,
-    es_listen: Option<SocketAddr>,
-    es_api_key: String,
-) -> Result<Receivers> {
-    use simulator::receivers::{elastic, hec};
+async fn start_receivers(w: Wanted) -> Result<Receivers> {
+    use simulator::receivers::{elastic, hec, sentinel};
     let mut out = std::io::stdout().lock();
-    let hec = match hec_listen {
+    let hec = match w.hec_listen {
         Some(listen) => {
             let r = hec::start(hec::HecConfig {
                 listen,
-                token: hec_token,
-                ack: hec_ack,
+                token: w.hec_token,
+                ack: w.hec_ack,
                 keep_events: false,
                 ..Default::default()
             })
@@ -382,11 +402,11 @@ async fn start_receivers(
         }
         None => None,
     };
-    let es = match es_listen {
+    let es = match w.es_listen {
         Some(listen) => {
             let r = elastic::start(elastic::ElasticConfig {
                 listen,
-                api_key: Some(es_api_key),
+                api_key: Some(w.es_api_key),
                 keep_docs: false,
                 ..Default::default()
             })
@@ -397,6 +417,30 @@ async fn start_receivers(
         }
         None => None,
     };
+    let sentinel = match w.sentinel_listen {
+        Some(listen) => {
+            let r = sentinel::start(sentinel::SentinelConfig {
+                listen,
+                client_secret: w.sentinel_client_secret,
+                keep_rows: false,
+                ..Default::default()
+            })
+            .await
+            .context("starting the Sentinel receiver")?;
+            let c = r.config();
+            writeln!(
+                out,
+                "sentinel receiver listening on {} (token_url {}, tenant_id {}, client_id {}, dcr_immutable_id {})",
+                r.url(),
+                r.token_url(),
+                c.tenant_id,
+                c.client_id,
+                c.dcr_immutable_id
+            )?;
+            Some(r)
+        }
+        None => None,
+    };
     out.flush()?;
-    Ok(Receivers { hec, es })
+    Ok(Receivers { hec, es, sentinel })
 }

@@ -138,3 +138,74 @@ async fn events_file_run_stops_on_sigint_and_bad_file_fails() {
     assert!(err.contains("bad.jsonl:3:"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn the_sentinel_receiver_is_served_from_the_command_line() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--tenants", "1", "--rate", "0"])
+        .args(["--sentinel-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut receiver = None;
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("lines in time")
+            .expect("stdout readable")
+            .expect("a line");
+        if line.starts_with("sebridge-sim listening on ") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("sentinel receiver listening on ") {
+            receiver = Some(rest.to_string());
+        }
+    }
+    let line = receiver.expect("the receiver's line comes before the simulator's");
+    let field = |name: &str| -> String {
+        line.split(&format!("{name} "))
+            .nth(1)
+            .and_then(|r| r.split([',', ')']).next())
+            .unwrap_or_else(|| panic!("{name} in {line:?}"))
+            .to_string()
+    };
+    let url = line.split_whitespace().next().expect("url").to_string();
+    let http = common::http();
+    let token: serde_json::Value = http
+        .post(field("token_url"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", field("client_id").as_str()),
+            (
+                "client_secret",
+                "sim~Sentinel.ClientSecret-0123456789abcdef",
+            ),
+            ("scope", simulator::receivers::sentinel::SCOPE),
+        ])
+        .send()
+        .await
+        .expect("token endpoint")
+        .json()
+        .await
+        .expect("token JSON");
+    let access = token["access_token"].as_str().expect("a token");
+    let r = http
+        .post(format!(
+            "{url}/dataCollectionRules/{}/streams/{}?api-version={}",
+            field("dcr_immutable_id"),
+            simulator::receivers::sentinel::CONNECTOR_STREAM,
+            simulator::receivers::sentinel::API_VERSION
+        ))
+        .bearer_auth(access)
+        .json(&serde_json::json!([{"id": 1, "event_type": "Threat Detected"}]))
+        .send()
+        .await
+        .expect("ingestion");
+    assert_eq!(r.status(), 204);
+    signal(&child, "-TERM");
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+}
