@@ -353,9 +353,30 @@ async fn a_thousand_tenants_are_paged_and_filtered() {
     let first = browse_async(format!("{base}/"), "--dump-dom".into()).await;
     let last = browse_async(format!("{base}/#page=20"), "--dump-dom".into()).await;
     let filtered = browse_async(format!("{base}/#filter=tenant-999"), "--dump-dom".into()).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("artifact dir");
+    let png = shots.join("1000-tenants.png");
+    browse_async(
+        format!("{base}/"),
+        format!("--screenshot={}", png.display()),
+    )
+    .await;
+    assert!(
+        std::fs::read(&png).is_ok_and(|b| b.starts_with(b"\x89PNG")),
+        "screenshot"
+    );
     let rows = |dom: &str| cells(dom, "data-tenant").len();
     assert_eq!(rows(&first), 50, "one page of 50");
     assert!(first.contains("1–50 of 1000"), "pager");
+    let names: Vec<String> = cells(&first, "data-tenant")
+        .into_iter()
+        .map(|(k, _)| k.split('/').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        names[..3],
+        ["tenant-1", "tenant-2", "tenant-3"],
+        "numeric order"
+    );
     assert_eq!(rows(&last), 50);
     assert!(last.contains("951–1000 of 1000"), "last page");
     assert_eq!(rows(&filtered), 1, "the filter finds one tenant");

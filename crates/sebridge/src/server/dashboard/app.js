@@ -54,7 +54,8 @@ function visibleTenants(s) {
   let rows = s.tenants.filter((t) => !f || t.tenant.toLowerCase().includes(f) ||
     t.state.includes(f) || (t.last_error || "").toLowerCase().includes(f));
   rows.sort((a, b) => (view.problems ? (RANK[a.state] ?? 5) - (RANK[b.state] ?? 5) : 0) ||
-    a.tenant.localeCompare(b.tenant) || a.source.localeCompare(b.source));
+    // Numeric-aware: tenant-2 before tenant-10.
+    a.tenant.localeCompare(b.tenant, undefined, { numeric: true }) || a.source.localeCompare(b.source));
   return rows;
 }
 
