@@ -1,13 +1,14 @@
 //! `cargo bench -p sebridge --bench sinks`: 1,000,000 events (override with
 //! SEBRIDGE_BENCH_EVENTS) from a SQLite journal into each sink on loopback — file, syslog
-//! TCP to a real rsyslogd, Splunk HEC and Elasticsearch to the simulator's receivers (each in
-//! its own process), PostgreSQL — each beside a baseline measured in the same run:
+//! TCP to a real rsyslogd, Splunk HEC, Elasticsearch and Microsoft Sentinel to the simulator's
+//! receivers (each in its own process), PostgreSQL — each beside a baseline measured in the
+//! same run:
 //!
 //! - file: the same journal reads and the same lines through a plain `BufWriter`, one fsync
 //!   at the end (no per-batch fsync, no position commits);
 //! - syslog: the same frames written by a bare TCP writer to the same rsyslogd;
-//! - HEC / Elasticsearch: the same request bodies (same rendering, gzip, client) POSTed in a
-//!   plain loop, without the runner;
+//! - HEC / Elasticsearch / Sentinel (`sinks/sentinel.rs`): the same request bodies (same
+//!   rendering, gzip, client) POSTed in a plain loop, without the runner;
 //! - PostgreSQL: `COPY … FROM STDIN` of the same rows into a table without keys or indexes
 //!   (the floor cost of getting the bytes into PostgreSQL).
 //!
@@ -15,6 +16,8 @@
 //! Markdown table (events/s, peak RSS, ratio to the baseline).
 
 mod common;
+#[path = "sinks/sentinel.rs"]
+mod sentinel;
 use common::fixture_events;
 use sebridge::config::{
     sink_defaults, ElasticAuth, ElasticsearchSinkConfig, HecSinkConfig, MessageFormat,
@@ -81,6 +84,9 @@ fn peak_rss_kb() -> u64 {
 // ---- receivers (own process) --------------------------------------------------------------
 
 fn receiver(kind: &str) {
+    if kind == "sentinel" {
+        return sentinel::receiver();
+    }
     rt().block_on(async {
         use simulator::receivers::{elastic, hec};
         let (url, _hec, _es) = match kind {
@@ -208,6 +214,7 @@ fn child(args: &[String]) {
                 }
                 String::new()
             }
+            "sentinel" | "sentinel-baseline" => sentinel::case(&case, &target, &store).await,
             "es" | "es-1000" => {
                 let (batch, ds) = if case == "es" {
                     (ES_BATCH, DS_SINK)
@@ -756,6 +763,9 @@ fn orchestrate() {
             base,
             format!("receiver got {} events", stats["events"]),
         ));
+    }
+    if want("sentinel") {
+        rows.push(sentinel::row(&db_s, &out_s));
     }
     if want("es") {
         let r = Receiver::start("es");
