@@ -18,6 +18,7 @@
 
 use super::ecs::write_ecs;
 use crate::config::{ElasticAuth, ElasticsearchSinkConfig};
+use crate::sinks::util::batch::Progress;
 use crate::sinks::util::http::{
     client, describe, excerpt, gzip, gzip_off_thread, retry_after, retryable,
 };
@@ -403,30 +404,6 @@ fn mark_done(done: &mut [bool], sent: &[usize], again: &[usize]) {
     }
 }
 
-/// Which items of a batch are already delivered, kept when a `write` fails so the runner's
-/// retry of the same batch sends only the rest (no 409s for what got in).
-struct Progress {
-    first: i64,
-    last: i64,
-    done: Vec<bool>,
-}
-
-impl Progress {
-    fn of(batch: &[JournalEntry], done: Vec<bool>) -> Progress {
-        Progress {
-            first: batch.first().map_or(0, |e| e.seq),
-            last: batch.last().map_or(0, |e| e.seq),
-            done,
-        }
-    }
-
-    fn is_for(&self, batch: &[JournalEntry]) -> bool {
-        self.done.len() == batch.len()
-            && batch.first().map_or(0, |e| e.seq) == self.first
-            && batch.last().map_or(0, |e| e.seq) == self.last
-    }
-}
-
 /// Parts (concurrent requests) per batch at most: one per core up to this.
 const MAX_PARTS: usize = 4;
 /// Smaller parts would cost more in requests than they gain in parallelism.
@@ -517,20 +494,5 @@ mod tests {
         mark_done(&mut done, &[2, 7], &[]);
         mark_done(&mut done, &[], &[]);
         assert_eq!(done, [false, true, true, false, true, false, true, true]);
-    }
-
-    #[test]
-    fn progress_belongs_to_its_batch_only() {
-        let batch: Vec<JournalEntry> = (5..9)
-            .map(|seq| JournalEntry {
-                seq,
-                ..Default::default()
-            })
-            .collect();
-        let p = Progress::of(&batch, vec![true, false, true, false]);
-        assert!(p.is_for(&batch));
-        assert!(!p.is_for(&batch[1..]), "a shorter batch");
-        assert!(!p.is_for(&batch[..3]), "another last entry");
-        assert!(!p.is_for(&[]));
     }
 }

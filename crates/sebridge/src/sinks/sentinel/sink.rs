@@ -27,6 +27,7 @@
 
 use super::encoder::{connector_row, table_row};
 use crate::config::{SentinelRows, SentinelSinkConfig};
+use crate::sinks::util::batch::Progress;
 use crate::sinks::util::http::{client, gzip_off_thread};
 use crate::sinks::util::retry::backoff;
 use crate::sinks::util::{Sink, SinkCtx, SinkError};
@@ -505,30 +506,6 @@ pub(crate) fn pack(todo: &[usize], rows: &[Option<Vec<u8>>], limit: usize) -> Ve
         calls.push(call);
     }
     calls
-}
-
-/// Which rows of a batch are accepted already, kept when a `write` fails so the runner's
-/// retry of the same batch sends only the rest.
-pub(crate) struct Progress {
-    first: i64,
-    last: i64,
-    done: Vec<bool>,
-}
-
-impl Progress {
-    pub(crate) fn of(batch: &[JournalEntry], done: Vec<bool>) -> Progress {
-        Progress {
-            first: batch.first().map_or(0, |e| e.seq),
-            last: batch.last().map_or(0, |e| e.seq),
-            done,
-        }
-    }
-
-    pub(crate) fn is_for(&self, batch: &[JournalEntry]) -> bool {
-        self.done.len() == batch.len()
-            && batch.first().map_or(0, |e| e.seq) == self.first
-            && batch.last().map_or(0, |e| e.seq) == self.last
-    }
 }
 
 impl Sink for SentinelSink {

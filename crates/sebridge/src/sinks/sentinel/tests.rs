@@ -3,9 +3,8 @@
 
 use super::config::SentinelRows;
 use super::encoder::{connector_row, table_row, to_table_row, Kind, COLUMNS};
-use super::sink::{pack, renew_at, Progress};
+use super::sink::{pack, renew_at};
 use crate::config::{Config, SinkConfig};
-use crate::store::JournalEntry;
 use serde_json::{Map, Value};
 use simulator::receivers::sentinel::{CONNECTOR_STREAM_COLUMNS, TABLE_COLUMNS};
 use std::path::{Path, PathBuf};
@@ -342,20 +341,6 @@ fn tokens_are_renewed_before_they_expire() {
         Duration::from_millis(1800)
     );
     assert_eq!(renew_at(Duration::ZERO), Duration::ZERO);
-}
-
-#[test]
-fn progress_belongs_to_its_batch_only() {
-    let batch: Vec<JournalEntry> = (5..9)
-        .map(|seq| JournalEntry {
-            seq,
-            ..Default::default()
-        })
-        .collect();
-    let p = Progress::of(&batch, vec![true, false, true, false]);
-    assert!(p.is_for(&batch));
-    assert!(!p.is_for(&batch[1..]));
-    assert!(!p.is_for(&batch[..3]));
 }
 
 // ---- config -------------------------------------------------------------------------------

@@ -136,3 +136,49 @@ mod tests {
         assert!(passes(&SinkFilter::default(), &entry("x", 1, None)));
     }
 }
+
+/// Which items of a batch a target has accepted already, kept by a sink when a `write` fails
+/// so the runner's retry of the same batch sends only the rest (Elasticsearch items,
+/// Sentinel rows).
+pub struct Progress {
+    first: i64,
+    last: i64,
+    pub done: Vec<bool>,
+}
+
+impl Progress {
+    pub fn of(batch: &[JournalEntry], done: Vec<bool>) -> Progress {
+        Progress {
+            first: batch.first().map_or(0, |e| e.seq),
+            last: batch.last().map_or(0, |e| e.seq),
+            done,
+        }
+    }
+
+    /// Whether this is the progress of `batch` (the runner retries the same batch).
+    pub fn is_for(&self, batch: &[JournalEntry]) -> bool {
+        self.done.len() == batch.len()
+            && batch.first().map_or(0, |e| e.seq) == self.first
+            && batch.last().map_or(0, |e| e.seq) == self.last
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn progress_belongs_to_its_batch_only() {
+        let batch: Vec<JournalEntry> = (5..9)
+            .map(|seq| JournalEntry {
+                seq,
+                ..Default::default()
+            })
+            .collect();
+        let p = Progress::of(&batch, vec![true, false, true, false]);
+        assert!(p.is_for(&batch));
+        assert!(!p.is_for(&batch[1..]), "a shorter batch");
+        assert!(!p.is_for(&batch[..3]), "another last entry");
+        assert!(!p.is_for(&[]));
+    }
+}
