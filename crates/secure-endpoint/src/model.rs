@@ -73,6 +73,17 @@ pub enum IsolationStatus {
 }
 
 impl IsolationStatus {
+    /// The name the API gives the status (`pending_start`, ...; an unknown one verbatim).
+    pub fn as_str(&self) -> &str {
+        match self {
+            IsolationStatus::NotIsolated => "not_isolated",
+            IsolationStatus::PendingStart => "pending_start",
+            IsolationStatus::Isolated => "isolated",
+            IsolationStatus::PendingStop => "pending_stop",
+            IsolationStatus::Other(s) => s,
+        }
+    }
+
     /// True when isolation is on or on its way.
     pub fn is_isolating(&self) -> bool {
         matches!(
@@ -89,4 +100,23 @@ pub struct Version {
     pub version: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IsolationStatus;
+
+    #[test]
+    fn isolation_status_names_are_the_wire_names() {
+        for s in [
+            IsolationStatus::NotIsolated,
+            IsolationStatus::PendingStart,
+            IsolationStatus::Isolated,
+            IsolationStatus::PendingStop,
+            IsolationStatus::Other("quarantined".into()),
+        ] {
+            let wire = serde_json::to_string(&s).expect("serialises");
+            assert_eq!(wire, format!("\"{}\"", s.as_str()));
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Which events become incidents, and what response each rule asks for.
 
-use crate::config::{EventTypeRef, IncidentsConfig};
+use crate::config::{EventTypeRef, IncidentsConfig, RuleConfig, TenantOverride};
 use secure_endpoint::{Event, Severity};
 
 /// What the matching rule (with the tenant's overrides) decided.
@@ -22,21 +22,43 @@ fn type_matches(refs: &[EventTypeRef], e: &Event) -> bool {
     })
 }
 
-/// The first rule (in file order) the event matches, with the tenant's overrides applied;
-/// `None` when no rule matches or incidents are off for the tenant.
-pub fn decide(cfg: &IncidentsConfig, tenant: &str, e: &Event) -> Option<Decision> {
+/// The rules that apply to `tenant`, in file order, with the tenant's overrides; `None`
+/// when incidents are off for the tenant.
+fn tenant_rules<'a>(
+    cfg: &'a IncidentsConfig,
+    tenant: &'a str,
+) -> Option<(
+    Option<&'a TenantOverride>,
+    impl Iterator<Item = &'a RuleConfig>,
+)> {
     let o = cfg.tenants.get(tenant);
     if o.is_some_and(|o| !o.enabled) {
         return None;
     }
-    for rule in &cfg.rules {
-        if rule
-            .tenants
+    let rules = cfg.rules.iter().filter(move |r| {
+        r.tenants
             .as_ref()
-            .is_some_and(|t| !t.iter().any(|x| x == tenant))
-        {
-            continue;
-        }
+            .is_none_or(|t| t.iter().any(|x| x == tenant))
+    });
+    Some((o, rules))
+}
+
+/// What `rule` asks for on a tenant with override `o`.
+fn decision(rule: &RuleConfig, o: Option<&TenantOverride>) -> Decision {
+    Decision {
+        rule: rule.name.clone(),
+        isolate: o.and_then(|o| o.isolate).unwrap_or(rule.isolate),
+        triage_group: o
+            .and_then(|o| o.triage_group.clone())
+            .or_else(|| rule.triage_group.clone()),
+    }
+}
+
+/// The first rule (in file order) the event matches, with the tenant's overrides applied;
+/// `None` when no rule matches or incidents are off for the tenant.
+pub fn decide(cfg: &IncidentsConfig, tenant: &str, e: &Event) -> Option<Decision> {
+    let (o, rules) = tenant_rules(cfg, tenant)?;
+    for rule in rules {
         if !type_matches(&rule.event_types, e) {
             continue;
         }
@@ -55,13 +77,7 @@ pub fn decide(cfg: &IncidentsConfig, tenant: &str, e: &Event) -> Option<Decision
                 continue;
             }
         }
-        return Some(Decision {
-            rule: rule.name.clone(),
-            isolate: o.and_then(|o| o.isolate).unwrap_or(rule.isolate),
-            triage_group: o
-                .and_then(|o| o.triage_group.clone())
-                .or_else(|| rule.triage_group.clone()),
-        });
+        return Some(decision(rule, o));
     }
     None
 }
@@ -70,24 +86,13 @@ pub fn decide(cfg: &IncidentsConfig, tenant: &str, e: &Event) -> Option<Decision
 /// overrides) on `tenant`, in file order: those whose incidents will need a key with
 /// Read & Write scope. Empty when incidents are off for the tenant.
 pub fn containment_rules(cfg: &IncidentsConfig, tenant: &str) -> Vec<String> {
-    let o = cfg.tenants.get(tenant);
-    if o.is_some_and(|o| !o.enabled) {
+    let Some((o, rules)) = tenant_rules(cfg, tenant) else {
         return Vec::new();
-    }
-    cfg.rules
-        .iter()
-        .filter(|r| {
-            r.tenants
-                .as_ref()
-                .is_none_or(|t| t.iter().any(|x| x == tenant))
-        })
-        .filter(|r| {
-            o.and_then(|o| o.isolate).unwrap_or(r.isolate)
-                || o.and_then(|o| o.triage_group.as_ref())
-                    .or(r.triage_group.as_ref())
-                    .is_some()
-        })
-        .map(|r| r.name.clone())
+    };
+    rules
+        .map(|r| decision(r, o))
+        .filter(|d| d.isolate || d.triage_group.is_some())
+        .map(|d| d.rule)
         .collect()
 }
 

@@ -37,20 +37,9 @@ fn isolation_comment(ctx: &Ctx, i: &IncidentRow) -> String {
     c.trim().to_string()
 }
 
-/// The name the API gives an isolation status.
-fn status_name(s: &IsolationStatus) -> &str {
-    match s {
-        IsolationStatus::NotIsolated => "not_isolated",
-        IsolationStatus::PendingStart => "pending_start",
-        IsolationStatus::Isolated => "isolated",
-        IsolationStatus::PendingStop => "pending_stop",
-        IsolationStatus::Other(s) => s,
-    }
-}
-
 /// Records the status read now on the incident; "since" moves only when it changes.
 fn with_state(d: Done, i: &IncidentRow, s: &IsolationStatus) -> Done {
-    let name = status_name(s);
+    let name = s.as_str();
     if i.isolation_state.as_deref() == Some(name) {
         return d;
     }

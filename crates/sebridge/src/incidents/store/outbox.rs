@@ -278,17 +278,7 @@ impl IncidentStore {
                 }
             }
             OpOutcome::Retry { error, at } => {
-                on_tx!(tx, |c| {
-                    sqlx::query(
-                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = $1, lease_until = NULL,
-                     last_error = $2 WHERE id = $3",
-                )
-                .bind(*at)
-                .bind(error)
-                .bind(op.id)
-                .execute(c)
-                .await?.rows_affected()
-                });
+                Self::tx_again(tx, op.id, *at, error).await?;
                 let attempts = op.attempts + 1;
                 // Every step is recorded, but a long outage should not write a line a second.
                 if attempts == 1 || attempts % 10 == 0 {
@@ -310,17 +300,7 @@ impl IncidentStore {
                 at,
             } => {
                 let waiting = format!("waiting: {detail}");
-                on_tx!(tx, |c| {
-                    sqlx::query(
-                    "UPDATE incident_outbox SET attempts = attempts + 1, not_before = $1, lease_until = NULL,
-                     last_error = $2 WHERE id = $3",
-                )
-                .bind(*at)
-                .bind(&waiting)
-                .bind(op.id)
-                .execute(c)
-                .await?.rows_affected()
-                });
+                Self::tx_again(tx, op.id, *at, &waiting).await?;
                 Self::tx_update(tx, op.incident_id, updates, now).await?;
                 // Once per state, not once per look.
                 if op.last_error.as_deref() != Some(waiting.as_str()) {
@@ -359,6 +339,24 @@ impl IncidentStore {
             }
         }
         Self::tx_finish_close(tx, op.incident_id, tenant).await?;
+        Ok(())
+    }
+
+    /// An operation stays pending: tried once more, claimed again from `at`, with `note`
+    /// (its last error, or what it waits for).
+    async fn tx_again(tx: &mut Tx, op_id: i64, at: i64, note: &str) -> Result<(), StoreError> {
+        on_tx!(tx, |c| {
+            sqlx::query(
+                "UPDATE incident_outbox SET attempts = attempts + 1, not_before = $1, lease_until = NULL,
+                 last_error = $2 WHERE id = $3",
+            )
+            .bind(at)
+            .bind(note)
+            .bind(op_id)
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
         Ok(())
     }
 
