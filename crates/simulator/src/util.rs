@@ -142,6 +142,23 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Vec<QueryPair> {
         .collect()
 }
 
+/// Whether a request body is form data (`Content-Type: application/x-www-form-urlencoded`).
+pub(crate) fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A form body's fields by name (the last of a repeated name wins).
+pub(crate) fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    parse_query(Some(&text))
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect()
+}
+
 /// Parses an ISO-8601 instant as accepted by `start_date` and returns epoch seconds
 /// (sub-second part dropped: the API compares at second precision).
 ///

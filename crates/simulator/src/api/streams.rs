@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,6 +25,7 @@ use super::TenantCtx;
 use crate::event_types::EVENT_TYPES;
 use crate::sim::{SimInner, Tenant};
 use crate::streams::{Broker, Credentials, StreamError, StreamRec};
+use crate::util::is_form;
 use crate::API_VERSION;
 
 #[derive(Serialize)]
@@ -94,15 +95,6 @@ struct Fields {
     name: Option<String>,
     event_types: Option<Vec<u64>>,
     group_guids: Option<Vec<String>>,
-}
-
-/// Whether the request body is form data (`application/x-www-form-urlencoded`), as curl's
-/// `-d name=x -d "event_type[]=1090519054"` sends it; anything else is read as JSON.
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Form data as the JSON object the API reads: `name` a string, `event_type[]` (or

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{with_body, Server};
-use crate::util::parse_query;
+use crate::util::{form_fields, is_form};
 use crate::SimError;
 
 /// The api-version of the Logs Ingestion API's current REST reference.
@@ -431,11 +431,7 @@ async fn token(
             &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
         ));
     }
-    let form_data = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_data {
+    if !is_form(&headers) {
         return refused(entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -443,11 +439,7 @@ async fn token(
             "The request body must contain the following parameter: 'grant_type'.",
         ));
     }
-    let text = String::from_utf8_lossy(&body);
-    let form: HashMap<String, String> = parse_query(Some(&text))
-        .into_iter()
-        .map(|p| (p.key, p.value))
-        .collect();
+    let form = form_fields(&body);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != "client_credentials" {
         return refused(entra_error(

@@ -2,7 +2,6 @@
 //! tokens from `/oauth_token.do` (password and refresh grants), and the gate every Table API
 //! request passes (authentication, injected faults, known table).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use base64::Engine as _;
 
 use crate::api::envelope_json_response as json_response;
 use crate::sim::SimInner;
-use crate::util::parse_query;
+use crate::util::{form_fields, is_form};
 use crate::world::random_hex;
 
 use super::{snow_error, table_prefix, SnowState};
@@ -53,18 +52,10 @@ pub(super) async fn oauth_token(
     body: Bytes,
 ) -> Response {
     let s = &sim.snow;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ct.starts_with("application/x-www-form-urlencoded") {
+    if !is_form(&headers) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    let text = String::from_utf8_lossy(&body);
-    let form: HashMap<String, String> = parse_query(Some(&text))
-        .into_iter()
-        .map(|p| (p.key, p.value))
-        .collect();
+    let form = form_fields(&body);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("client_id") != s.client_id || get("client_secret") != s.client_secret {
         return oauth_error(StatusCode::UNAUTHORIZED, "access_denied");
