@@ -18,7 +18,9 @@ use simulator::receivers::{elastic, hec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-fn common(batch: usize) -> SinkCommon {
+/// Options of an HTTP sink under test: no batch timeout, fast retries (shared with the
+/// Sentinel tests).
+pub(crate) fn common(batch: usize) -> SinkCommon {
     SinkCommon {
         batch_size: batch,
         batch_timeout: Duration::ZERO,
@@ -28,7 +30,7 @@ fn common(batch: usize) -> SinkCommon {
     }
 }
 
-fn ctx(name: &str, store: &Store, status: &StatusBoard) -> SinkCtx {
+pub(crate) fn ctx(name: &str, store: &Store, status: &StatusBoard) -> SinkCtx {
     SinkCtx {
         name: name.into(),
         store: store.clone(),

@@ -4,9 +4,9 @@
 
 use crate::support;
 
-use sebridge::config::{Secret, SentinelRows, SentinelSinkConfig, SinkCommon};
+use sebridge::config::{Secret, SentinelRows, SentinelSinkConfig};
 use sebridge::sinks::sentinel::SentinelSink;
-use sebridge::sinks::{SinkCtx, SinkOptions};
+use sebridge::sinks::SinkOptions;
 use sebridge::status::StatusBoard;
 use sebridge::store::{JournalEntry, Store};
 use serde_json::{Map, Value};
@@ -16,23 +16,7 @@ use simulator::receivers::sentinel::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-fn common(batch: usize) -> SinkCommon {
-    SinkCommon {
-        batch_size: batch,
-        batch_timeout: Duration::ZERO,
-        retry_initial: Duration::from_millis(50),
-        retry_max: Duration::from_millis(400),
-        filter: Default::default(),
-    }
-}
-
-fn ctx(name: &str, store: &Store, status: &StatusBoard) -> SinkCtx {
-    SinkCtx {
-        name: name.into(),
-        store: store.clone(),
-        status: status.clone(),
-    }
-}
+use crate::sinks_http::{common, ctx};
 
 fn config(r: &SentinelReceiver, rows: SentinelRows, batch: usize) -> SentinelSinkConfig {
     let c = r.config();
