@@ -27,8 +27,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::dispatch(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let (code, text) = cli::setup::report(&e);
+            eprintln!("{text}");
+            ExitCode::from(code)
         }
     }
 }

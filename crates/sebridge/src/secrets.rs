@@ -364,6 +364,12 @@ fn create_key_file(path: &Path) -> Result<MasterKey, SecretsError> {
         return Err(create_err(e));
     }
     sync_parent_dir(path);
+    // The one moment to say it: without this file nothing sealed with it can be read again.
+    tracing::warn!(
+        path = %path.display(),
+        "created a new master key; BACK IT UP with the store (without it the stored API keys \
+         and stream passwords cannot be decrypted), or set SEBRIDGE_MASTER_KEY from a secret store"
+    );
     Ok(MasterKey::from_bytes(&bytes))
 }
 

@@ -34,6 +34,10 @@ pub struct TenantStatus {
     pub rate_limit_remaining: Option<u64>,
     /// Epoch seconds of the newest committed event second.
     pub cursor_time: Option<i64>,
+    /// While a poll catches up: the events the API lists after the last page committed (its
+    /// `total` says how many), so progress can be told in events; 0 once caught up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_left: Option<u64>,
     /// Stream sources: the AMQP connection ("connected to amqps://... queue ...", or why not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
@@ -149,6 +153,7 @@ impl StatusBoard {
                     last_success: None,
                     rate_limit_remaining: None,
                     cursor_time: None,
+                    events_left: None,
                     connection: None,
                 });
         })

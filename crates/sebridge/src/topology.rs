@@ -27,8 +27,10 @@ pub enum TopologyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no enabled tenant to read from")]
+    #[error("no enabled tenant to read from: add a [tenants.<name>] table to the configuration, or store one with `sebridge tenants add`")]
     NoTenants,
+    #[error("{0}")]
+    NoStore(String),
     #[error("cannot join the other replicas: {0}")]
     Cluster(#[from] cluster::ClusterError),
     #[error(
@@ -93,7 +95,65 @@ pub fn lock_sqlite(path: &std::path::Path) -> Result<StoreLock, TopologyError> {
     }
 }
 
-/// Opens the store the config names.
+/// How a command needs the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreNeed {
+    /// It writes: the store is created (and migrated) if it does not exist.
+    Create,
+    /// It reads what is there: a store that does not exist is an error, and is not created
+    /// (a mistyped path must not leave an empty store behind and report "0 rows").
+    Existing,
+    /// It can do without (e.g. tenants from the file only): opened only when it exists.
+    IfExists,
+}
+
+/// Opens the store the config names as `need` says (`None`: absent and not needed).
+pub async fn open_store_as(
+    config: &Config,
+    need: StoreNeed,
+) -> Result<Option<Store>, TopologyError> {
+    if need != StoreNeed::Create && !store_exists(config).await? {
+        if need == StoreNeed::IfExists {
+            return Ok(None);
+        }
+        let (what, how) = match &config.store {
+            StoreConfig::Sqlite { path } => {
+                (format!("no store at {}", path.display()), "[store] path")
+            }
+            StoreConfig::Postgres { url, schema } => (
+                format!(
+                    "no sebridge store in {}{}",
+                    crate::store::redact_url(url.expose()),
+                    schema
+                        .as_deref()
+                        .map(|s| format!(" (schema {s})"))
+                        .unwrap_or_default()
+                ),
+                "[store] url and schema",
+            ),
+        };
+        return Err(TopologyError::NoStore(format!(
+            "{what}: nothing has run with {} yet (`sebridge run` creates the store), or {how} \
+             is not the one meant",
+            config.path.display()
+        )));
+    }
+    open_store(config).await.map(Some)
+}
+
+/// Whether the config's store exists (a SQLite file with content; a PostgreSQL schema that
+/// sebridge has migrated), without creating anything.
+async fn store_exists(config: &Config) -> Result<bool, TopologyError> {
+    match &config.store {
+        // An empty file is what a new store starts as: there is nothing in it either.
+        StoreConfig::Sqlite { path } => Ok(std::fs::metadata(path).is_ok_and(|m| m.len() > 0)),
+        StoreConfig::Postgres { url, schema } => {
+            Ok(crate::store::PgStore::exists(url.expose(), schema.as_deref()).await?)
+        }
+    }
+}
+
+/// Opens the store the config names, creating it if needed.
 pub async fn open_store(config: &Config) -> Result<Store, TopologyError> {
     match &config.store {
         StoreConfig::Sqlite { path } => Ok(Store::open_sqlite(path).await?),
@@ -257,7 +317,11 @@ impl Topology {
             config.journal.clone(),
             store.clone(),
             status.clone(),
-            config.sinks.keys().cloned().collect(),
+            config
+                .consumers()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
         );
         sources.spawn(retention.run(shutdown.clone()));
         let mut http_addr = None;

@@ -326,7 +326,10 @@ pub fn run_sebridge(
         .arg("run")
         .arg("-c")
         .arg(config)
-        .args(["--until-idle", &idle.to_string()])
+        .args([
+            "--until-idle",
+            &format!("{}ms", (idle * 1000.0).round() as u64),
+        ])
         // The default log filter and format for `run`, whatever the caller's shell has.
         .env_remove("SEBRIDGE_LOG")
         .env_remove("SEBRIDGE_LOG_FORMAT")

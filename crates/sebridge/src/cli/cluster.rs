@@ -1,10 +1,10 @@
 //! `sebridge cluster status`: the replicas sharing a PostgreSQL store, their heartbeats and
 //! who runs which tenant, sink and the incident service.
 
-use super::load_config;
+use super::setup::{setup, usage, Secrets};
 use clap::Subcommand;
 use sebridge::cluster::status;
-use sebridge::topology::open_store;
+use sebridge::topology::StoreNeed;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -25,21 +25,17 @@ pub enum Action {
 }
 
 pub async fn run(args: ClusterArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
+    let config = super::setup::load(config_path, Secrets::StoreOnly)?;
     if !matches!(config.store, sebridge::config::StoreConfig::Postgres { .. }) {
-        eprintln!(
+        return Err(usage(format!(
             "{}: the store is SQLite: one process runs everything (replicas need [store] kind = \"postgres\")",
             config.path.display()
-        );
-        return Ok(ExitCode::from(2));
+        )));
     }
-    let store = open_store(&config).await?;
-    let lease_ms = i64::try_from(config.cluster.lease.as_millis()).unwrap_or(i64::MAX);
-    let result = status::read(&store, lease_ms).await;
-    store.close().await;
+    let s = setup(config_path, Secrets::StoreOnly, StoreNeed::Existing).await?;
+    let lease_ms = i64::try_from(s.config.cluster.lease.as_millis()).unwrap_or(i64::MAX);
+    let result = status::read(s.store()?, lease_ms).await;
+    s.close().await;
     let Action::Status { json } = args.action;
     let st = result?;
     if json {

@@ -1,7 +1,8 @@
 //! `sebridge event-types` and `sebridge events`: one-off queries.
 
-use super::{load_config, tenant_client};
-use anyhow::{bail, Context};
+use super::setup::{setup, usage, Secrets};
+use anyhow::Context;
+use sebridge::topology::StoreNeed;
 use secure_endpoint::{Event, EventsQuery, MAX_PAGE_SIZE};
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use time::OffsetDateTime;
 
 #[derive(clap::Args, Debug)]
 pub struct EventTypesArgs {
-    #[arg(long)]
+    /// The tenant (as `sebridge tenants list` shows it).
+    #[arg(long, value_name = "NAME")]
     pub tenant: String,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -18,34 +20,40 @@ pub struct EventTypesArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct EventsArgs {
-    #[arg(long)]
+    /// The tenant (as `sebridge tenants list` shows it).
+    #[arg(long, value_name = "NAME")]
     pub tenant: String,
     /// Start: RFC 3339 time ("2024-05-01T00:00:00Z") or a duration back from now ("2h").
-    #[arg(long)]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::args::since)]
+    pub since: Option<OffsetDateTime>,
     /// Event type id or name (repeatable).
     #[arg(long = "type", value_name = "ID|NAME")]
     pub types: Vec<String>,
     /// Group GUID (repeatable).
-    #[arg(long = "group")]
+    #[arg(long = "group", value_name = "GUID")]
     pub groups: Vec<String>,
     /// Connector GUID (repeatable).
-    #[arg(long = "computer")]
+    #[arg(long = "computer", value_name = "GUID")]
     pub computers: Vec<String>,
     /// At most this many events (newest first).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: usize,
     /// Print the vendor's JSON, one event per line.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The API client of one tenant: the store only read (for its tenants), and only this
+/// tenant's credentials needed.
+async fn client_of(config_path: &Path, tenant: &str) -> anyhow::Result<secure_endpoint::Client> {
+    let s = setup(config_path, Secrets::StoreOnly, StoreNeed::IfExists).await?;
+    let client = s.client(tenant).await;
+    s.close().await;
+    client
+}
+
 pub async fn event_types(args: EventTypesArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let client = tenant_client(&config, &args.tenant).await?;
+    let client = client_of(config_path, &args.tenant).await?;
     let types = client
         .event_types()
         .await
@@ -67,22 +75,8 @@ pub async fn event_types(args: EventTypesArgs, config_path: &Path) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_since(s: &str) -> anyhow::Result<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        return Ok(t);
-    }
-    let d = humantime::parse_duration(s).with_context(|| {
-        format!("--since {s:?}: expected an RFC 3339 time or a duration like \"2h\"")
-    })?;
-    Ok(OffsetDateTime::now_utc() - d)
-}
-
 pub async fn events(args: EventsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let client = tenant_client(&config, &args.tenant).await?;
+    let client = client_of(config_path, &args.tenant).await?;
     let mut event_types = Vec::new();
     let mut names = Vec::new();
     for t in &args.types {
@@ -100,10 +94,12 @@ pub async fn events(args: EventsArgs, config_path: &Path) -> anyhow::Result<Exit
         for n in names {
             match known.iter().find(|k| k.name.eq_ignore_ascii_case(&n)) {
                 Some(k) => event_types.push(k.id),
-                None => bail!(
-                    "unknown event type {n:?}; `sebridge event-types --tenant {}` lists them",
-                    args.tenant
-                ),
+                None => {
+                    return Err(usage(format!(
+                        "unknown event type {n:?}; `sebridge event-types --tenant {}` lists them",
+                        args.tenant
+                    )))
+                }
             }
         }
     }
@@ -111,7 +107,7 @@ pub async fn events(args: EventsArgs, config_path: &Path) -> anyhow::Result<Exit
         event_types,
         group_guids: args.groups.clone(),
         connector_guids: args.computers.clone(),
-        start_date: args.since.as_deref().map(parse_since).transpose()?,
+        start_date: args.since,
         limit: Some(
             u32::try_from(args.limit.clamp(1, MAX_PAGE_SIZE as usize)).unwrap_or(MAX_PAGE_SIZE),
         ),

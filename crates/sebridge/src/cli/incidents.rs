@@ -1,13 +1,37 @@
 //! `sebridge incidents list|show|close` and `sebridge audit`.
 
-use super::load_config;
-use anyhow::{bail, Context};
+use super::args::millis_utc as when;
+use super::setup::{setup, usage, Secrets, Setup};
+use anyhow::Context;
 use sebridge::incidents::store::{AuditEntry, CloseInfo, CloseResult, IncidentRow};
 use sebridge::incidents::{executor, IncidentService};
 use sebridge::store::now_millis;
+use sebridge::topology::StoreNeed;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// An incident's status, as `--status` takes it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Status {
+    Open,
+    Closing,
+    Closed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closing => "closing",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// How an incident is named on the command line.
+const INCIDENT_HELP: &str =
+    "The incident: sebridge's id (as `incidents list` shows it), its ServiceNow ticket number (INC0010001) or its XDR incident id";
 
 #[derive(clap::Args, Debug)]
 pub struct IncidentsArgs {
@@ -19,26 +43,32 @@ pub struct IncidentsArgs {
 pub enum IncidentsCommand {
     /// List incidents, newest first.
     List {
-        /// open, closing or closed.
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
+        /// Only incidents in this state.
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        /// Only this tenant's incidents.
+        #[arg(long, value_name = "NAME")]
         tenant: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many (the newest).
+        #[arg(long, value_name = "N", default_value_t = 50)]
         limit: usize,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// One incident: tickets, containment, events, operations and audit trail.
     Show {
-        id: i64,
+        #[arg(help = INCIDENT_HELP, value_name = "INCIDENT")]
+        id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Close an incident from here: resolves the ServiceNow ticket, closes the XDR incident,
     /// stops the isolation sebridge started and moves the host back to its group.
     Close {
-        id: i64,
+        #[arg(help = INCIDENT_HELP, value_name = "INCIDENT")]
+        id: String,
         /// ServiceNow close code (default "Solution provided").
         #[arg(long)]
         code: Option<String>,
@@ -46,56 +76,48 @@ pub enum IncidentsCommand {
         #[arg(long)]
         notes: Option<String>,
         /// How long to work the closing steps before leaving them to the running service.
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::args::duration)]
         wait: Duration,
     },
 }
 
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
-    /// Only this incident's trail.
-    #[arg(long)]
-    pub incident: Option<i64>,
-    #[arg(long, default_value_t = 100)]
+    /// Only this incident's trail (sebridge's id, ServiceNow number or XDR id).
+    #[arg(long, value_name = "INCIDENT")]
+    pub incident: Option<String>,
+    /// At most this many lines (the newest).
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
+/// The incident `reference` names, or the usage error saying none does.
+async fn find(s: &Setup, reference: &str) -> anyhow::Result<IncidentRow> {
+    s.store()?
+        .incidents()
+        .find(reference)
+        .await?
+        .ok_or_else(|| {
+            usage(format!(
+                "no incident {reference:?} (give sebridge's id, the ServiceNow number or the XDR id; `sebridge incidents list` shows them)"
+            ))
         })
-        .unwrap_or_default()
 }
 
-fn containment(i: &IncidentRow) -> String {
-    let mut parts = Vec::new();
-    match i.isolation_pending() {
-        Some(("pending_start", _)) => parts.push("ISOLATION PENDING"),
-        Some(_) => parts.push("RELEASE PENDING"),
-        None if i.isolated_by_us => parts.push(if i.isolation_released {
-            "isolation released"
-        } else {
-            "ISOLATED"
-        }),
-        None => {}
-    }
-    if i.moved_by_us {
-        parts.push(if i.group_restored {
-            "group restored"
-        } else {
-            "IN TRIAGE"
-        });
-    }
-    if parts.is_empty() {
-        "-".into()
-    } else {
-        parts.join(", ")
-    }
+/// The short containment text of one incident.
+async fn containment(s: &Setup, i: &IncidentRow) -> anyhow::Result<String> {
+    let mut all = s
+        .store()?
+        .incidents()
+        .containment(std::slice::from_ref(i))
+        .await?;
+    Ok(all
+        .remove(&i.id)
+        .map(|c| c.short)
+        .unwrap_or_else(|| "-".into()))
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -109,45 +131,46 @@ fn cut(s: &str, n: usize) -> String {
 }
 
 pub async fn run(args: IncidentsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    match args.command {
+    // Only `close` calls ServiceNow, XDR and the tenants' APIs: it needs every secret.
+    let secrets = match &args.command {
+        IncidentsCommand::Close { .. } => Secrets::All,
+        _ => Secrets::StoreOnly,
+    };
+    let s = setup(config_path, secrets, StoreNeed::Existing).await?;
+    let result = match args.command {
         IncidentsCommand::List {
             status,
             tenant,
             limit,
             json,
-        } => list(config_path, status, tenant, limit, json).await,
-        IncidentsCommand::Show { id, json } => show(config_path, id, json).await,
+        } => list(&s, status, tenant, limit, json).await,
+        IncidentsCommand::Show { id, json } => show(&s, &id, json).await,
         IncidentsCommand::Close {
             id,
             code,
             notes,
             wait,
-        } => close(config_path, id, code, notes, wait).await,
-    }
+        } => close(&s, &id, code, notes, wait).await,
+    };
+    s.close().await;
+    result
 }
 
 async fn list(
-    config_path: &Path,
-    status: Option<String>,
+    s: &Setup,
+    status: Option<Status>,
     tenant: Option<String>,
     limit: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    if let Some(s) = &status {
-        if !matches!(s.as_str(), "open" | "closing" | "closed") {
-            bail!("--status must be open, closing or closed");
-        }
+    if let Some(t) = &tenant {
+        s.known_tenant(t)?;
     }
-    let store = sebridge::topology::open_store(&config).await?;
+    let store = s.store()?.incidents();
     let rows = store
-        .incidents()
-        .list(status.as_deref(), tenant.as_deref(), limit)
+        .list(status.map(Status::as_str), tenant.as_deref(), limit)
         .await?;
-    store.close().await;
+    let containment = store.containment(&rows).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
@@ -166,7 +189,7 @@ async fn list(
             cut(i.hostname.as_deref().unwrap_or("-"), 18),
             i.snow_number.as_deref().unwrap_or("(pending)"),
             i.event_count,
-            containment(i),
+            containment.get(&i.id).map_or("-", |c| c.short.as_str()),
             cut(&i.title, 70)
         );
     }
@@ -189,27 +212,23 @@ fn print_audit(lines: &[AuditEntry]) {
     }
 }
 
-async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let store = sebridge::topology::open_store(&config).await?;
-    let inc = store.incidents();
-    let Some(i) = inc.get(id).await? else {
-        store.close().await;
-        bail!("no incident #{id}");
-    };
-    let ops = inc.ops(id).await?;
-    let mut audit = inc.audit(Some(id), 500).await?;
+async fn show(s: &Setup, reference: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let i = find(s, reference).await?;
+    let inc = s.store()?.incidents();
+    let ops = inc.ops(i.id).await?;
+    let mut audit = inc.audit(Some(i.id), 500).await?;
     audit.reverse();
-    store.close().await;
+    let contained = inc
+        .containment(std::slice::from_ref(&i))
+        .await?
+        .remove(&i.id)
+        .unwrap_or_default();
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "incident": i, "operations": ops, "audit": audit })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "incident": i, "containment": contained, "operations": ops, "audit": audit
+            }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -238,7 +257,10 @@ async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCod
             .map(xdr::short_id)
             .unwrap_or("(not yet)")
     );
-    println!("  containment:  {}", containment(&i));
+    println!("  containment:  {}", contained.short);
+    for line in &contained.lines {
+        println!("                {line}");
+    }
     if let Some((state, since)) = i.isolation_pending() {
         let mins = (sebridge::store::now_millis() - since).max(0) / 60_000;
         println!(
@@ -276,22 +298,22 @@ async fn show(config_path: &Path, id: i64, json: bool) -> anyhow::Result<ExitCod
 }
 
 async fn close(
-    config_path: &Path,
-    id: i64,
+    s: &Setup,
+    reference: &str,
     code: Option<String>,
     notes: Option<String>,
     wait: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
+    let Some(icfg) = &s.config.incidents else {
+        return Err(usage(format!(
+            "{} has no [incidents] section",
+            s.config.path.display()
+        )));
     };
-    let Some(icfg) = &config.incidents else {
-        bail!("{} has no [incidents] section", config.path.display());
-    };
-    let store = sebridge::topology::open_store(&config).await?;
-    let tenants = sebridge::tenants::resolve_all(&config, &store).await?;
-    let service = IncidentService::new(icfg, &store, &tenants)?;
+    let id = find(s, reference).await?.id;
+    let store = s.store()?;
+    let tenants = s.tenants().await?;
+    let service = IncidentService::new(icfg, store, &tenants)?;
     let inc = store.incidents();
     let info = CloseInfo {
         close_code: Some(code.unwrap_or_else(|| "Solution provided".into())),
@@ -300,13 +322,9 @@ async fn close(
         resolve_ticket: true,
     };
     match inc.close(id, "cli", &info).await? {
-        CloseResult::NotFound => {
-            store.close().await;
-            bail!("no incident #{id}");
-        }
+        CloseResult::NotFound => return Err(usage(format!("no incident #{id}"))),
         CloseResult::AlreadyClosed => {
             println!("incident #{id} is already closing or closed: nothing to do");
-            store.close().await;
             return Ok(ExitCode::SUCCESS);
         }
         CloseResult::Closing => println!("incident #{id}: closing"),
@@ -331,7 +349,6 @@ async fn close(
     let row = inc.get(id).await?.context("incident vanished")?;
     let mut audit = inc.audit(Some(id), 20).await?;
     audit.reverse();
-    store.close().await;
     print_audit(
         &audit
             .into_iter()
@@ -339,7 +356,7 @@ async fn close(
             .collect::<Vec<_>>(),
     );
     if row.status == "closed" {
-        println!("incident #{id} closed ({})", containment(&row));
+        println!("incident #{id} closed ({})", containment(s, &row).await?);
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
@@ -351,13 +368,17 @@ async fn close(
 }
 
 pub async fn audit(args: AuditArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let store = sebridge::topology::open_store(&config).await?;
-    let mut lines = store.incidents().audit(args.incident, args.limit).await?;
-    store.close().await;
+    let s = setup(config_path, Secrets::StoreOnly, StoreNeed::Existing).await?;
+    let lines = async {
+        let id = match &args.incident {
+            Some(r) => Some(find(&s, r).await?.id),
+            None => None,
+        };
+        Ok::<_, anyhow::Error>(s.store()?.incidents().audit(id, args.limit).await?)
+    }
+    .await;
+    s.close().await;
+    let mut lines = lines?;
     lines.reverse();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&lines)?);

@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand.
 
+mod args;
 mod backfill;
 mod cluster;
 #[cfg(feature = "demo")]
@@ -10,6 +11,7 @@ mod packaging;
 mod progress;
 mod replay;
 mod run;
+pub mod setup;
 mod sinks;
 mod store;
 mod streams;
@@ -17,15 +19,12 @@ mod tail;
 mod tenants;
 #[cfg(test)]
 mod tests;
+mod validate;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use sebridge::config::Config;
-use std::path::{Path, PathBuf};
+pub use setup::EXIT_INTERRUPTED;
+use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Exit code for configuration and usage errors.
-pub const EXIT_CONFIG: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -137,9 +136,7 @@ pub fn init_tracing(cli: &Cli) {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_path();
     match cli.command {
-        Command::Validate => Ok(ExitCode::from(
-            u8::try_from(sebridge::config::validate_command(config)).unwrap_or(EXIT_CONFIG),
-        )),
+        Command::Validate => validate::run(config).await,
         Command::Run(a) => run::run(a, config).await,
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run(a).await,
@@ -149,7 +146,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 "this sebridge was built without the simulator, so it has no demo: build it with \
                  the default features (cargo build --release) to run `sebridge demo`"
             );
-            Ok(ExitCode::from(EXIT_CONFIG))
+            Ok(ExitCode::from(setup::EXIT_CONFIG))
         }
         Command::Tenants(a) => tenants::run(a, config).await,
         Command::EventTypes(a) => events::event_types(a, config).await,
@@ -167,27 +164,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(a) => packaging::completions(a),
         Command::Man(a) => packaging::man(a),
     }
-}
-
-/// Loads a config; on failure prints every problem and returns the exit code to use.
-pub fn load_config(path: &Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|errors| {
-        eprintln!("{errors}");
-        ExitCode::from(EXIT_CONFIG)
-    })
-}
-
-/// Finds one tenant (config or registry) and builds its API client.
-pub async fn tenant_client(config: &Config, name: &str) -> anyhow::Result<secure_endpoint::Client> {
-    let store = sebridge::topology::open_store(config).await?;
-    let tenants = sebridge::tenants::resolve_all(config, &store).await?;
-    store.close().await;
-    let tenant = tenants.iter().find(|t| t.name == name).with_context(|| {
-        let known: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
-        format!("no tenant named {name:?} (known: {})", known.join(", "))
-    })?;
-    let http = secure_endpoint::default_http_client(std::time::Duration::from_secs(30))?;
-    Ok(sebridge::tenants::api_client(tenant, &http)?)
 }
 
 /// Registers the SIGINT/SIGTERM handlers at once (a signal that arrives while the pipeline

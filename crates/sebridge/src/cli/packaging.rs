@@ -38,6 +38,10 @@ pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
             })?;
         }
         None => {
+            // As `generate_to` does for --dir: no `help` subcommand, so sebridge(1) names only
+            // pages that exist (no sebridge-help(1)).
+            let mut cmd = cmd.disable_help_subcommand(true);
+            cmd.build();
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd).render(&mut out)?;
             std::io::stdout().write_all(&out)?;

@@ -15,14 +15,17 @@ pub struct Progress {
     started: Instant,
     last_line: Option<Instant>,
     every: Duration,
+    /// The latest state and whether it was printed (the plain form prints it on finish).
+    latest: Option<(u64, Option<u64>, String)>,
+    printed_latest: bool,
 }
 
 impl Progress {
-    /// `total` is the length of the work in its own unit (events, or seconds of history).
-    pub fn new(label: impl Into<String>, total: u64) -> Progress {
+    /// Progress in events; `total` is how many there are to move, once known.
+    pub fn new(label: impl Into<String>, total: Option<u64>) -> Progress {
         let label = label.into();
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
                 "{prefix} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} {msg}",
             )
@@ -41,17 +44,27 @@ impl Progress {
                 .ok()
                 .and_then(|v| humantime::parse_duration(&v).ok())
                 .unwrap_or(LINE_EVERY),
+            latest: None,
+            printed_latest: false,
         }
     }
 
-    /// `done` of the total so far; `events` counts what was moved, for the rate.
-    pub fn update(&mut self, done: u64, total: u64, events: u64, detail: &str) {
+    /// `done` events of `total` (when known) so far, in this run; percent and ETA come
+    /// from them and this run's pace, so a resumed job is not taken as nearly done.
+    pub fn update(&mut self, done: u64, total: Option<u64>, detail: &str) {
+        let state = (done, total, detail.to_string());
+        if self.latest.as_ref() != Some(&state) {
+            self.printed_latest = false;
+        }
+        self.latest = Some(state);
         let elapsed = self.started.elapsed();
-        let rate = rate(events, elapsed);
-        let msg = format!("{events} events, {rate:.0}/s{detail}");
+        let rate = rate(done, elapsed);
+        let msg = format!("{done} events, {rate:.0}/s{detail}");
         if let Some(bar) = &self.bar {
-            bar.set_length(total);
-            bar.set_position(done.min(total));
+            if let Some(total) = total {
+                bar.set_length(total.max(done));
+            }
+            bar.set_position(done);
             bar.set_message(msg);
             return;
         }
@@ -59,18 +72,28 @@ impl Progress {
             return;
         }
         self.last_line = Some(Instant::now());
-        eprintln!(
-            "{}: {msg}, {}% done, ETA {}",
-            self.label,
-            percent(done, total),
-            eta(done, total, elapsed)
-        );
+        self.printed_latest = true;
+        let tail = match total {
+            Some(total) => format!(
+                ", {}% done, ETA {}",
+                percent(done, total),
+                eta(done, total, elapsed)
+            ),
+            None => ", total not known yet".to_string(),
+        };
+        eprintln!("{}: {msg}{tail}", self.label);
     }
 
-    /// Ends the bar (the caller prints the summary line).
-    pub fn finish(&self) {
+    /// Ends the bar (the caller prints the summary line); the plain form prints where the
+    /// work got to, unless its last line already said it (short work has one line only).
+    pub fn finish(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+            return;
+        }
+        if let (false, Some((done, total, detail))) = (self.printed_latest, self.latest.take()) {
+            self.last_line = None;
+            self.update(done, total, &detail);
         }
     }
 }
@@ -105,7 +128,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_plain_form_computes_percent_and_eta_from_the_pace_so_far() {
+    fn the_plain_form_computes_percent_and_eta_from_the_events_and_pace_so_far() {
         assert_eq!(percent(25, 100), 25);
         assert_eq!(percent(150, 100), 100);
         assert_eq!(percent(0, 0), 100);

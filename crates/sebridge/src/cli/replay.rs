@@ -1,11 +1,12 @@
 //! `sebridge replay` (rewind a consumer's position) and `sebridge dead-letters`.
 
 use super::progress::Progress;
-use super::{load_config, termination_signal};
+use super::setup::{setup, usage, Secrets, Setup, EXIT_INTERRUPTED};
+use super::termination_signal;
 use anyhow::{bail, Context};
 use sebridge::status::StatusBoard;
 use sebridge::store::Position;
-use sebridge::topology::{lock_store, open_store};
+use sebridge::topology::{lock_store, StoreNeed};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,15 +15,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("from").required(true).args(["since", "from_seq", "from_start"]))]
 pub struct ReplayArgs {
     /// The consumer to rewind: a sink's name (see `[sinks.<name>]`).
-    #[arg(long)]
+    #[arg(long, value_name = "SINK")]
     pub consumer: String,
-    /// Deliver again everything journaled (received) at or after this time (RFC 3339) ...
-    #[arg(long, conflicts_with_all = ["from_seq", "from_start"])]
-    pub since: Option<String>,
-    /// ... or from this journal sequence number on ...
-    #[arg(long, conflicts_with = "from_start")]
+    /// Deliver again everything journaled (received) at or after this time: RFC 3339 or a
+    /// duration back from now ("2h") ...
+    #[arg(long, value_name = "TIME", value_parser = super::args::since)]
+    pub since: Option<OffsetDateTime>,
+    /// ... or from this journal sequence number on (as `sinks status` shows positions) ...
+    #[arg(long, value_name = "SEQ")]
     pub from_seq: Option<i64>,
     /// ... or everything in the journal.
     #[arg(long)]
@@ -35,7 +38,8 @@ pub struct ReplayArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DeadLettersArgs {
-    #[arg(long, default_value_t = 20)]
+    /// At most this many (the newest).
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
     /// Print JSON lines (with the raw message) instead of a table.
     #[arg(long)]
@@ -43,71 +47,94 @@ pub struct DeadLettersArgs {
 }
 
 pub async fn replay(args: ReplayArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
+    // Delivering needs the sink's secrets; a rewind only the store.
+    let secrets = if args.deliver {
+        Secrets::All
+    } else {
+        Secrets::StoreOnly
     };
+    let config = super::setup::load(config_path, secrets)?;
     if !config.sinks.contains_key(&args.consumer) {
         let known: Vec<&str> = config.sinks.keys().map(String::as_str).collect();
-        bail!(
-            "no consumer named {:?} (sinks: {})",
+        return Err(usage(format!(
+            "no sink named {:?} (sinks: {})",
             args.consumer,
             known.join(", ")
-        );
+        )));
     }
     // Refuse while a pipeline runs: it would overwrite the rewound position.
     let _lock = lock_store(&config)?;
-    let store = open_store(&config).await?;
+    let s = setup(config_path, secrets, StoreNeed::Existing).await?;
+    let result = rewind(&s, &args).await;
+    s.close().await;
+    result
+}
+
+async fn rewind(s: &Setup, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let store = s.store()?;
     // On PostgreSQL the sink may run on another machine: refuse while a replica holds it.
     if store.is_postgres() {
         let unit = sebridge::cluster::sink_lease(&args.consumer);
-        if let Some(replica) = sebridge::cluster::status::holder(&store, &unit).await? {
-            store.close().await;
+        if let Some(replica) = sebridge::cluster::status::holder(store, &unit).await? {
             bail!(
                 "sink {:?} is running on replica {replica}; stop the replicas first (`sebridge cluster status`)",
                 args.consumer
             );
         }
     }
-    let result = async {
-        let current = store.position(&args.consumer).await?.unwrap_or_default();
-        let from = if args.from_start {
-            1
-        } else if let Some(seq) = args.from_seq {
-            seq.max(1)
-        } else if let Some(since) = &args.since {
-            let t = OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
-                .with_context(|| format!("--since {since:?} is not an RFC 3339 time"))?;
-            let millis = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-            match store.first_seq_received_since(millis).await? {
-                Some(seq) => seq,
-                None => bail!("nothing was journaled at or after {since}"),
+    let current = store.position(&args.consumer).await?.unwrap_or_default();
+    let from = if args.from_start {
+        1
+    } else if let Some(seq) = args.from_seq {
+        seq.max(1)
+    } else if let Some(since) = args.since {
+        let millis = i64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        match store.first_seq_received_since(millis).await? {
+            Some(seq) => seq,
+            None => {
+                println!(
+                    "nothing was journaled at or after {}: nothing to replay",
+                    super::args::rfc3339(since)
+                );
+                return Ok(ExitCode::SUCCESS);
             }
-        } else {
-            bail!("say where to replay from: --since TIME, --from-seq N or --from-start");
-        };
-        let target = from - 1;
-        if target >= current.seq {
-            println!("{} is at {}; nothing to replay from {from}", args.consumer, current.seq);
-            return Ok(ExitCode::SUCCESS);
         }
-        // The sink's own state (e.g. the file's committed length) is kept: replayed events are
-        // delivered again after what is already there, not written over it.
-        store.commit_position(&args.consumer, &Position { seq: target, state: current.state.clone() }).await?;
-        if !args.deliver {
-            println!(
-                "{}: position {} -> {target}; events from {from} on are delivered again at the next `sebridge run`",
-                args.consumer, current.seq
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        println!("{}: position {} -> {target}; delivering", args.consumer, current.seq);
-        deliver(&config, &store, &args.consumer, target).await
-
+    } else {
+        return Err(usage(
+            "say where to replay from: --since TIME, --from-seq N or --from-start",
+        ));
+    };
+    let target = from - 1;
+    if target >= current.seq {
+        println!(
+            "{} is at {}; nothing to replay from {from}",
+            args.consumer, current.seq
+        );
+        return Ok(ExitCode::SUCCESS);
     }
-    .await;
-    store.close().await;
-    result
+    // The sink's own state (e.g. the file's committed length) is kept: replayed events are
+    // delivered again after what is already there, not written over it.
+    store
+        .commit_position(
+            &args.consumer,
+            &Position {
+                seq: target,
+                state: current.state.clone(),
+            },
+        )
+        .await?;
+    if !args.deliver {
+        println!(
+            "{}: position {} -> {target}; events from {from} on are delivered again at the next `sebridge run`",
+            args.consumer, current.seq
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{}: position {} -> {target}; delivering",
+        args.consumer, current.seq
+    );
+    deliver(&s.config, store, &args.consumer, target).await
 }
 
 /// Runs the one sink from `from` up to the journal's head as it is now, showing progress;
@@ -123,13 +150,14 @@ async fn deliver(
         .get(name)
         .with_context(|| format!("no sink named {name:?}"))?;
     let head = store.head_from_db().await?;
-    let total = u64::try_from(head - from).unwrap_or(0);
+    // In events, not sequence numbers (they have gaps): what the sink has to go through.
+    let total = u64::try_from(store.count_after(from).await?).unwrap_or(0);
     let status = StatusBoard::default();
     let shutdown = CancellationToken::new();
     let mut set = JoinSet::new();
     sebridge::sinks::build::spawn_sink(&mut set, name, sink, store, &status, &shutdown);
     let signal = tokio::spawn(termination_signal());
-    let mut bar = Progress::new(format!("replay {name}"), total);
+    let mut bar = Progress::new(format!("replay {name}"), Some(total));
     let mut interrupted = false;
     let reached = loop {
         let snap = status.snapshot(head);
@@ -139,8 +167,11 @@ async fn deliver(
             Some(e) if !s.is_some_and(|s| s.healthy) => format!(", failing: {e}"),
             _ => String::new(),
         };
-        let done = u64::try_from(position - from).unwrap_or(0);
-        bar.update(done, total, s.map_or(0, |s| s.events_written), &detail);
+        // Filtered and dead-lettered events are gone through too.
+        let done = s.map_or(0, |s| {
+            s.events_written + s.events_filtered + s.events_dead_lettered
+        });
+        bar.update(done, Some(total), &detail);
         if position >= head {
             break position;
         }
@@ -161,7 +192,7 @@ async fn deliver(
     let committed = store.position(name).await?.map_or(reached, |p| p.seq);
     if interrupted {
         println!("{name}: replay interrupted at {committed}; `sebridge run` delivers the rest");
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     if committed < head {
         let why = status
@@ -178,22 +209,12 @@ async fn deliver(
 }
 
 pub async fn dead_letters(args: DeadLettersArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let store = open_store(&config).await?;
-    let letters = store.dead_letters(args.limit).await;
-    store.close().await;
+    let s = setup(config_path, Secrets::StoreOnly, StoreNeed::Existing).await?;
+    let letters = s.store()?.dead_letters(args.limit).await;
+    s.close().await;
     let letters = letters?;
     for d in &letters {
-        let when = OffsetDateTime::from_unix_timestamp_nanos(i128::from(d.received_at) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
+        let when = super::args::millis_utc(d.received_at);
         if args.json {
             println!(
                 "{}",

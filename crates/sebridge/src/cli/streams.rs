@@ -1,11 +1,11 @@
 //! `sebridge streams create|list|delete`: a tenant's Event Streams, with their AMQP
 //! credentials stored encrypted (the API shows the password only once, at creation).
 
-use super::{load_config, tenant_client};
-use anyhow::{bail, Context};
+use super::setup::{setup, usage, Secrets};
+use anyhow::Context;
 use clap::Subcommand;
 use sebridge::sources::stream::credentials as stored;
-use sebridge::topology::open_store;
+use sebridge::topology::StoreNeed;
 use secure_endpoint::{EventType, NewEventStream};
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,7 +20,8 @@ pub struct StreamsArgs {
 pub enum Action {
     /// Create an event stream (POST /v1/event_streams) and store its AMQP credentials encrypted.
     Create {
-        #[arg(long)]
+        /// The tenant (as `sebridge tenants list` shows it).
+        #[arg(long, value_name = "NAME")]
         tenant: String,
         /// Stream name (unique per tenant here).
         #[arg(long)]
@@ -35,7 +36,8 @@ pub enum Action {
     },
     /// List the stored streams (no secrets); with --remote, also what the API lists.
     List {
-        #[arg(long)]
+        /// Only this tenant's streams.
+        #[arg(long, value_name = "NAME")]
         tenant: Option<String>,
         /// Also ask the API (GET /v1/event_streams) for each tenant with stored streams, or for
         /// --tenant.
@@ -44,8 +46,10 @@ pub enum Action {
     },
     /// Delete a stream (DELETE /v1/event_streams/{id}) and its stored credentials.
     Delete {
-        #[arg(long)]
+        /// The tenant (as `sebridge tenants list` shows it).
+        #[arg(long, value_name = "NAME")]
         tenant: String,
+        /// The stream's name (as `sebridge streams list` shows it).
         #[arg(long)]
         name: String,
     },
@@ -78,8 +82,10 @@ async fn resolve_types(
                 list.iter()
                     .find(|t| t.name.eq_ignore_ascii_case(g.trim()))
                     .map(|t| t.id)
-                    .with_context(|| {
-                        format!("unknown event type {g:?} (see `sebridge event-types`)")
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "unknown event type {g:?} (see `sebridge event-types`)"
+                        ))
                     })?
             }
         };
@@ -91,11 +97,19 @@ async fn resolve_types(
 }
 
 pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
+    let need = match &args.action {
+        Action::Create { .. } => StoreNeed::Create,
+        Action::List { .. } | Action::Delete { .. } => StoreNeed::Existing,
     };
-    match args.action {
+    let s = setup(config_path, Secrets::StoreOnly, need).await?;
+    let result = streams(&s, args.action).await;
+    s.close().await;
+    result
+}
+
+async fn streams(s: &super::setup::Setup, action: Action) -> anyhow::Result<ExitCode> {
+    let (config, store) = (&s.config, s.store()?);
+    match action {
         Action::Create {
             tenant,
             name,
@@ -104,9 +118,9 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
         } => {
             let name = name.trim().to_string();
             if name.is_empty() {
-                bail!("the stream name is empty");
+                return Err(usage("the stream name is empty"));
             }
-            let store = open_store(&config).await?;
+            s.known_tenant(&tenant)?;
             // Refuse before creating anything remote: a stream whose password we could not
             // keep is useless (the API cannot show it again).
             if store
@@ -115,12 +129,13 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
                 .iter()
                 .any(|s| s.name == name)
             {
-                store.close().await;
-                bail!("tenant {tenant} already has a stored stream named {name:?}");
+                return Err(usage(format!(
+                    "tenant {tenant} already has a stored stream named {name:?}"
+                )));
             }
-            sebridge::tenants::master_key(&config, true)
+            sebridge::tenants::master_key(config, true)
                 .context("the master key is needed to store the stream's password")?;
-            let client = tenant_client(&config, &tenant).await?;
+            let client = s.client(&tenant).await?;
             let types = resolve_types(&client, &event_types).await?;
             let groups: Vec<String> = groups
                 .iter()
@@ -136,12 +151,11 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
                 .context("the API refused to create the event stream")?
                 .data;
             if let Err(e) =
-                stored::save_created(&config, &store, &tenant, &created, &types, &groups).await
+                stored::save_created(config, store, &tenant, &created, &types, &groups).await
             {
                 // The password exists nowhere else: delete the stream rather than leave one
                 // nobody can consume.
                 let undo = client.delete_event_stream(created.id).await;
-                store.close().await;
                 return Err(anyhow::anyhow!(e)).context(match undo {
                     Ok(()) => format!(
                         "cannot store the credentials of stream {}; it was deleted again",
@@ -154,7 +168,6 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
                     ),
                 });
             }
-            store.close().await;
             let c = &created.amqp_credentials;
             println!(
                 "stream {name} created for tenant {tenant}: id {}, queue {}, {}://{}:{} \
@@ -168,9 +181,10 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         Action::List { tenant, remote } => {
-            let store = open_store(&config).await?;
+            if let Some(t) = &tenant {
+                s.known_tenant(t)?;
+            }
             let rows = store.streams(tenant.as_deref()).await?;
-            store.close().await;
             println!(
                 "{:<20} {:<20} {:>12} {:<28} {:<40} FILTERS",
                 "TENANT", "NAME", "ID", "QUEUE", "BROKER"
@@ -197,7 +211,7 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
                 tenants.sort();
                 tenants.dedup();
                 for t in tenants {
-                    let client = tenant_client(&config, &t).await?;
+                    let client = s.client(&t).await?;
                     let listed = client.event_streams().await?.data;
                     println!("\nAPI streams of {t}:");
                     for s in listed {
@@ -219,33 +233,33 @@ pub async fn run(args: StreamsArgs, config_path: &Path) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         Action::Delete { tenant, name } => {
-            let store = open_store(&config).await?;
+            s.known_tenant(&tenant)?;
             let found = store
                 .streams(Some(&tenant))
                 .await?
                 .into_iter()
                 .find(|s| s.name == name);
-            let Some(s) = found else {
-                store.close().await;
-                bail!("tenant {tenant} has no stored stream named {name:?} (see `sebridge streams list`)");
+            let Some(found) = found else {
+                return Err(usage(format!("tenant {tenant} has no stored stream named {name:?} (see `sebridge streams list`)")));
             };
-            let client = tenant_client(&config, &tenant).await?;
-            match client.delete_event_stream(s.stream_id).await {
+            let client = s.client(&tenant).await?;
+            match client.delete_event_stream(found.stream_id).await {
                 Ok(()) => {}
                 // Already gone on the API side: just forget the credentials.
                 Err(secure_endpoint::Error::NotFound { .. }) => {
-                    eprintln!("stream {} was already deleted on the API side", s.stream_id)
+                    eprintln!(
+                        "stream {} was already deleted on the API side",
+                        found.stream_id
+                    )
                 }
                 Err(e) => {
-                    store.close().await;
                     return Err(e).context("the API refused to delete the stream");
                 }
             }
-            store.remove_stream(&tenant, s.stream_id).await?;
-            store.close().await;
+            store.remove_stream(&tenant, found.stream_id).await?;
             println!(
                 "stream {name} (id {}) of tenant {tenant} deleted",
-                s.stream_id
+                found.stream_id
             );
             Ok(ExitCode::SUCCESS)
         }

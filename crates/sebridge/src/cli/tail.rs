@@ -9,13 +9,14 @@
 //! When another consumer (a running pipeline) shares the queue, tail says so, since it then
 //! shows only its share of the events.
 
-use super::{load_config, termination_signal};
-use anyhow::{bail, Context};
+use super::setup::{setup, usage, Secrets};
+use super::termination_signal;
+use anyhow::Context;
 use sebridge::config::{defaults, SourceConfig, StreamSourceConfig};
 use sebridge::sources::stream::amqp::TlsPolicy;
 use sebridge::sources::stream::{Observed, StreamSource};
 use sebridge::status::StatusBoard;
-use sebridge::topology::open_store;
+use sebridge::topology::StoreNeed;
 use secure_endpoint::Event;
 use std::io::Write as _;
 use std::path::Path;
@@ -25,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Debug)]
 pub struct TailArgs {
-    #[arg(long)]
+    /// The tenant (as `sebridge tenants list` shows it).
+    #[arg(long, value_name = "NAME")]
     pub tenant: String,
     /// The stored stream to follow (needed when the tenant has several).
     #[arg(long)]
@@ -35,7 +37,7 @@ pub struct TailArgs {
     pub json: bool,
     /// PEM CA file for the broker's certificate (default: the config's stream source
     /// `ca_file`, else the system's roots).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Do not verify the broker's certificate (testing only; warned about).
     #[arg(long)]
@@ -66,10 +68,9 @@ fn source_settings(config: &sebridge::config::Config) -> StreamSourceConfig {
 }
 
 fn line(e: &Event) -> String {
-    let time = e
-        .time()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    // Fixed width (milliseconds always shown), so the columns line up.
+    let ms = i64::try_from(e.time().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let time = super::args::millis_utc(ms);
     format!(
         "{time}  {:<12} {:<34} {:<24} {}",
         e.severity.map(|s| s.as_str()).unwrap_or("-"),
@@ -82,36 +83,44 @@ fn line(e: &Event) -> String {
 }
 
 pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let store = open_store(&config).await?;
+    // It journals what it shows, so it may create the store.
+    let s = setup(config_path, Secrets::StoreOnly, StoreNeed::Create).await?;
+    let result = tail(&s, args).await;
+    s.close().await;
+    result
+}
+
+async fn tail(s: &super::setup::Setup, args: TailArgs) -> anyhow::Result<ExitCode> {
+    let (config, store) = (&s.config, s.store()?);
+    s.known_tenant(&args.tenant)?;
     let streams =
-        sebridge::sources::stream::credentials::resolve(&config, &store, Some(&args.tenant))
+        sebridge::sources::stream::credentials::resolve(config, store, Some(&args.tenant))
             .await
             .context("cannot read the stored event streams")?;
+    let names = || {
+        streams
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let stream = match (&args.stream, streams.len()) {
-        (_, 0) => bail!(
+        (_, 0) => return Err(usage(format!(
             "tenant {} has no stored event stream: create one with `sebridge streams create --tenant {} --name <name>`",
             args.tenant,
             args.tenant
-        ),
+        ))),
         (Some(name), _) => streams
             .iter()
             .find(|s| &s.name == name)
             .cloned()
-            .with_context(|| {
-                let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-                format!("tenant {} has no stream named {name:?} (stored: {})", args.tenant, names.join(", "))
-            })?,
+            .ok_or_else(|| usage(format!("tenant {} has no stream named {name:?} (stored: {})", args.tenant, names())))?,
         (None, 1) => streams[0].clone(),
         (None, _) => {
-            let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-            bail!("tenant {} has several streams ({}): choose one with --stream", args.tenant, names.join(", "))
+            return Err(usage(format!("tenant {} has several streams ({}): choose one with --stream", args.tenant, names())))
         }
     };
-    let mut settings = source_settings(&config);
+    let mut settings = source_settings(config);
     if args.ca_file.is_some() || args.insecure {
         settings.ca_file = args.ca_file.clone();
         settings.insecure = args.insecure;
@@ -158,7 +167,6 @@ pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode>
         show(o, args.json, &mut printed);
     }
     let _ = task.await;
-    store.close().await;
     eprintln!("stopped after {printed} event(s)");
     Ok(ExitCode::SUCCESS)
 }

@@ -240,8 +240,9 @@ pub(crate) fn names<'de, D: Deserializer<'de>>(
 }
 
 impl Ctx<'_> {
-    /// Post-pass of a list of tenant names (already read as strings, each once): each must
-    /// be declared, and the list not empty (`empty` says why).
+    /// Post-pass of a list of tenant names (already read as strings, each once): the list
+    /// must not be empty (`empty` says why); names the file does not declare are kept for
+    /// the check against the store's registry.
     pub fn declared_tenants(
         &mut self,
         s: &Sec,
@@ -262,28 +263,17 @@ impl Ctx<'_> {
             self.error_at(&list.span(), format!("`{key}` in {what} is empty, {empty}"));
             return false;
         }
-        let known: Vec<&str> = declared.iter().map(String::as_str).collect();
-        let mut ok = true;
         for item in items {
             let Some(name) = item.get_ref().as_str() else {
                 continue;
             };
-            if declared.contains(name) {
-                continue;
+            if !declared.contains(name) {
+                // It may be a tenant of the store's registry (`sebridge tenants add`):
+                // checked once the store is open (`Config::check_tenants`).
+                self.defer_tenant(name, &item.span(), what);
             }
-            let mut m = format!("{what} lists unknown tenant `{name}`");
-            if let Some(close) = super::reader::closest(name, &known) {
-                m.push_str(&format!(" (did you mean `{close}`?)"));
-            }
-            if known.is_empty() {
-                m.push_str("; no tenants are configured");
-            } else {
-                m.push_str(&format!("; configured tenants: {}", known.join(", ")));
-            }
-            self.error_at(&item.span(), m);
-            ok = false;
         }
-        ok
+        true
     }
 }
 
@@ -374,6 +364,8 @@ pub(crate) fn postgres_url<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D:
     let url = secret(d)?;
     match url.expose() {
         u if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(url),
+        // An unset variable left for a command that does not connect (env.rs).
+        u if super::env::unset_reference(u).is_some() => Ok(url),
         _ => Err(D::Error::custom(
             "must start with postgres:// or postgresql://",
         )),
@@ -400,13 +392,7 @@ pub(crate) fn int<'de, const MIN: i64, const MAX: i64, T: TryFrom<i64>, D: Deser
 }
 
 fn duration_of(text: String, allow_zero: bool) -> Result<Duration, String> {
-    match humantime::parse_duration(text.trim()) {
-        Ok(d) if d.is_zero() && !allow_zero => Err("must be greater than zero".to_string()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!(
-            "is not a valid duration ({e}): expected {DURATION}"
-        )),
-    }
+    super::values::parse_duration(&text, allow_zero)
 }
 
 /// A duration greater than zero, written as a humantime string ("60s", "5m", "1h 30m").

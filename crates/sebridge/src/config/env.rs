@@ -5,6 +5,12 @@
 //! marked so that no later check reports it again.
 //!
 //! The same walk records the TOML type of every value, for "found <type>" in messages.
+//!
+//! Under [`EnvPolicy::Inspect`] (commands that read the store but call no API), an unset
+//! variable outside `[store]` and `[secrets]` is not an error: the value becomes a marked
+//! placeholder ([`unset_reference`] tells it), which every secret reader accepts, so that
+//! `sebridge incidents list` works without the tenants' keys in its environment. A value of
+//! another kind (a region, a plain URL) still fails, with the "not set" message.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -13,6 +19,34 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::reader::Ctx;
+
+/// How `${NAME}` references to variables that are not set are treated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EnvPolicy {
+    /// Every reference must resolve: commands that call an API or deliver (`run`, `validate`).
+    #[default]
+    Strict,
+    /// Only `[store]` and `[secrets]` must resolve; elsewhere an unset variable leaves a
+    /// marked placeholder (commands that only read the store, or call one tenant's API and
+    /// check that tenant's credentials themselves).
+    Inspect,
+}
+
+/// The first character of a placeholder left for an unset variable: a control character no
+/// real value holds, so a placeholder is never taken for a value.
+const UNSET_MARK: char = '\u{1}';
+
+/// The placeholder of an unset `${NAME}` under [`EnvPolicy::Inspect`].
+fn unset_placeholder(name: &str) -> String {
+    format!("{UNSET_MARK}${{{name}}}")
+}
+
+/// `Some("${NAME}")` when `value` holds the placeholder of an unset variable.
+pub fn unset_reference(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix(UNSET_MARK)?;
+    let end = rest.find('}')?;
+    Some(&rest[..=end])
+}
 
 /// How messages name the table at `path` ("tenant `acme`", "[incidents.servicenow]").
 pub(crate) fn section_name(path: &[String]) -> String {
@@ -32,6 +66,12 @@ pub(crate) fn expand_all(
     env: &dyn Fn(&str) -> Option<String>,
 ) {
     walk(cx, root, &mut Vec::new(), env);
+}
+
+/// Whether an unset variable may be left as a placeholder in the section at `path`.
+fn lenient(cx: &Ctx<'_>, path: &[String]) -> bool {
+    cx.env_policy == EnvPolicy::Inspect
+        && !matches!(path.first().map(String::as_str), Some("store" | "secrets"))
 }
 
 fn walk(
@@ -74,7 +114,8 @@ fn visit(
     cx.types.entry((span.start, span.end)).or_insert(kind);
     match value.get_mut() {
         DeValue::String(s) if s.contains("${") => {
-            match expand(cx, s, &span, key, &section_name(path), env) {
+            let lenient = lenient(cx, path);
+            match expand(cx, s, &span, key, &section_name(path), env, lenient) {
                 Some(expanded) => *s = Cow::Owned(expanded),
                 None => {
                     cx.poisoned.insert((span.start, span.end));
@@ -104,6 +145,7 @@ fn expand(
     key: &str,
     what: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    lenient: bool,
 ) -> Option<String> {
     if !raw.contains("${") {
         return Some(raw.to_string());
@@ -140,6 +182,13 @@ fn expand(
                 ok = false;
             } else if let Some(v) = env(name) {
                 out.push_str(&v);
+            } else if lenient {
+                let at = reference_span(cx.text(), span, name);
+                let message = format!(
+                    "environment variable `{name}` is not set (referenced by `{key}` in {what})"
+                );
+                cx.leave_unset(name, at, span, message);
+                out.push_str(&unset_placeholder(name));
             } else {
                 let at = reference_span(cx.text(), span, name);
                 cx.error_at(
@@ -193,7 +242,7 @@ mod tests {
     fn run(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> (Option<String>, Vec<String>) {
         let text = format!("k = \"{raw}\"");
         let mut cx = Ctx::new(Path::new("f"), &text);
-        let out = expand(&mut cx, raw, &(4..text.len()), "k", "[t]", env);
+        let out = expand(&mut cx, raw, &(4..text.len()), "k", "[t]", env, false);
         (
             out,
             cx.into_errors()

@@ -23,7 +23,10 @@
 //!   environment are not expanded again;
 //! - names of tenants, sources and sinks are 1 to 64 characters of `a-z`, `0-9`, `_`, `-`
 //!   (they end up in database keys, metric labels and file names);
-//! - a config without any tenant, source or sink is refused, since it would do nothing.
+//! - a config without any source or sink is refused, since it would do nothing; tenants may
+//!   be in the file or only in the store (`sebridge tenants add`), so the tenants a file
+//!   names without declaring them are checked once the store is open
+//!   ([`Config::check_tenants`]).
 
 pub(crate) mod de;
 mod env;
@@ -38,7 +41,7 @@ mod tenants;
 #[cfg(test)]
 mod tests;
 mod validate;
-pub(crate) mod values;
+pub mod values;
 
 // Each component's part of the file lives beside the component.
 pub(crate) use crate::incidents::config as incidents;
@@ -48,6 +51,7 @@ pub(crate) use crate::sources::config as sources;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use env::{unset_reference, EnvPolicy};
 pub use error::{ConfigError, ConfigErrors};
 pub use incidents::{
     defaults as incidents_defaults, IncidentsConfig, RuleConfig, ServiceNowAuth, ServiceNowConfig,
@@ -64,7 +68,7 @@ pub use sinks::{
 pub use sources::{EventTypeRef, PollSourceConfig, SourceConfig, StreamSourceConfig};
 pub use store::{SecretsConfig, ServerConfig, StoreConfig};
 pub use tenants::{Endpoint, TenantConfig};
-pub use validate::{validate_command, validate_to};
+pub use validate::{summary, validate_to};
 
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
@@ -84,6 +88,37 @@ pub struct Config {
     pub incidents: Option<IncidentsConfig>,
     /// `[journal]`: retention (defaults when absent).
     pub journal: JournalConfig,
+    /// Variables left unset under [`EnvPolicy::Inspect`] (their values are placeholders).
+    pub unset_env: std::collections::BTreeSet<String>,
+    /// Tenants the file names (a source's or rule's `tenants`, `[incidents.tenants.*]`)
+    /// without declaring them: they must be in the store's registry.
+    pub tenant_refs: Vec<TenantRef>,
+}
+
+/// A tenant named in the file but not declared there, with where it is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    pub name: String,
+    /// Who names it ("source `poll`", "[incidents.tenants.globex]").
+    pub what: String,
+    /// The place (its message is empty).
+    pub at: ConfigError,
+}
+
+/// "tenants: acme, beta (this file), gamma (the store)" for messages about unknown tenants.
+pub fn known_tenants(in_file: &[&str], registered: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !in_file.is_empty() {
+        parts.push(format!("{} (this file)", in_file.join(", ")));
+    }
+    if !registered.is_empty() {
+        parts.push(format!("{} (the store)", registered.join(", ")));
+    }
+    if parts.is_empty() {
+        "no tenant is configured, in this file or in the store (`sebridge tenants add`)".into()
+    } else {
+        format!("known tenants: {}", parts.join("; "))
+    }
 }
 
 /// Defaults, as documented in `config/example.toml`.
@@ -96,8 +131,14 @@ pub mod defaults {
 }
 
 impl Config {
-    /// Reads and validates `path`; `${NAME}` references come from the process environment.
+    /// Reads and validates `path`; `${NAME}` references come from the process environment,
+    /// and each must be set.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Self::load_with(path, EnvPolicy::Strict)
+    }
+
+    /// [`Config::load`] with a choice of how unset variables are treated.
+    pub fn load_with(path: &Path, policy: EnvPolicy) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: path.to_path_buf(),
@@ -106,7 +147,12 @@ impl Config {
                 message: format!("cannot read configuration file: {e}"),
             }])
         })?;
-        Self::from_str_with_env(&text, path, &|name| std::env::var(name).ok())
+        parse::parse(
+            text.as_str(),
+            path,
+            &|name| std::env::var(name).ok(),
+            policy,
+        )
     }
 
     /// Validates `text` as if read from `path` (used for messages and to resolve relative
@@ -116,7 +162,50 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
-        parse::parse(text, path, env)
+        parse::parse(text, path, env, EnvPolicy::Strict)
+    }
+
+    /// Checks the tenants against the store's registry (`registered`, names): every tenant
+    /// the file names but does not declare must be registered, and when `need_one`, there
+    /// must be at least one tenant in all. Errors point at the file, like [`Config::load`]'s.
+    pub fn check_tenants(&self, registered: &[String], need_one: bool) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let in_file: Vec<&str> = self.tenants.keys().map(String::as_str).collect();
+        let all: Vec<&str> = in_file
+            .iter()
+            .copied()
+            .chain(registered.iter().map(String::as_str))
+            .collect();
+        for r in &self.tenant_refs {
+            if registered.contains(&r.name) {
+                continue;
+            }
+            let mut message = format!("{} names unknown tenant `{}`", r.what, r.name);
+            if let Some(close) = reader::closest(&r.name, &all) {
+                message.push_str(&format!(" (did you mean `{close}`?)"));
+            }
+            message.push_str(&format!("; {}", known_tenants(&in_file, registered)));
+            errors.push(ConfigError {
+                message,
+                ..r.at.clone()
+            });
+        }
+        if need_one && self.tenants.is_empty() && registered.is_empty() {
+            errors.push(ConfigError {
+                file: self.path.clone(),
+                line: None,
+                column: None,
+                message: "no tenants: add a [tenants.<name>] table with region, client_id and \
+                          api_key, or store one with `sebridge tenants add` (a configuration \
+                          without tenants does nothing)"
+                    .into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
     }
 
     /// The enabled tenants, restricted to `selection` when given (a source's `tenants`),
@@ -131,6 +220,20 @@ impl Config {
                     .is_none_or(|names| names.contains(&t.name))
             })
             .collect()
+    }
+
+    /// The journal consumers this config runs, with their kind: every sink, and the incident
+    /// engine when `[incidents]` is configured. Each keeps a position in the store.
+    pub fn consumers(&self) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, &'static str)> = self
+            .sinks
+            .iter()
+            .map(|(n, s)| (n.clone(), s.kind()))
+            .collect();
+        if self.incidents.is_some() {
+            out.push((incidents::CONSUMER.to_string(), "incident engine"));
+        }
+        out
     }
 
     /// The enabled tenants of a source.

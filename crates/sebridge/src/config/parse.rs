@@ -10,7 +10,9 @@ use toml::Spanned;
 
 use super::reader::{Ctx, Sec, Span};
 use super::values::{is_valid_name, NAME_RULE};
-use super::{env, incidents, journal, sinks, sources, store, tenants, Config, ConfigErrors};
+use super::{
+    env, incidents, journal, sinks, sources, store, tenants, Config, ConfigErrors, EnvPolicy,
+};
 
 const TOP_KEYS: &[&str] = &[
     "store",
@@ -28,8 +30,10 @@ pub(super) fn parse(
     text: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    policy: EnvPolicy,
 ) -> Result<Config, ConfigErrors> {
     let mut cx = Ctx::new(path, text);
+    cx.env_policy = policy;
     let mut doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -53,23 +57,34 @@ pub(super) fn parse(
     let secrets = store::secrets(&mut cx, root);
     let server = store::server(&mut cx, root);
     let cluster = store::cluster(&mut cx, root, store.as_ref());
-    let hint = "add a [tenants.<name>] table with region, client_id and api_key \
-                (a configuration without tenants does nothing)";
+    // Tenants may also be only in the store (`sebridge tenants add`): none here is fine.
     let (tenants, declared) =
-        collection(&mut cx, root, &typos, "tenants", "tenant", hint, |cx, e| {
+        collection(&mut cx, root, &typos, "tenants", "tenant", None, |cx, e| {
             tenants::tenant(cx, e.name, e.span, e.table, e.value)
         });
     let hint = "add e.g. [sources.poll] with type = \"poll\" \
                 (a configuration without sources does nothing)";
-    let (sources, _) = collection(&mut cx, root, &typos, "sources", "source", hint, |cx, e| {
-        sources::source(cx, e.name, e.span, e.table, e.value, &declared)
-    });
+    let (sources, _) = collection(
+        &mut cx,
+        root,
+        &typos,
+        "sources",
+        "source",
+        Some(hint),
+        |cx, e| sources::source(cx, e.name, e.span, e.table, e.value, &declared),
+    );
     let hint = "add e.g. [sinks.console] with type = \"stdout\" \
                 (a configuration without sinks does nothing)";
     let mut files = BTreeMap::new();
-    let (sinks, _) = collection(&mut cx, root, &typos, "sinks", "sink", hint, |cx, e| {
-        sinks::sink(cx, e.name, e.span, e.table, e.value, &mut files)
-    });
+    let (sinks, _) = collection(
+        &mut cx,
+        root,
+        &typos,
+        "sinks",
+        "sink",
+        Some(hint),
+        |cx, e| sinks::sink(cx, e.name, e.span, e.table, e.value, &mut files),
+    );
     let incidents = incidents::incidents(&mut cx, root, &declared);
     let journal = journal::journal(&mut cx, root);
 
@@ -88,6 +103,8 @@ pub(super) fn parse(
             sinks,
             incidents,
             journal,
+            unset_env: std::mem::take(&mut cx.unset_names),
+            tenant_refs: std::mem::take(&mut cx.tenant_refs),
         }),
         // Sections only come back empty after recording a problem; this keeps that promise
         // from becoming a panic if it is ever broken.
@@ -111,8 +128,8 @@ struct Entry<'v, 'i> {
 
 /// The entries of the collection `key` read with `read`, and the names of all declared
 /// ones (valid or not, so that references to a broken one do not cascade). Reports bad
-/// names, entries that are not tables, and an absent or empty collection (`empty_hint`)
-/// unless the collection's key was reported as misspelt (`typos`).
+/// names, entries that are not tables, and, when `empty_hint` is given, an absent or empty
+/// collection unless the collection's key was reported as misspelt (`typos`).
 #[allow(clippy::too_many_arguments)]
 fn collection<T>(
     cx: &mut Ctx<'_>,
@@ -120,13 +137,13 @@ fn collection<T>(
     typos: &[String],
     key: &str,
     singular: &str,
-    empty_hint: &str,
+    empty_hint: Option<&str>,
     mut read: impl FnMut(&mut Ctx<'_>, Entry<'_, '_>) -> Option<T>,
 ) -> (BTreeMap<String, T>, BTreeSet<String>) {
     let (mut out, mut declared) = (BTreeMap::new(), BTreeSet::new());
     let Some((k, value)) = root.get_key_value(key) else {
-        if !typos.iter().any(|t| t == key) {
-            cx.error(&None, format!("no {key} configured: {empty_hint}"));
+        if let Some(hint) = empty_hint.filter(|_| !typos.iter().any(|t| t == key)) {
+            cx.error(&None, format!("no {key} configured: {hint}"));
         }
         return (out, declared);
     };
@@ -134,8 +151,8 @@ fn collection<T>(
     let Some(table) = cx.as_table(value, key, "the top level") else {
         return (out, declared);
     };
-    if table.is_empty() {
-        cx.error_at(&k.span(), format!("no {key} configured: {empty_hint}"));
+    if let Some(hint) = empty_hint.filter(|_| table.is_empty()) {
+        cx.error_at(&k.span(), format!("no {key} configured: {hint}"));
     }
     for (name, value) in table.iter() {
         let (span, name) = (name.span(), name.get_ref().as_ref());

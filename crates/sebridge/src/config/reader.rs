@@ -142,6 +142,15 @@ pub(crate) struct Ctx<'a> {
     pub(crate) types: HashMap<(usize, usize), &'static str>,
     /// Values whose `${NAME}` expansion failed (reported): not checked further.
     pub(crate) poisoned: HashSet<(usize, usize)>,
+    /// How unset variables are treated (see `env.rs`).
+    pub(crate) env_policy: super::env::EnvPolicy,
+    /// Values left with a placeholder for an unset variable ([`super::env::EnvPolicy::Inspect`]):
+    /// a problem found in one is reported as the variable not being set, at the reference.
+    unset: Vec<(Range<usize>, Range<usize>, String)>,
+    /// The unset variables left as placeholders.
+    pub(crate) unset_names: std::collections::BTreeSet<String>,
+    /// Tenants named but not declared in the file: they may be in the store's registry.
+    pub(crate) tenant_refs: Vec<super::TenantRef>,
 }
 
 fn key_of(r: &Range<usize>) -> (usize, usize) {
@@ -161,7 +170,39 @@ impl<'a> Ctx<'a> {
             base_dir: base_dir(file),
             types: HashMap::new(),
             poisoned: HashSet::new(),
+            env_policy: super::env::EnvPolicy::Strict,
+            unset: Vec::new(),
+            unset_names: Default::default(),
+            tenant_refs: Vec::new(),
         }
+    }
+
+    /// Records that the value at `value` holds the placeholder of the unset `name`
+    /// (referenced at `at`), with the message a problem in it becomes.
+    pub(crate) fn leave_unset(
+        &mut self,
+        name: &str,
+        at: Range<usize>,
+        value: &Range<usize>,
+        message: String,
+    ) {
+        self.unset_names.insert(name.to_string());
+        self.unset.push((value.clone(), at, message));
+    }
+
+    /// Records a tenant named at `span` by `what` that the file does not declare.
+    pub(crate) fn defer_tenant(&mut self, name: &str, span: &Range<usize>, what: &str) {
+        let (line, column) = self.line_col(span.start);
+        self.tenant_refs.push(super::TenantRef {
+            name: name.to_string(),
+            what: what.to_string(),
+            at: ConfigError {
+                file: self.file.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                message: String::new(),
+            },
+        });
     }
 
     pub fn text(&self) -> &'a str {
@@ -170,6 +211,21 @@ impl<'a> Ctx<'a> {
 
     /// Records a problem at `span` (or without a place when `None`).
     pub fn error(&mut self, span: &Span, message: impl Into<String>) {
+        let mut message = message.into();
+        let mut span = span.clone();
+        // A value holding an unset variable's placeholder fails for that reason.
+        if let Some((_, at, m)) = span.as_ref().and_then(|r| {
+            self.unset
+                .iter()
+                .find(|(v, _, _)| v.start <= r.start && r.start < v.end.max(v.start + 1))
+        }) {
+            if self.errors.iter().any(|e| e.message == *m) {
+                return;
+            }
+            message = m.clone();
+            span = Some(at.clone());
+        }
+        let span = &span;
         let (line, column) = match span {
             Some(r) => {
                 let (l, c) = self.line_col(r.start);
@@ -181,7 +237,7 @@ impl<'a> Ctx<'a> {
             file: self.file.to_path_buf(),
             line,
             column,
-            message: message.into(),
+            message,
         });
     }
 

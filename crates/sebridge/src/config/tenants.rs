@@ -87,6 +87,15 @@ impl TenantConfig {
         }
     }
 
+    /// The `${VAR}`s of its client id and API key that were not set (the config was loaded
+    /// with [`super::EnvPolicy::Inspect`]): its API cannot be called.
+    pub fn unset_credentials(&self) -> Vec<&str> {
+        [self.client_id.as_str(), self.api_key.expose_secret()]
+            .into_iter()
+            .filter_map(super::unset_reference)
+            .collect()
+    }
+
     /// The tenant's API credentials.
     pub fn credentials(&self) -> secure_endpoint::Credentials {
         secure_endpoint::Credentials::new(

@@ -42,8 +42,12 @@ fn test_env(name: &str) -> Option<String> {
     }
 }
 
+/// The file read, then its tenant references checked against an empty registry (as
+/// every command does once the store is open).
 fn load(text: &str) -> Result<Config, ConfigErrors> {
-    Config::from_str_with_env(text, Path::new(FILE), &test_env)
+    let c = Config::from_str_with_env(text, Path::new(FILE), &test_env)?;
+    c.check_tenants(&[], false)?;
+    Ok(c)
 }
 
 fn ok(text: &str) -> Config {
@@ -666,8 +670,14 @@ fn durations_parse_with_humantime() {
         &e,
         &[
             "9:12: `interval` in source `poll` is not a valid duration",
-            "expected a duration string",
+            "expected a duration with a unit",
         ],
+    );
+    // A bare number is refused with the fix, as on every flag.
+    let e = one_error(&MIN.replace("type = \"poll\"", "type = \"poll\"\ninterval = \"60\""));
+    assert_contains(
+        &e,
+        &["`interval` in source `poll` needs a unit: write \"60s\""],
     );
 }
 
@@ -826,8 +836,30 @@ fn source_tenants_must_exist() {
     ));
     assert_eq!(
         e,
-        "14:20: source `poll` lists unknown tenant `acm` (did you mean `acme`?); configured \
-         tenants: acme, globex"
+        "14:20: source `poll` names unknown tenant `acm` (did you mean `acme`?); known \
+         tenants: acme, globex (this file)"
+    );
+    // A tenant of the store's registry is known too.
+    let c = Config::from_str_with_env(
+        &two.replace(
+            "type = \"poll\"",
+            "type = \"poll\"\ntenants = [\"acme\", \"beta\"]",
+        ),
+        Path::new(FILE),
+        &test_env,
+    )
+    .unwrap();
+    assert_eq!(c.check_tenants(&["beta".into()], true), Ok(()));
+    let e = c
+        .check_tenants(&["gamma".into()], true)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{FILE}:14:20: source `poll` names unknown tenant `beta`; known tenants: acme, \
+             globex (this file); gamma (the store)"
+        )
     );
     let e = one_error(&MIN.replace("type = \"poll\"", "type = \"poll\"\ntenants = []"));
     assert_contains(&e, &["9:11: `tenants` in source `poll` is empty"]);
@@ -974,10 +1006,9 @@ fn store_kinds() {
 #[test]
 fn a_config_that_does_nothing_is_refused() {
     let errs = errors("");
-    assert_eq!(errs.len(), 3, "{errs:#?}");
-    assert_contains(&errs[0], &["-: no tenants configured", "does nothing"]);
-    assert_contains(&errs[1], &["-: no sources configured"]);
-    assert_contains(&errs[2], &["-: no sinks configured"]);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_contains(&errs[0], &["-: no sources configured", "does nothing"]);
+    assert_contains(&errs[1], &["-: no sinks configured"]);
     let e = load("").unwrap_err();
     assert_eq!(e.0[0].to_string(), format!("{FILE}: {}", e.0[0].message));
 
@@ -1057,7 +1088,30 @@ batch_size = "big"
         .iter()
         .map(|e| e.split(':').next().unwrap_or(""))
         .collect();
-    assert_eq!(lines, ["4", "7", "8", "9", "13", "14", "18"], "{errs:#?}");
+    // `tenants = ["nobody"]` (line 14) is checked against the store once the file is valid.
+    assert_eq!(lines, ["4", "7", "8", "9", "13", "18"], "{errs:#?}");
+}
+
+#[test]
+fn tenants_may_be_only_in_the_store() {
+    // No [tenants.*]: valid (they may be in the store); `check_tenants` says whether any is.
+    let text = "[sources.poll]\ntype = \"poll\"\n\n[sinks.out]\ntype = \"stdout\"\n";
+    let c = Config::from_str_with_env(text, Path::new(FILE), &test_env).unwrap();
+    assert!(c.tenants.is_empty());
+    assert_eq!(c.check_tenants(&["acme".into()], true), Ok(()));
+    assert_eq!(c.check_tenants(&[], false), Ok(()));
+    let e = c.check_tenants(&[], true).unwrap_err().to_string();
+    assert_contains(
+        &e,
+        &[
+            &format!("{FILE}: no tenants"),
+            "sebridge tenants add",
+            "does nothing",
+        ],
+    );
+    // An empty [tenants] table is no error either.
+    let c = Config::from_str_with_env(&format!("[tenants]\n{text}"), Path::new(FILE), &test_env);
+    assert!(c.is_ok(), "{c:?}");
 }
 
 // ---- tenants_for and helpers --------------------------------------------------------------

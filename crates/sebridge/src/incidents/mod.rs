@@ -31,8 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// The engine's consumer name (its row in `positions`).
-pub const CONSUMER: &str = "incidents";
+pub use self::config::CONSUMER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentError {

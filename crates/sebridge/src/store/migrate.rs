@@ -19,6 +19,7 @@ const TABLES: &[&str] = &[
     "tenant_registry",
     "event_streams",
     "cursors",
+    "backfills",
     "dead_letters",
     "incidents",
     "incident_events",

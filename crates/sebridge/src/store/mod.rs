@@ -206,6 +206,24 @@ impl Store {
         self.db.delete_cursor(tenant, source).await
     }
 
+    /// The range a tenant's backfill covers: `(since, finished_at)` (epoch s, epoch ms;
+    /// `None` while unfinished).
+    pub async fn backfill_range(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        self.db.backfill_range(tenant).await
+    }
+
+    pub async fn set_backfill_range(
+        &self,
+        tenant: &str,
+        since: i64,
+        finished_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.db.set_backfill_range(tenant, since, finished_at).await
+    }
+
     /// The first sequence number received at or after `millis` (epoch ms), if any.
     pub async fn first_seq_received_since(&self, millis: i64) -> Result<Option<i64>, StoreError> {
         self.db.first_seq_received_since(millis).await

@@ -36,6 +36,42 @@ impl Db {
         Ok(())
     }
 
+    /// The range a tenant's backfill covers: `(since, finished_at)` (epoch s, epoch ms).
+    pub async fn backfill_range(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        Ok(on_db!(writer self, |p| {
+            sqlx::query_as("SELECT since, finished_at FROM backfills WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    /// Records the range a tenant's backfill covers (replacing the one before).
+    pub async fn set_backfill_range(
+        &self,
+        tenant: &str,
+        since: i64,
+        finished_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        on_db!(writer self, |p| {
+            sqlx::query(
+                "INSERT INTO backfills (tenant, since, finished_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET since = excluded.since,
+                     finished_at = excluded.finished_at",
+            )
+            .bind(tenant)
+            .bind(since)
+            .bind(finished_at)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
     pub async fn position(&self, consumer: &str) -> Result<Option<Position>, StoreError> {
         let row: Option<(i64, Option<String>)> = on_db!(writer self, |p| {
             sqlx::query_as("SELECT seq, state FROM positions WHERE consumer = $1")

@@ -34,8 +34,12 @@ pub enum TenantError {
     Duplicate(String),
     #[error("tenant {name:?} in the registry is unusable: {problem}")]
     Corrupt { name: String, problem: String },
-    #[error("tenant {0:?} already exists")]
+    #[error("{0} already exists")]
     Exists(String),
+    #[error("tenant {0:?} is already in the store (`sebridge tenants list`); remove it first with `sebridge tenants remove {0}` to replace it")]
+    Registered(String),
+    #[error("tenant {0:?} is already defined in {1}; a tenant lives in the file or in the store, not both: choose another name, or edit that file")]
+    InConfig(String, String),
     #[error("no tenant named {0:?} (known: {1})")]
     Unknown(String, String),
     #[error("invalid tenant: {0}")]
@@ -55,13 +59,9 @@ pub fn master_key(config: &Config, create: bool) -> Result<MasterKey, SecretsErr
     MasterKey::from_env_or_file(MASTER_KEY_ENV, &config.secrets.key_file, create)
 }
 
-/// Every enabled tenant: config first, then the registry. The master key is only needed
-/// when the registry has entries.
-pub async fn resolve_all(
-    config: &Config,
-    store: &Store,
-) -> Result<Vec<ResolvedTenant>, TenantError> {
-    let mut out: Vec<ResolvedTenant> = config
+/// The enabled tenants of the config file (without the registry).
+pub fn resolve_config(config: &Config) -> Vec<ResolvedTenant> {
+    config
         .tenants
         .values()
         .filter(|t| t.enabled)
@@ -75,7 +75,16 @@ pub async fn resolve_all(
             credentials: t.credentials(),
             origin: Origin::Config,
         })
-        .collect();
+        .collect()
+}
+
+/// Every enabled tenant: config first, then the registry. The master key is only needed
+/// when the registry has entries.
+pub async fn resolve_all(
+    config: &Config,
+    store: &Store,
+) -> Result<Vec<ResolvedTenant>, TenantError> {
+    let mut out = resolve_config(config);
     let registered = store.registered_tenants().await?;
     if registered.is_empty() {
         return Ok(out);
@@ -137,32 +146,61 @@ pub struct NewTenant {
     pub api_key: SecretString,
 }
 
-/// Seals the key and stores the tenant.
-pub async fn add(config: &Config, store: &Store, t: NewTenant) -> Result<(), TenantError> {
-    if t.name.is_empty()
-        || t.name.len() > 64
-        || !t
-            .name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
+/// Checks a new tenant (name, endpoint, client id, not already there) before its API key
+/// is asked for: a mistake is reported before the user types a secret.
+pub async fn check_new(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    region: Option<Region>,
+    base_url: Option<&Url>,
+    client_id: &str,
+) -> Result<(), TenantError> {
+    if !crate::config::values::is_valid_name(name) {
         return Err(TenantError::Invalid(format!(
-            "name {:?}: use 1 to 64 of a-z, 0-9, '-' and '_'",
-            t.name
+            "name {name:?}: use 1 to 64 of a-z, 0-9, '-' and '_'"
         )));
     }
-    if t.region.is_some() == t.base_url.is_some() {
+    if region.is_some() == base_url.is_some() {
         return Err(TenantError::Invalid(
             "give exactly one of --region and --base-url".into(),
         ));
     }
-    if t.client_id.trim().is_empty() || t.api_key.expose_secret().trim().is_empty() {
+    if client_id.trim().is_empty() {
         return Err(TenantError::Invalid(
-            "client id and API key must not be empty".into(),
+            "the client id must not be empty".into(),
         ));
     }
-    if config.tenants.contains_key(&t.name) {
-        return Err(TenantError::Duplicate(t.name));
+    if config.tenants.contains_key(name) {
+        return Err(TenantError::InConfig(
+            name.to_string(),
+            config.path.display().to_string(),
+        ));
+    }
+    if store
+        .registered_tenants()
+        .await?
+        .iter()
+        .any(|r| r.name == name)
+    {
+        return Err(TenantError::Registered(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Seals the key and stores the tenant.
+pub async fn add(config: &Config, store: &Store, t: NewTenant) -> Result<(), TenantError> {
+    check_new(
+        config,
+        store,
+        &t.name,
+        t.region,
+        t.base_url.as_ref(),
+        &t.client_id,
+    )
+    .await?;
+    if t.api_key.expose_secret().trim().is_empty() {
+        return Err(TenantError::Invalid("the API key must not be empty".into()));
     }
     let key = master_key(config, true)?;
     let sealed = key.seal(
@@ -178,7 +216,7 @@ pub async fn add(config: &Config, store: &Store, t: NewTenant) -> Result<(), Ten
         created_at: crate::store::now_millis(),
     };
     if !store.register_tenant(&row).await? {
-        return Err(TenantError::Exists(t.name));
+        return Err(TenantError::Registered(t.name));
     }
     Ok(())
 }

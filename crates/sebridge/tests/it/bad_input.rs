@@ -169,7 +169,7 @@ async fn unusable_store_files_are_refused_clearly_and_left_untouched() {
     cases.push(("a store cut inside its header", stub, "it is truncated"));
 
     let commands: [&[&str]; 3] = [
-        &["run", "--until-idle", "1"],
+        &["run", "--until-idle", "1s"],
         &["tail", "--tenant", "tenant-1"],
         &["tenants", "list"],
     ];
@@ -420,7 +420,7 @@ async fn stream_a_10_mb_event_flows_and_a_body_that_is_not_utf8_is_kept_lossless
     assert!(sim.flush_streams(LIMIT).await);
 
     let mut cmd = sebridge();
-    cmd.args(["run", "--until-idle", "2", "-c"])
+    cmd.args(["run", "--until-idle", "2s", "-c"])
         .arg(dir.path().join("sebridge.toml"));
     let out = output(cmd, LIMIT);
     let log = stderr(&out);
@@ -493,7 +493,7 @@ async fn an_unknown_event_type_is_journaled_and_forwarded_quietly_and_matches_no
         .replace("type = \"file\"", "type = \"file\"\nwrap = true");
     std::fs::write(&cfg, text).unwrap();
     let mut cmd = sebridge();
-    cmd.args(["run", "--until-idle", "1", "-c"])
+    cmd.args(["run", "--until-idle", "1s", "-c"])
         .arg(e.dir.path().join("sebridge.toml"));
     let out = output(cmd, LIMIT);
     let log = stderr(&out);

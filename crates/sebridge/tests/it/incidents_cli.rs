@@ -258,8 +258,8 @@ async fn incidents_list_show_close_and_audit_commands() {
         .arg(&path)
         .output()
         .expect("runs");
-    assert!(!out.status.success());
-    assert!(text(&out).contains("no incident #99"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no incident \"99\""), "{}", text(&out));
     sim.shutdown().await;
 }
 

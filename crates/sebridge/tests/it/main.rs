@@ -27,6 +27,7 @@ mod packaging;
 mod poll;
 mod progress;
 mod read_only;
+mod readme;
 mod secrets_debug;
 mod secrets_hygiene;
 mod sinks_http;

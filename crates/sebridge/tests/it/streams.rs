@@ -261,7 +261,7 @@ async fn sigkill_between_journal_commit_and_ack_redelivers_without_duplicates() 
 
     // Restart: the redelivered batch folds into the journal; the sink has each event once.
     let out = sebridge()
-        .args(["run", "--until-idle", "1", "-c"])
+        .args(["run", "--until-idle", "1s", "-c"])
         .arg(&config.path)
         .output()
         .unwrap();

@@ -21,7 +21,23 @@ pub struct LoopState {
     pub closed: Option<Closed>,
     pub verified: bool,
     pub reported: bool,
+    /// Hosts isolated by sebridge at the last summary.
+    pub isolated: i64,
 }
+
+/// How the demo ended, for the last word on the closed loop.
+pub struct WrapUp<'a> {
+    /// How long it ran.
+    pub elapsed: Duration,
+    /// When the analyst's close was due.
+    pub close_after: Duration,
+    /// The config, when `--dir` kept it (commands can then be suggested).
+    pub kept_config: Option<&'a Path>,
+}
+
+/// How long the closed loop may take after the close before it counts as not working: the
+/// simulated connector takes 2 s per isolation step, the webhook and the steps a few more.
+const LOOP_GRACE: Duration = Duration::from_secs(30);
 
 pub struct Closed {
     pub incident: i64,
@@ -119,6 +135,7 @@ pub async fn tick(
     let Ok(s) = store.summary().await else {
         return;
     };
+    state.isolated = s.isolated_now;
     println!(
         "        incidents {} open, {} closing, {} closed ({} events) | ServiceNow {} tickets | XDR {} | isolated {} | in triage {} | outbox {} pending{}",
         s.open,
@@ -229,11 +246,23 @@ fn report(state: &mut LoopState, sim: &SimHandle, i: &IncidentRow, done_at: Opti
     state.reported = true;
 }
 
-/// The final verdict line; false when the loop was started but not completed.
-pub fn final_report(state: &LoopState) -> bool {
+/// The final verdict line; false only when the loop had time to complete and did not.
+pub fn final_report(state: &LoopState, w: &WrapUp<'_>) -> bool {
     match &state.closed {
+        None if w.elapsed < w.close_after => {
+            println!(
+                "incidents: the demo's analyst close was due at {}s and the demo stopped at {}s, before it ({} host(s) isolated by then; run longer or lower --close-after)",
+                w.close_after.as_secs(),
+                w.elapsed.as_secs(),
+                state.isolated
+            );
+            true
+        }
         None => {
-            println!("incidents: no contained incident to close during the demo (run longer, or raise --rate)");
+            println!(
+                "incidents: no incident was contained (isolated and moved to Triage) when the close was due, so none was closed ({} host(s) isolated); run longer, or raise --rate",
+                state.isolated
+            );
             true
         }
         Some(c) if state.verified => {
@@ -244,11 +273,33 @@ pub fn final_report(state: &LoopState) -> bool {
             true
         }
         Some(c) => {
-            println!(
-                "WARNING: the closed loop for {} did not complete during the demo (see `sebridge incidents show {}`)",
-                c.number, c.incident
+            let since = Duration::from_millis(
+                u64::try_from(sebridge::store::now_millis() - c.at_ms).unwrap_or(0),
             );
-            false
+            let look = match w.kept_config {
+                Some(config) => format!(
+                    " (see `sebridge -c {} incidents show {}`)",
+                    config.display(),
+                    c.number
+                ),
+                None => String::new(),
+            };
+            if since < LOOP_GRACE {
+                // Stopped (Ctrl-C, --duration) while the loop was still working: not a fault.
+                println!(
+                    "closed loop: {} was closed {}s before the demo stopped; its release was still under way{look}",
+                    c.number,
+                    since.as_secs()
+                );
+                true
+            } else {
+                println!(
+                    "WARNING: the closed loop for {} did not complete within {}s of the close{look}",
+                    c.number,
+                    since.as_secs()
+                );
+                false
+            }
         }
     }
 }

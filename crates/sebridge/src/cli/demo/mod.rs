@@ -82,6 +82,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !args.no_incidents {
         incidents::append_config(&sim, &config_path)?;
     }
+    append_server(&config_path, args.listen)?;
     let siem = demo_siem::start(&config_path).await?;
     let config = if streaming {
         stream::enable(&sim, &config_path).await?
@@ -132,7 +133,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                print_summary(&topology, started.elapsed());
+                print_summary(&topology, started.elapsed()).await;
                 if !args.no_incidents {
                     incidents::tick(&mut incident_loop, &sim, &topology, started.elapsed(), args.close_after).await;
                 }
@@ -165,17 +166,36 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             exit = ExitCode::from(1);
         }
     }
-    if !args.no_incidents && !incidents::final_report(&incident_loop) {
+    let kept = args.dir.is_some().then_some(config_path.as_path());
+    let wrap = incidents::WrapUp {
+        elapsed: started.elapsed(),
+        close_after: args.close_after,
+        kept_config: kept,
+    };
+    if !args.no_incidents && !incidents::final_report(&incident_loop, &wrap) {
         exit = ExitCode::from(1);
     }
-    if args.dir.is_some() {
+    if let Some(config) = kept {
+        // The simulator the config points at has stopped with the demo: `run` on it would
+        // find no API. What is kept can still be looked at.
+        let c = config.display();
         println!(
-            "kept in {} (run again with `sebridge run -c {}`)",
-            dir.display(),
-            config_path.display()
+            "kept in {}: the journal, the file sink's output and the config.",
+            dir.display()
         );
+        println!("  look at it with `sebridge -c {c} sinks status`, `sebridge -c {c} incidents list` or `sebridge -c {c} audit`");
+        println!("  (its simulator stopped with the demo, so `sebridge run` on this config has no API to read; `sebridge demo --dir` starts a new one)");
     }
     Ok(exit)
+}
+
+/// The demo's dashboard address as `[server] listen`, so the written config serves the
+/// webhook and the dashboard where the demo did.
+fn append_server(path: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let mut text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.push_str(&format!("\n[server]\nlisten = \"{listen}\"\n"));
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_banner(
@@ -205,7 +225,9 @@ fn print_banner(
     println!("  Ctrl-C stops it cleanly.\n");
 }
 
-fn print_summary(topology: &Topology, elapsed: Duration) {
+/// One line: events journaled, each tenant's intake, each sink's backlog. In events, not
+/// sequence numbers: those have gaps (a folded duplicate uses one up).
+async fn print_summary(topology: &Topology, elapsed: Duration) {
     let snap = topology.status.snapshot(topology.store.head());
     let tenants: Vec<String> = snap
         .tenants
@@ -219,23 +241,21 @@ fn print_summary(topology: &Topology, elapsed: Duration) {
             format!("{}{via} {} ({:?})", t.tenant, t.events_ingested, t.state).to_lowercase()
         })
         .collect();
-    let sinks: Vec<String> = snap
-        .sinks
-        .iter()
-        .map(|s| {
-            format!(
-                "{} @{} ({} behind{})",
-                s.sink,
-                s.position,
-                snap.journal_head - s.position,
-                if s.healthy { "" } else { ", FAILING" }
-            )
-        })
-        .collect();
+    let mut sinks = Vec::new();
+    for s in &snap.sinks {
+        let behind = topology.store.count_after(s.position).await.unwrap_or(-1);
+        sinks.push(format!(
+            "{} {} behind{}",
+            s.sink,
+            behind,
+            if s.healthy { "" } else { ", FAILING" }
+        ));
+    }
+    let events = topology.store.count().await.unwrap_or(-1);
     println!(
-        "[{:>4}s] journal head {:>6} | {} | sinks: {}",
+        "[{:>4}s] journal {:>6} events | {} | sinks: {}",
         elapsed.as_secs(),
-        snap.journal_head,
+        events,
         tenants.join(", "),
         sinks.join(", ")
     );

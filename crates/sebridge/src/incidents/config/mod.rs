@@ -25,6 +25,9 @@ pub use servicenow::{ServiceNowAuth, ServiceNowConfig};
 pub use webhook::WebhookConfig;
 pub use xdr::{XdrConfig, XdrEndpoint};
 
+/// The engine's consumer name (its row in `positions`); no sink may have it.
+pub const CONSUMER: &str = "incidents";
+
 /// `[incidents]`. The sub-tables are read on their own (named here so they are known keys).
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncidentsConfig {

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::defaults::{self, SAMPLE_HIGH_PRIORITY_TYPES};
 use crate::config::de;
-use crate::config::reader::{closest, fields, Ctx, Sec};
+use crate::config::reader::{fields, Ctx, Sec};
 use crate::config::sources::poll::{self, EventTypeRef};
 
 /// `[incidents.rules.<name>]`.
@@ -205,7 +205,7 @@ fn rule(
     Some(r)
 }
 
-/// `[incidents.tenants.<tenant>]`, each naming a declared tenant.
+/// `[incidents.tenants.<tenant>]`, each naming a tenant of the file or of the registry.
 pub(crate) fn overrides(
     cx: &mut Ctx<'_>,
     incidents: &DeTable<'_>,
@@ -215,19 +215,13 @@ pub(crate) fn overrides(
         return Some(BTreeMap::new());
     };
     let table = cx.as_table(value, "tenants", "[incidents]")?;
-    let known: Vec<&str> = declared.iter().map(String::as_str).collect();
     let mut out = BTreeMap::new();
     let mut ok = true;
     for (name, value) in table.iter() {
         let (span, name) = (name.span(), name.get_ref());
         if !declared.contains(name.as_ref()) {
-            let mut m = format!("[incidents.tenants.{name}] names an unknown tenant");
-            if let Some(c) = closest(name, &known) {
-                m.push_str(&format!(" (did you mean `{c}`?)"));
-            }
-            cx.error_at(&span, m);
-            ok = false;
-            continue;
+            // Possibly a tenant of the store's registry: checked once the store is open.
+            cx.defer_tenant(name, &span, &format!("[incidents.tenants.{name}]"));
         }
         let DeValue::Table(t) = value.get_ref() else {
             let message = format!("`{name}` in [incidents.tenants] must be a table");

@@ -29,18 +29,20 @@ fn env(name: &str) -> Option<String> {
 
 fn load(extra: &str) -> Result<Config, Vec<String>> {
     let text = format!("{BASE}{extra}");
-    Config::from_str_with_env(&text, Path::new("/x/sebridge.toml"), &env).map_err(|e| {
-        e.iter()
-            .map(|e| {
-                format!(
-                    "{}:{}: {}",
-                    e.line.unwrap_or(0),
-                    e.column.unwrap_or(0),
-                    e.message
-                )
-            })
-            .collect()
-    })
+    Config::from_str_with_env(&text, Path::new("/x/sebridge.toml"), &env)
+        .and_then(|c| c.check_tenants(&[], false).map(|()| c))
+        .map_err(|e| {
+            e.iter()
+                .map(|e| {
+                    format!(
+                        "{}:{}: {}",
+                        e.line.unwrap_or(0),
+                        e.column.unwrap_or(0),
+                        e.message
+                    )
+                })
+                .collect()
+        })
 }
 
 #[test]
@@ -113,11 +115,7 @@ max_skew = "1m"
 
 [incidents.rules.x]
 min_severity = "urgent"
-tenants = ["acmee"]
 isolate = "yes"
-
-[incidents.tenants.nobody]
-isolate = true
 
 [incidents.templates]
 description = "{% if %}"
@@ -133,13 +131,39 @@ description = "{% if %}"
         "missing `password` in [incidents.servicenow]",
         "[incidents.webhook] needs `secret` (HMAC-SHA256 signature) or `bearer_token`",
         "`min_severity` in rule `x` must be one of low, medium, high, critical",
-        "rule `x` lists unknown tenant `acmee` (did you mean `acme`?)",
         "`isolate` in rule `x` must be a boolean",
-        "[incidents.tenants.nobody] names an unknown tenant",
         "template `description` in [incidents.templates] does not compile",
     ] {
         assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
     }
+}
+
+#[test]
+fn tenants_named_by_rules_and_overrides_are_checked_against_the_registry() {
+    let extra = r#"
+[incidents.xdr]
+region = "us"
+client_id = "c"
+client_password = "p"
+
+[incidents.rules.x]
+tenants = ["acmee"]
+
+[incidents.tenants.nobody]
+isolate = true
+"#;
+    let all = load(extra).unwrap_err().join("\n");
+    for needle in [
+        "rule `x` names unknown tenant `acmee` (did you mean `acme`?); known tenants: acme (this file)",
+        "[incidents.tenants.nobody] names unknown tenant `nobody`",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    let text = format!("{BASE}{extra}");
+    let c = Config::from_str_with_env(&text, Path::new("/x/sebridge.toml"), &env).unwrap();
+    assert!(c
+        .check_tenants(&["acmee".into(), "nobody".into()], true)
+        .is_ok());
 }
 
 #[test]

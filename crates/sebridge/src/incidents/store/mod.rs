@@ -10,7 +10,7 @@
 //! By role: `correlate.rs` the engine's writes (find an open incident, open one, add an
 //! event); `outbox.rs` queued operations, their claims and outcomes; `close.rs` starting a
 //! close and handing a containment over; `audit.rs` the audit log; `queries.rs` lookups,
-//! note lines and counts.
+//! note lines and counts; `containment.rs` where a containment stands, for people.
 
 /// Dynamic SQL built only from constants of this module (column lists, whitelisted column
 /// names): never from input.
@@ -20,6 +20,7 @@ macro_rules! safe_sql {
 
 mod audit;
 mod close;
+mod containment;
 mod correlate;
 mod outbox;
 mod queries;
@@ -27,10 +28,12 @@ mod queries;
 use crate::store::{id_from_db, Db, Store, StoreError};
 use sqlx::Row;
 
+pub use self::containment::Containment;
 pub use crate::store::Tx;
 
 /// One incident row.
 #[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct IncidentRow {
     pub id: i64,
     pub tenant: String,

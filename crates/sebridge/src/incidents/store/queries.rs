@@ -39,6 +39,28 @@ impl IncidentStore {
         })
     }
 
+    /// The incident a person names: sebridge's id ("42"), the ServiceNow ticket number
+    /// ("INC0010376", any case) or the XDR incident's id (whole URL or its last part).
+    pub async fn find(&self, reference: &str) -> Result<Option<IncidentRow>, StoreError> {
+        let r = reference.trim().trim_start_matches('#');
+        if let Ok(id) = r.parse::<i64>() {
+            return self.get(id).await;
+        }
+        let suffix = format!("%/{r}");
+        on_db!(reader & self.db, |p| {
+            let row = sqlx::query(safe_sql!(
+                "SELECT {COLUMNS} FROM incidents
+                 WHERE UPPER(snow_number) = UPPER($1) OR xdr_id = $1 OR xdr_id LIKE $2
+                 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(r)
+            .bind(&suffix)
+            .fetch_optional(p)
+            .await?;
+            incident_from(row)
+        })
+    }
+
     /// Incidents, newest first, optionally by status and tenant.
     pub async fn list(
         &self,

@@ -66,6 +66,8 @@ impl TenantPoller {
                 total_estimate = Some(total);
                 continue;
             }
+            // This page and those newer than it are what is left to read.
+            self.set_left(offset + count);
             self.dead_letter(&page.rejected).await?;
             rejected_seen.extend(page.rejected.iter().map(|r| fingerprint(&r.raw)));
             let no_rejects = page.rejected.is_empty();
@@ -87,6 +89,7 @@ impl TenantPoller {
                         .await?;
                 }
                 // Otherwise nothing new: no need to write (and fsync) an unchanged cursor.
+                self.set_left(0);
                 return Ok(outcome);
             }
             // The next page is the one just newer than this one. For the new cursor, the list
@@ -112,6 +115,7 @@ impl TenantPoller {
                 self.fetch(plan.next_cursor.time, ahead, shutdown)
             );
             committed?;
+            self.set_left(offset);
             prefetched = Some((plan.next_cursor.time, ahead, page));
             unanchored = 0;
             cursor = plan.next_cursor;

@@ -278,6 +278,14 @@ impl TenantPoller {
             });
     }
 
+    /// What is left to read, as the API's `total` tells it (for progress).
+    fn set_left(&self, left: u64) {
+        self.status
+            .update_tenant(&self.tenant.name, &self.source, |s| {
+                s.events_left = Some(left)
+            });
+    }
+
     fn start_time(&self) -> i64 {
         match self.config.since {
             Some(since) => since.unix_timestamp(),

@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "isolation state",
         include_str!("../../../migrations/postgres/0003_isolation_state.sql"),
     ),
+    (
+        4,
+        "backfills",
+        include_str!("../../../migrations/postgres/0004_backfills.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
@@ -132,6 +137,30 @@ impl PgStore {
             maintenance: Maintenance::start(pool.clone()),
             pool,
         })
+    }
+
+    /// Whether sebridge has a store at `url` (in `schema`, else the server's search path):
+    /// its migrations table exists. Creates nothing.
+    pub async fn exists(url: &str, schema: Option<&str>) -> Result<bool, StoreError> {
+        let open_err = |source| StoreError::Connect {
+            target: redact_url(url),
+            source,
+        };
+        let options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .map_err(open_err)?;
+        let table = match schema {
+            Some(s) => format!("\"{}\"._sqlx_migrations", s.replace('"', "\"\"")),
+            None => "_sqlx_migrations".to_string(),
+        };
+        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(table)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(open_err)?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(found.is_some())
     }
 
     pub(super) fn pool(&self) -> &PgPool {

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "isolation state",
         include_str!("../../../migrations/sqlite/0006_isolation_state.sql"),
     ),
+    (
+        7,
+        "backfills",
+        include_str!("../../../migrations/sqlite/0007_backfills.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
