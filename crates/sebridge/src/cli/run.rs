@@ -37,10 +37,13 @@ pub async fn run(args: RunArgs, config_path: &Path) -> anyhow::Result<ExitCode> 
                 .context("--until-idle must be a positive number of seconds")?;
             tokio::select! {
                 _ = topology.wait_idle(idle) => info!("idle: every tenant caught up and every sink delivered"),
-                _ = stop => info!("stop requested"),
+                signal = stop => info!("stop requested ({signal})"),
             }
         }
-        None => stop.await,
+        None => {
+            let signal = stop.await;
+            info!("stop requested ({signal})");
+        }
     }
     let report = topology.stop().await;
     info!(journal_head = report.journal_head, "stopped cleanly");

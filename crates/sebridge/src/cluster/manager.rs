@@ -66,7 +66,13 @@ pub(super) async fn start(
     let task = tokio::spawn(async move {
         let Some(s) = cluster.shared() else { return };
         loop {
-            let wait = match tick(s, &pool, &units).await {
+            // A leave does not wait for a tick in flight (a store slow to answer): whatever
+            // it took is given back by `release_all` all the same (by owner).
+            let ticked = tokio::select! {
+                r = tick(s, &pool, &units) => r,
+                _ = s.stop.cancelled() => return,
+            };
+            let wait = match ticked {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot renew or take leases; retrying");
@@ -320,15 +326,25 @@ pub(super) async fn release_all(cluster: &Cluster, store: &Store) {
     for unit in s.leased() {
         set(s, &unit, Grant::Free);
     }
-    let done = sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1")
-        .bind(&s.me)
-        .execute(&pool)
-        .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "cannot give the leases back; they expire on their own");
+    // Bounded: a store that does not answer (the pool waits up to 30 s for a connection)
+    // must not hold up the stop; the leases then expire on their own.
+    let give_back = async {
+        sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1")
+            .bind(&s.me)
+            .execute(&pool)
+            .await?;
+        sqlx::query("DELETE FROM replicas WHERE id = $1")
+            .bind(&s.me)
+            .execute(&pool)
+            .await
+    };
+    match tokio::time::timeout(s.timing.heartbeat(), give_back).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot give the leases back; they expire on their own")
+        }
+        Err(_) => tracing::warn!(
+            "the store did not answer in time to give the leases back; they expire on their own"
+        ),
     }
-    let _ = sqlx::query("DELETE FROM replicas WHERE id = $1")
-        .bind(&s.me)
-        .execute(&pool)
-        .await;
 }
