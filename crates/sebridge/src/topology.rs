@@ -394,12 +394,19 @@ impl Topology {
         self.shutdown.cancel();
         while self.sources.join_next().await.is_some() {}
         // A source's last batch (e.g. a stream's deliveries in hand) may have been committed
-        // after the sinks' last read: let healthy sinks deliver it before they stop.
+        // after the sinks' last read: let healthy sinks deliver it before they stop. Only
+        // those running here: the board still shows a sink this replica gave away, whose
+        // position no longer moves here (its new owner delivers the batch).
         let head = self.store.head();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             let snap = self.status.snapshot(head);
-            if snap.sinks.iter().all(|s| s.position >= head || !s.healthy) {
+            let done = snap.sinks.iter().all(|s| {
+                s.position >= head
+                    || !s.healthy
+                    || !self.cluster.runs(&cluster::sink_lease(&s.sink))
+            });
+            if done {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

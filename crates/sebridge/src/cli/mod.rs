@@ -167,8 +167,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Registers the SIGINT/SIGTERM handlers at once (a signal that arrives while the pipeline
-/// starts is then a clean stop, not the default kill) and returns the future that waits.
-pub fn termination_signal() -> impl std::future::Future<Output = ()> {
+/// starts is then a clean stop, not the default kill) and returns the future that waits;
+/// it yields the signal's name, for the log.
+pub fn termination_signal() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
@@ -176,13 +177,14 @@ pub fn termination_signal() -> impl std::future::Future<Output = ()> {
         match (term, int) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
                 }
             }
             // Handlers could not be installed: fall back to Ctrl-C only.
             _ => {
                 let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
             }
         }
     }

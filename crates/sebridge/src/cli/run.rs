@@ -38,10 +38,13 @@ pub async fn run(args: RunArgs, config_path: &Path) -> anyhow::Result<ExitCode> 
                     went_idle = true;
                     info!("idle: every tenant caught up and every sink delivered");
                 }
-                _ = stop => info!("stop requested"),
+                signal = stop => info!("stop requested ({signal})"),
             }
         }
-        None => stop.await,
+        None => {
+            let signal = stop.await;
+            info!("stop requested ({signal})");
+        }
     }
     let report = topology.stop().await;
     info!(journal_head = report.journal_head, "stopped cleanly");

@@ -1,9 +1,9 @@
 //! The lease loop of one replica, every heartbeat: announce itself, renew what it holds,
 //! take free or expired leases up to its fair share (units ÷ live replicas, rounded up),
-//! give back what is beyond it. All times are the database's clock, so replicas whose
-//! clocks disagree still agree on who holds what.
+//! give back what is beyond it (its work stopped first). All times are the database's
+//! clock, so replicas whose clocks disagree still agree on who holds what.
 
-use super::{Cluster, Shared};
+use super::{Cluster, Grant, Shared};
 use crate::store::{Db, Fence, Store};
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -66,7 +66,13 @@ pub(super) async fn start(
     let task = tokio::spawn(async move {
         let Some(s) = cluster.shared() else { return };
         loop {
-            let wait = match tick(s, &pool, &units).await {
+            // A leave does not wait for a tick in flight (a store slow to answer): whatever
+            // it took is given back by `release_all` all the same (by owner).
+            let ticked = tokio::select! {
+                r = tick(s, &pool, &units) => r,
+                _ = s.stop.cancelled() => return,
+            };
+            let wait = match ticked {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot renew or take leases; retrying");
@@ -76,6 +82,8 @@ pub(super) async fn start(
             expire_locally(s);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                // The work of a lease being handed over ended: free it now.
+                _ = s.work_ended.notified() => {}
                 _ = s.stop.cancelled() => return,
             }
         }
@@ -100,18 +108,57 @@ async fn announce(pool: &PgPool, s: &Shared) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-fn set(s: &Shared, unit: &str, fence: Option<Fence>) {
-    let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(tx) = slots.get(unit) {
-        tx.send_if_modified(|cur| {
-            if *cur == fence {
+fn set(s: &Shared, unit: &str, grant: Grant) {
+    let mut slots = s.slots();
+    if let Some(slot) = slots.get_mut(unit) {
+        slot.handing_since = matches!(grant, Grant::Handing(_)).then(Instant::now);
+        slot.grant.send_if_modified(|cur| {
+            if *cur == grant {
                 false
             } else {
-                *cur = fence;
+                *cur = grant;
                 true
             }
         });
     }
+}
+
+/// Begins giving `unit` back: its work is told to stop; the lease is freed once it has.
+fn hand_over(s: &Shared, unit: &str) {
+    let held = s
+        .slots()
+        .get(unit)
+        .and_then(|slot| match &*slot.grant.borrow() {
+            Grant::Held(f) => Some(f.clone()),
+            _ => None,
+        });
+    if let Some(fence) = held {
+        set(s, unit, Grant::Handing(fence));
+    }
+}
+
+/// Units being handed over whose work has stopped, or that waited longer than `patience`
+/// for it (a sink stuck in a write): their leases can be freed.
+fn handed_over(s: &Shared, patience: Duration) -> Vec<String> {
+    let slots = s.slots();
+    let mut done = Vec::new();
+    for (unit, slot) in slots.iter() {
+        let Some(since) = slot.handing_since else {
+            continue;
+        };
+        if slot.running == 0 {
+            done.push(unit.clone());
+        } else if since.elapsed() >= patience {
+            tracing::warn!(
+                unit = %unit,
+                waited = ?since.elapsed(),
+                "the work of a lease given back has not stopped; freeing the lease anyway (its later writes are refused)"
+            );
+            done.push(unit.clone());
+        }
+    }
+    done.sort();
+    done
 }
 
 /// Without a renewal for most of a lease, another replica may hold our leases already:
@@ -120,12 +167,12 @@ fn expire_locally(s: &Shared) {
     let renewed = *s.renewed_at.lock().unwrap_or_else(|p| p.into_inner());
     let stale = renewed.is_none_or(|t| t.elapsed() >= s.timing.lease.mul_f64(0.8));
     if stale {
-        for unit in s.held() {
+        for unit in s.leased() {
             tracing::warn!(
                 unit,
                 "lease not renewed in time (store unreachable?): stopping its work"
             );
-            set(s, &unit, None);
+            set(s, &unit, Grant::Lost);
         }
     }
     metrics::gauge!("sebridge_leases_held").set(s.held().len() as f64);
@@ -136,8 +183,9 @@ async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<Duration, s
     let sent = Instant::now();
     let lease_ms = i64::try_from(s.timing.lease.as_millis()).unwrap_or(i64::MAX);
     announce(pool, s).await?;
-    // Renew: what comes back is still ours.
-    let mine: Vec<String> = s.held();
+    // Renew: what comes back is still ours (including leases being handed over: their work
+    // is still finishing under them).
+    let mine: Vec<String> = s.leased();
     let renewed: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE leases SET expires_at = {NOW} + $2 WHERE owner = $1 AND name = ANY($3)
          RETURNING name, epoch"
@@ -152,7 +200,7 @@ async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<Duration, s
     for unit in &mine {
         if !kept.contains(unit.as_str()) {
             tracing::warn!(unit, "lease taken over by another replica");
-            set(s, unit, None);
+            set(s, unit, Grant::Lost);
         }
     }
     let live: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -163,30 +211,38 @@ async fn tick(s: &Shared, pool: &PgPool, units: &[String]) -> Result<Duration, s
     .await?;
     let live = usize::try_from(live.max(1)).unwrap_or(1);
     let fair = units.len().div_ceil(live);
-    let holding = kept.len();
+    let mut held = s.held();
+    let holding = held.len();
     if holding < fair && !s.stop.is_cancelled() {
         take(s, pool, units, fair - holding, lease_ms).await?;
     } else if holding > fair {
-        // Give back the surplus: its work stops now, and the lease is free for another
-        // replica (whose first write bumps the epoch, fencing anything still in flight here).
-        let mut surplus: Vec<String> = kept.iter().map(|u| u.to_string()).collect();
-        surplus.sort();
-        surplus.truncate(holding - fair);
-        for unit in &surplus {
-            set(s, unit, None);
+        // Give back the surplus. Freeing the row at once would refuse the last writes of
+        // work still finishing (a sink committing its batch), so the work stops first; the
+        // row, still ours and renewed meanwhile, is freed once it has: below if it already
+        // has, else at the tick that the end of its last run wakes.
+        held.truncate(holding - fair);
+        for unit in &held {
+            hand_over(s, unit);
         }
+        tracing::info!(
+            count = held.len(),
+            fair,
+            "giving leases back for balance: stopping their work first"
+        );
+    }
+    let done = handed_over(s, s.timing.lease);
+    if !done.is_empty() {
         sqlx::query(
             "UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1 AND name = ANY($2)",
         )
         .bind(&s.me)
-        .bind(&surplus)
+        .bind(&done)
         .execute(pool)
         .await?;
-        tracing::info!(
-            released = surplus.len(),
-            fair,
-            "leases given back for balance"
-        );
+        for unit in &done {
+            set(s, unit, Grant::Free);
+        }
+        tracing::info!(released = done.len(), fair, "leases given back for balance");
     }
     // Replicas gone for long are forgotten.
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -252,7 +308,7 @@ async fn take(
         set(
             s,
             &unit,
-            Some(Fence {
+            Grant::Held(Fence {
                 lease: unit.clone(),
                 owner: s.me.clone(),
                 epoch,
@@ -267,19 +323,28 @@ pub(super) async fn release_all(cluster: &Cluster, store: &Store) {
     let (Some(s), Ok(pool)) = (cluster.shared(), pool(store)) else {
         return;
     };
-    let mine = s.held();
-    for unit in &mine {
-        set(s, unit, None);
+    for unit in s.leased() {
+        set(s, &unit, Grant::Free);
     }
-    let done = sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1")
-        .bind(&s.me)
-        .execute(&pool)
-        .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "cannot give the leases back; they expire on their own");
+    // Bounded: a store that does not answer (the pool waits up to 30 s for a connection)
+    // must not hold up the stop; the leases then expire on their own.
+    let give_back = async {
+        sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE owner = $1")
+            .bind(&s.me)
+            .execute(&pool)
+            .await?;
+        sqlx::query("DELETE FROM replicas WHERE id = $1")
+            .bind(&s.me)
+            .execute(&pool)
+            .await
+    };
+    match tokio::time::timeout(s.timing.heartbeat(), give_back).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot give the leases back; they expire on their own")
+        }
+        Err(_) => tracing::warn!(
+            "the store did not answer in time to give the leases back; they expire on their own"
+        ),
     }
-    let _ = sqlx::query("DELETE FROM replicas WHERE id = $1")
-        .bind(&s.me)
-        .execute(&pool)
-        .await;
 }

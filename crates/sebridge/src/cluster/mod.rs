@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 pub use manager::ClusterError;
@@ -65,12 +65,48 @@ struct Inner {
     shared: Option<Shared>,
 }
 
+/// What this replica may do with a unit, as its work sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Grant {
+    /// Not held here: not taken yet, or given back.
+    Free,
+    /// Held: the work runs, its writes carry this fence.
+    Held(Fence),
+    /// Being given back for balance: the work stops, and the lease stays ours (renewed)
+    /// until it has, so that its last writes still pass the fence; then it is freed.
+    Handing(Fence),
+    /// Taken over, or not renewed in time: its writes may be refused already.
+    Lost,
+}
+
+#[derive(Debug)]
+struct Slot {
+    grant: watch::Sender<Grant>,
+    /// Runs of the unit's work under way here (a tenant's poll and stream sources are two):
+    /// a lease being handed over is freed once none is left.
+    running: usize,
+    /// When the hand-over began (it gives up waiting for the work after a lease).
+    handing_since: Option<Instant>,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            grant: watch::channel(Grant::Free).0,
+            running: 0,
+            handing_since: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     me: String,
     timing: Timing,
-    /// Per unit: the fence while held.
-    slots: Mutex<HashMap<String, watch::Sender<Option<Fence>>>>,
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Woken when the last run of a unit being handed over ends, so that its lease is
+    /// freed at once rather than at the next heartbeat.
+    work_ended: Notify,
     /// When the last renewal that succeeded was sent (monotonic: it counts time this
     /// process spent stopped, so a replica woken from SIGSTOP knows its leases are stale).
     renewed_at: Mutex<Option<Instant>>,
@@ -80,16 +116,65 @@ struct Shared {
 }
 
 impl Shared {
-    /// Units whose lease is held, sorted.
-    fn held(&self) -> Vec<String> {
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held: Vec<String> = slots
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Units whose grant matches, sorted.
+    fn units(&self, pick: impl Fn(&Grant) -> bool) -> Vec<String> {
+        let slots = self.slots();
+        let mut units: Vec<String> = slots
             .iter()
-            .filter(|(_, tx)| tx.borrow().is_some())
+            .filter(|(_, slot)| pick(&slot.grant.borrow()))
             .map(|(u, _)| u.clone())
             .collect();
-        held.sort();
-        held
+        units.sort();
+        units
+    }
+
+    /// Units whose lease is held and whose work runs, sorted.
+    fn held(&self) -> Vec<String> {
+        self.units(|g| matches!(g, Grant::Held(_)))
+    }
+
+    /// Units whose lease row is ours: held, or being handed over.
+    fn leased(&self) -> Vec<String> {
+        self.units(|g| matches!(g, Grant::Held(_) | Grant::Handing(_)))
+    }
+
+    /// Starts a run of `unit` if its lease is held: the check and the count happen under
+    /// the slots' lock, so a hand-over that began first is never missed by the count.
+    fn begin(&self, unit: &str, rx: &mut watch::Receiver<Grant>) -> Option<Fence> {
+        let mut slots = self.slots();
+        let Grant::Held(fence) = rx.borrow_and_update().clone() else {
+            return None;
+        };
+        if let Some(slot) = slots.get_mut(unit) {
+            slot.running += 1;
+        }
+        Some(fence)
+    }
+
+    fn end(&self, unit: &str) {
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(unit) {
+            slot.running = slot.running.saturating_sub(1);
+            if slot.running == 0 && matches!(*slot.grant.borrow(), Grant::Handing(_)) {
+                self.work_ended.notify_one();
+            }
+        }
+    }
+}
+
+/// One run of a unit's work, counted until dropped (even if its task is cancelled).
+struct Running<'a> {
+    shared: &'a Shared,
+    unit: &'a str,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.shared.end(self.unit);
     }
 }
 
@@ -109,16 +194,14 @@ impl Cluster {
         timing: Timing,
     ) -> Result<Cluster, ClusterError> {
         let me = manager::replica_id();
-        let slots = units
-            .iter()
-            .map(|u| (u.clone(), watch::channel(None).0))
-            .collect();
+        let slots = units.iter().map(|u| (u.clone(), Slot::new())).collect();
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 shared: Some(Shared {
                     me,
                     timing,
                     slots: Mutex::new(slots),
+                    work_ended: Notify::new(),
                     renewed_at: Mutex::new(None),
                     stop: CancellationToken::new(),
                     task: Mutex::new(None),
@@ -154,9 +237,19 @@ impl Cluster {
         renewed.is_some_and(|t| t.elapsed() < s.timing.lease.mul_f64(0.8))
     }
 
+    /// True if `unit`'s work runs on this replica now (always, for a single process).
+    pub fn runs(&self, unit: &str) -> bool {
+        let Some(s) = &self.inner.shared else {
+            return true;
+        };
+        s.slots()
+            .get(unit)
+            .is_some_and(|slot| matches!(*slot.grant.borrow(), Grant::Held(_)))
+    }
+
     /// Runs `work` whenever this replica holds `unit`'s lease, until `shutdown`. `work` gets
-    /// the store fenced by the lease and a token cancelled when the lease is lost; a new run
-    /// starts (with a new fence) when it is taken again.
+    /// the store fenced by the lease and a token cancelled when the lease is given back or
+    /// lost; a new run starts (with a new fence) when it is taken again.
     pub async fn gated<F, Fut>(
         &self,
         unit: &str,
@@ -172,16 +265,15 @@ impl Cluster {
             work(store.clone(), shutdown).await;
             return;
         };
-        let mut rx = {
-            let mut slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots
-                .entry(unit.to_string())
-                .or_insert_with(|| watch::channel(None).0)
-                .subscribe()
-        };
+        let mut rx = s
+            .slots()
+            .entry(unit.to_string())
+            .or_insert_with(Slot::new)
+            .grant
+            .subscribe();
         loop {
             let fence = loop {
-                if let Some(f) = rx.borrow_and_update().clone() {
+                if let Some(f) = s.begin(unit, &mut rx) {
                     break f;
                 }
                 tokio::select! {
@@ -189,33 +281,45 @@ impl Cluster {
                     _ = shutdown.cancelled() => return,
                 }
             };
+            let mut running = Some(Running { shared: s, unit });
             tracing::info!(unit, epoch = fence.epoch, "lease taken: starting");
             let stop = shutdown.child_token();
             let run = work(store.fenced(fence.clone()), stop.clone());
             tokio::pin!(run);
-            let mut ended = false;
-            loop {
+            let why = loop {
                 tokio::select! {
-                    _ = &mut run, if !ended => {
-                        ended = true;
+                    _ = &mut run, if running.is_some() => {
+                        running = None;
                         if shutdown.is_cancelled() {
                             return;
                         }
                     }
                     r = rx.changed() => {
-                        let held = r.is_ok() && rx.borrow().as_ref() == Some(&fence);
-                        if !held {
-                            break;
+                        let now = if r.is_ok() { rx.borrow().clone() } else { Grant::Lost };
+                        if now != Grant::Held(fence.clone()) {
+                            break now;
                         }
                     }
-                    _ = shutdown.cancelled(), if ended => return,
+                    _ = shutdown.cancelled(), if running.is_none() => return,
                 }
-            }
+            };
             stop.cancel();
-            if !ended {
+            if running.is_some() {
                 run.await;
             }
-            tracing::info!(unit, epoch = fence.epoch, "lease lost: stopped");
+            // Logged before the run is counted out: a lease handed over is freed right
+            // after, and the next replica's start should not precede this line.
+            let epoch = fence.epoch;
+            match why {
+                Grant::Handing(_) => {
+                    tracing::info!(unit, epoch, "lease given back for balance: stopped")
+                }
+                Grant::Free => tracing::info!(unit, epoch, "lease given back: stopped"),
+                Grant::Held(_) | Grant::Lost => {
+                    tracing::warn!(unit, epoch, "lease lost: stopped")
+                }
+            }
+            drop(running);
             if shutdown.is_cancelled() {
                 return;
             }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-const LEASE: Duration = Duration::from_secs(3);
+pub(crate) const LEASE: Duration = Duration::from_secs(3);
 const TENANTS: usize = 24;
 /// The kill test runs at an MSSP's scale.
 const MANY_TENANTS: usize = 300;
@@ -21,7 +21,7 @@ const MANY_TENANTS: usize = 300;
 /// Waits (polling) until `cond` holds; the time it took.
 macro_rules! until {
     ($limit:expr, $what:expr, $cond:expr) => {{
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         loop {
             if $cond {
                 break start.elapsed();
@@ -29,18 +29,19 @@ macro_rules! until {
             if start.elapsed() > $limit {
                 panic!("timed out after {:?} waiting for: {}", $limit, $what);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }};
 }
+pub(crate) use until;
 
-struct Replica {
-    child: Child,
-    log: PathBuf,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Replica {
-    fn start(config: &Path, n: usize) -> Replica {
+    pub(crate) fn start(config: &Path, n: usize) -> Replica {
         let dir = config.parent().expect("config dir");
         let log = dir.join(format!("replica-{n}.log"));
         let out = std::fs::File::create(&log).expect("log file");
@@ -56,7 +57,7 @@ impl Replica {
         Replica { child, log }
     }
 
-    fn id_prefix(&self) -> String {
+    pub(crate) fn id_prefix(&self) -> String {
         format!(":{}:", self.child.id())
     }
 
@@ -70,7 +71,7 @@ impl Replica {
     }
 
     /// SIGTERM, and the exit code.
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         self.signal("-TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -94,11 +95,11 @@ impl Drop for Replica {
     }
 }
 
-struct Env {
-    sim: SimHandle,
+pub(crate) struct Env {
+    pub(crate) sim: SimHandle,
     pool: PgPool,
     schema: String,
-    config: PathBuf,
+    pub(crate) config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -114,7 +115,7 @@ async fn schema_pool(url: &str, schema: &str) -> PgPool {
         .expect("PostgreSQL is up")
 }
 
-async fn env(history: usize, rate: f64) -> Env {
+pub(crate) async fn env(history: usize, rate: f64) -> Env {
     env_on(&pg_url(), TENANTS, history, rate).await
 }
 
@@ -215,7 +216,7 @@ impl Env {
     }
 
     /// Lease owners (`None` when free or expired), by lease.
-    async fn owners(&self) -> Vec<(String, Option<String>)> {
+    pub(crate) async fn owners(&self) -> Vec<(String, Option<String>)> {
         sqlx::query_as(
             "SELECT name, CASE WHEN expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint
                           THEN owner END FROM leases ORDER BY name",
@@ -227,7 +228,7 @@ impl Env {
 
     /// Every simulated event is in the journal and the sink table, each once, and each
     /// incident has exactly one ticket and one XDR incident.
-    async fn assert_exactly_once(&self) {
+    pub(crate) async fn assert_exactly_once(&self) {
         let want = self.sim_events() as i64;
         until!(
             Duration::from_secs(90),
@@ -285,7 +286,7 @@ impl Env {
         );
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         self.pool.close().await;
         pg_drop_schema(&self.schema).await;
         self.sim.shutdown().await;
@@ -298,7 +299,7 @@ impl Env {
     }
 }
 
-fn log_of(r: &Replica) -> String {
+pub(crate) fn log_of(r: &Replica) -> String {
     std::fs::read_to_string(&r.log).unwrap_or_default()
 }
 
@@ -572,7 +573,7 @@ async fn replicas_survive_their_postgres_restarting_and_going_away() {
 }
 
 /// Leases held per replica id prefix (`:pid:`), free ones under "".
-async fn per_replica(env: &Env, replicas: &[&Replica]) -> Vec<usize> {
+pub(crate) async fn per_replica(env: &Env, replicas: &[&Replica]) -> Vec<usize> {
     let owners = env.owners().await;
     replicas
         .iter()

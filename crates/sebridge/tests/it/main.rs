@@ -13,6 +13,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod cluster;
+mod cluster_handover;
 mod config_validate;
 mod dashboard;
 mod event_kinds;
