@@ -559,6 +559,29 @@ impl Client {
         self.get(self.url(&format!("/v1/event_streams/{id}"))).await
     }
 
+    /// Whether event stream `id` still exists, as the API says: `Ok(Some(stream))` when it
+    /// does, `Ok(None)` only when the API says it does not, and an error when it cannot tell
+    /// (unreachable, 5xx, 401, 429...: retry later).
+    ///
+    /// "Does not" takes two answers: `GET /v1/event_streams/{id}` says "not found" (a 404, or
+    /// the API's 400 "Event stream not found"), and `GET /v1/event_streams` does not list the
+    /// id. So a proxy answering 404 for every path (a wrong base URL) is an error here, not a
+    /// deleted stream. A single-stream route that refuses the request otherwise (400, 405)
+    /// leaves the decision to the list.
+    pub async fn find_event_stream(&self, id: u64) -> Result<Option<EventStream>, Error> {
+        match self.event_stream(id).await {
+            Ok(found) => return Ok(Some(found.data)),
+            Err(
+                Error::NotFound { .. }
+                | Error::BadRequest { .. }
+                | Error::Status { status: 405, .. },
+            ) => {}
+            Err(e) => return Err(e),
+        }
+        let listed = self.event_streams().await?.data;
+        Ok(listed.into_iter().find(|s| s.id == id))
+    }
+
     /// `PATCH /v1/event_streams/{id}`: changes the name and/or filters.
     pub async fn update_event_stream(
         &self,
