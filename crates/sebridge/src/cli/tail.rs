@@ -130,6 +130,7 @@ pub async fn run(args: TailArgs, config_path: &Path) -> anyhow::Result<ExitCode>
         status: StatusBoard::default(),
         observer: Some(tx),
         cluster: sebridge::cluster::Cluster::single(),
+        tenant_links: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));

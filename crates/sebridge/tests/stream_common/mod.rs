@@ -71,16 +71,23 @@ pub fn config_with_store(sim: &SimHandle, dir: &Path, store: &str, sources: &str
 pub const STREAM_SOURCE: &str =
     "[sources.push]\ntype = \"stream\"\nbatch_wait = \"10ms\"\nmax_backoff = \"2s\"\nconnect_timeout = \"5s\"\nheartbeat = \"5s\"\n";
 
-/// Creates a stream for `tenant` through the API and stores its credentials (what
-/// `sebridge streams create` does).
-pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> ResolvedStream {
+/// The Secure Endpoint API client of `tenant` (as `sebridge` builds it).
+pub async fn tenant_api(config: &Config, tenant: &str) -> secure_endpoint::Client {
     let store = sebridge::topology::open_store(config).await.unwrap();
     let tenants = sebridge::tenants::resolve_all(config, &store)
         .await
         .unwrap();
+    store.close().await;
     let t = tenants.iter().find(|t| t.name == tenant).expect("tenant");
     let http = secure_endpoint::default_http_client(Duration::from_secs(30)).unwrap();
-    let client = sebridge::tenants::api_client(t, &http).unwrap();
+    sebridge::tenants::api_client(t, &http).unwrap()
+}
+
+/// Creates a stream for `tenant` through the API and stores its credentials (what
+/// `sebridge streams create` does).
+pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> ResolvedStream {
+    let client = tenant_api(config, tenant).await;
+    let store = sebridge::topology::open_store(config).await.unwrap();
     let created = client
         .create_event_stream(&secure_endpoint::NewEventStream {
             name: name.into(),
