@@ -142,7 +142,7 @@ impl StreamSource {
         let all = credentials::resolve(config, store, None).await?;
         let selected: Vec<&str> = tenants
             .iter()
-            .filter(|t| cfg.tenants.as_ref().is_none_or(|sel| sel.contains(&t.name)))
+            .filter(|t| cfg.reads(&t.name))
             .map(|t| t.name.as_str())
             .collect();
         let streams: Vec<ResolvedStream> = all
@@ -220,16 +220,11 @@ fn tenant_links(
                 continue;
             }
         };
-        // The same selection the poll sources make in the topology.
         let poll_sources = config
             .sources
             .iter()
             .filter_map(|(n, s)| match s {
-                crate::config::SourceConfig::Poll(p)
-                    if p.tenants.as_ref().is_none_or(|sel| sel.contains(&t.name)) =>
-                {
-                    Some(n.clone())
-                }
+                crate::config::SourceConfig::Poll(p) if p.reads(&t.name) => Some(n.clone()),
                 _ => None,
             })
             .collect();
