@@ -209,18 +209,7 @@ async fn wait_state(
     what: &str,
     f: impl Fn(&sebridge::status::TenantStatus) -> bool,
 ) -> sebridge::status::TenantStatus {
-    let start = Instant::now();
-    loop {
-        let snap = topology.status.snapshot(0);
-        if let Some(t) = snap.tenants.iter().find(|t| f(t)) {
-            return t.clone();
-        }
-        assert!(
-            start.elapsed() < LIMIT,
-            "timed out waiting for {what}: {snap:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    stream_common::wait_state(topology, what, LIMIT, f).await
 }
 
 /// An outage is no deletion: the stream is not reported deleted, and the API was asked about

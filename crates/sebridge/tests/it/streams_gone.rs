@@ -264,38 +264,20 @@ async fn a_connection_closed_by_the_broker_is_no_deletion_verdict() {
     let config = config(&sim, dir.path(), STREAM_SOURCE);
     let s = create_stream(&config, "tenant-1", "siem").await;
     let topology = Topology::start(&config, None).await.unwrap();
-    let stream_state = |f: &dyn Fn(&sebridge::status::TenantStatus) -> bool| {
-        let snap = topology.status.snapshot(0);
-        snap.tenants
-            .iter()
-            .find(|t| t.source == "push:siem" && f(t))
-            .cloned()
-    };
-    let is_connected = |t: &sebridge::status::TenantStatus| {
+    let connected = |t: &sebridge::status::TenantStatus| {
         t.connection
             .as_deref()
             .is_some_and(|c| c.starts_with("connected"))
     };
-    let start = Instant::now();
-    while stream_state(&is_connected).is_none() {
-        assert!(start.elapsed() < LIMIT, "never connected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_state(&topology, "connected", LIMIT, connected).await;
     // Only this consumer's connection (its own broker user): the broker is shared.
     let closed = close_connections_of(&s.credentials.user_name);
     assert!(closed >= 1, "no connection of the stream's user to close");
-    let start = Instant::now();
-    while stream_state(&|t| t.errors >= 1 && is_connected(t)).is_none() {
-        assert!(
-            start.elapsed() < LIMIT,
-            "not reconnected: {:?}",
-            topology.status.snapshot(0)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let reconnected = |t: &sebridge::status::TenantStatus| t.errors >= 1 && connected(t);
+    wait_state(&topology, "reconnected", LIMIT, reconnected).await;
     generate(&sim, "tenant-1", 20).await;
     wait_lines(&sink_path(&config), 20, LIMIT).await;
-    let t = stream_state(&|_| true).expect("the stream's status");
+    let t = wait_state(&topology, "the stream's status", LIMIT, |_| true).await;
     assert_ne!(t.state, TenantState::Failed, "{t:?}");
     assert!(
         !t.last_error

@@ -241,6 +241,27 @@ pub fn assert_exactly_once(sim: &SimHandle, path: &Path, tenants: &[&str]) {
     }
 }
 
+/// The first status entry for which `f` holds, once one does (within `limit`).
+pub async fn wait_state(
+    topology: &sebridge::topology::Topology,
+    what: &str,
+    limit: Duration,
+    f: impl Fn(&sebridge::status::TenantStatus) -> bool,
+) -> sebridge::status::TenantStatus {
+    let start = Instant::now();
+    loop {
+        let snap = topology.status.snapshot(0);
+        if let Some(t) = snap.tenants.iter().find(|t| f(t)) {
+            return t.clone();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}: {snap:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Consumes nothing; just checks the broker answers (clear failure when it is missing).
 pub async fn require_broker(url: &str) {
     if let Err(e) = Connection::connect(url, ConnectionProperties::default()).await {
