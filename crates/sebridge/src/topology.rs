@@ -243,7 +243,7 @@ impl Topology {
                     let http = secure_endpoint::default_http_client(cfg.request_timeout)?;
                     let selected = tenants
                         .iter()
-                        .filter(|t| cfg.tenants.as_ref().is_none_or(|sel| sel.contains(&t.name)))
+                        .filter(|t| cfg.reads(&t.name))
                         .map(|t| {
                             Ok(Tenant {
                                 name: t.name.clone(),

@@ -209,18 +209,24 @@ async fn wait_state(
     what: &str,
     f: impl Fn(&sebridge::status::TenantStatus) -> bool,
 ) -> sebridge::status::TenantStatus {
-    let start = Instant::now();
-    loop {
-        let snap = topology.status.snapshot(0);
-        if let Some(t) = snap.tenants.iter().find(|t| f(t)) {
-            return t.clone();
-        }
-        assert!(
-            start.elapsed() < LIMIT,
-            "timed out waiting for {what}: {snap:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    stream_common::wait_state(topology, what, LIMIT, f).await
+}
+
+/// An outage is no deletion: the stream is not reported deleted, and the API was asked about
+/// it a few times at most (a failure that looks like a deletion, such as a login refused while
+/// the broker starts, is checked at most once per backoff period).
+fn assert_not_taken_for_deleted(sim: &SimHandle, topology: &Topology) {
+    let snap = topology.status.snapshot(0);
+    for t in &snap.tenants {
+        let err = t.last_error.as_deref().unwrap_or_default();
+        assert!(!err.contains("was deleted"), "{t:?}");
     }
+    let stats = sim.stats();
+    let asked = stats
+        .tenant("tenant-1")
+        .map_or(0, |t| t.by_path["event_streams"]);
+    // The creation, and a few questions.
+    assert!(asked <= 4, "{asked} event stream calls");
 }
 
 async fn connections_closed_mid_stream_resume_without_loss(node: &Node) {
@@ -257,6 +263,7 @@ async fn connections_closed_mid_stream_resume_without_loss(node: &Node) {
     })
     .await;
     assert!(t.errors >= 1, "the drop was seen and survived: {t:?}");
+    assert_not_taken_for_deleted(&sim, &topology);
     topology.stop().await;
     assert_exactly_once(&sim, &sink_path(&config), &["tenant-1"]);
     sim.shutdown().await;
@@ -290,6 +297,7 @@ async fn broker_stopped_and_started_resume_without_loss(node: &Node) {
         "the simulator published after the restart"
     );
     wait_lines(&sink_path(&config), 1500, LIMIT).await;
+    assert_not_taken_for_deleted(&sim, &topology);
     topology.stop().await;
     assert_exactly_once(&sim, &sink_path(&config), &["tenant-1"]);
     sim.shutdown().await;

@@ -5,7 +5,6 @@ use crate::error::Error;
 use crate::event::{Event, EventType};
 use crate::model::{Computer, Group, Isolation, Version};
 use crate::ratelimit::{retry_after, RateLimit};
-use crate::streams::{EventStream, EventStreamUpdate, NewEventStream};
 use crate::{Credentials, Region};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
@@ -205,7 +204,8 @@ impl<T: DeserializeOwned> ApiResponse<T> {
     }
 }
 
-struct RawResponse {
+/// A 2xx answer before its body is decoded.
+pub(crate) struct RawResponse {
     body: Bytes,
     rate_limit: Option<RateLimit>,
     url: String,
@@ -252,7 +252,7 @@ impl Client {
         &self.credentials
     }
 
-    fn url(&self, path: &str) -> Url {
+    pub(crate) fn url(&self, path: &str) -> Url {
         let mut url = self.base.clone();
         // Keep a path prefix of the base (e.g. a proxy under /amp).
         let prefix = url.path().trim_end_matches('/').to_string();
@@ -260,7 +260,7 @@ impl Client {
         url
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: Url,
@@ -307,7 +307,7 @@ impl Client {
         Ok(resp)
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
@@ -316,7 +316,7 @@ impl Client {
         Self::decode(self.send(method, url, body).await?)
     }
 
-    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<ApiResponse<T>, Error> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<ApiResponse<T>, Error> {
         self.call(Method::GET, url, None::<&()>).await
     }
 
@@ -536,53 +536,6 @@ impl Client {
             Some(&body),
         )
         .await
-    }
-
-    /// `POST /v1/event_streams` (answers 201). The returned credentials carry the password:
-    /// the only time the API shows it.
-    pub async fn create_event_stream(
-        &self,
-        stream: &NewEventStream,
-    ) -> Result<ApiResponse<EventStream>, Error> {
-        self.call(Method::POST, self.url("/v1/event_streams"), Some(stream))
-            .await
-    }
-
-    /// `GET /v1/event_streams` (passwords are not included).
-    pub async fn event_streams(&self) -> Result<ApiResponse<Vec<EventStream>>, Error> {
-        self.get(self.url("/v1/event_streams")).await
-    }
-
-    /// `GET /v1/event_streams/{id}`. An unknown id is [`Error::NotFound`] (the API answers it
-    /// as a 400 "Event stream not found").
-    pub async fn event_stream(&self, id: u64) -> Result<ApiResponse<EventStream>, Error> {
-        self.get(self.url(&format!("/v1/event_streams/{id}"))).await
-    }
-
-    /// `PATCH /v1/event_streams/{id}`: changes the name and/or filters.
-    pub async fn update_event_stream(
-        &self,
-        id: u64,
-        update: &EventStreamUpdate,
-    ) -> Result<ApiResponse<EventStream>, Error> {
-        self.call(
-            Method::PATCH,
-            self.url(&format!("/v1/event_streams/{id}")),
-            Some(update),
-        )
-        .await
-    }
-
-    /// `DELETE /v1/event_streams/{id}`. The answer's body shape is not documented, so only
-    /// the status is used.
-    pub async fn delete_event_stream(&self, id: u64) -> Result<(), Error> {
-        self.send(
-            Method::DELETE,
-            self.url(&format!("/v1/event_streams/{id}")),
-            None::<&()>,
-        )
-        .await
-        .map(|_| ())
     }
 }
 

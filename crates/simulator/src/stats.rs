@@ -14,17 +14,19 @@ pub(crate) enum PathClass {
     Computers,
     Isolation,
     Groups,
+    EventStreams,
     Other,
 }
 
 impl PathClass {
-    pub const ALL: [PathClass; 7] = [
+    pub const ALL: [PathClass; 8] = [
         PathClass::Version,
         PathClass::EventTypes,
         PathClass::Events,
         PathClass::Computers,
         PathClass::Isolation,
         PathClass::Groups,
+        PathClass::EventStreams,
         PathClass::Other,
     ];
 
@@ -36,11 +38,13 @@ impl PathClass {
             "/v1/events" => PathClass::Events,
             "/v1/groups" => PathClass::Groups,
             "/v1/computers" => PathClass::Computers,
+            "/v1/event_streams" => PathClass::EventStreams,
             _ if p.starts_with("/v1/computers/") && p.ends_with("/isolation") => {
                 PathClass::Isolation
             }
             _ if p.starts_with("/v1/computers/") => PathClass::Computers,
             _ if p.starts_with("/v1/groups/") => PathClass::Groups,
+            _ if p.starts_with("/v1/event_streams/") => PathClass::EventStreams,
             _ => PathClass::Other,
         }
     }
@@ -53,19 +57,23 @@ impl PathClass {
             PathClass::Computers => "computers",
             PathClass::Isolation => "isolation",
             PathClass::Groups => "groups",
+            PathClass::EventStreams => "event_streams",
             PathClass::Other => "other",
         }
     }
 
     fn index(self) -> usize {
-        PathClass::ALL.iter().position(|c| *c == self).unwrap_or(6)
+        PathClass::ALL
+            .iter()
+            .position(|c| *c == self)
+            .unwrap_or(PathClass::ALL.len() - 1)
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub requests: AtomicU64,
-    by_path: [AtomicU64; 7],
+    by_path: [AtomicU64; PathClass::ALL.len()],
     pub rate_limited: AtomicU64,
     pub server_errors: AtomicU64,
     pub drops: AtomicU64,
@@ -113,7 +121,7 @@ pub struct TenantStats {
     /// Authenticated requests received (including those answered 429 or with a fault).
     pub requests: u64,
     /// Requests per path class: `version`, `event_types`, `events`, `computers`,
-    /// `isolation`, `groups`, `other`.
+    /// `isolation`, `groups`, `event_streams`, `other`.
     pub by_path: BTreeMap<String, u64>,
     /// `/v1/events` requests answered by the handler (the count `insert_after_requests`
     /// refers to; excludes 429s and injected 5xx, includes drops and malformed answers).

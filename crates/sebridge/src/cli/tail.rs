@@ -139,6 +139,7 @@ async fn tail(s: &super::setup::Setup, args: TailArgs) -> anyhow::Result<ExitCod
         status: StatusBoard::default(),
         observer: Some(tx),
         cluster: sebridge::cluster::Cluster::single(),
+        tenant_links: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));

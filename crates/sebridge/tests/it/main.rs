@@ -36,5 +36,6 @@ mod sinks_pipeline;
 mod sinks_sentinel;
 mod sinks_syslog;
 mod streams;
+mod streams_gone;
 mod tls_default;
 mod xdr_rate_limit;

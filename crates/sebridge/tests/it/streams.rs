@@ -93,6 +93,7 @@ async fn a_backlog_is_committed_in_groups_of_at_most_batch_size() {
         status: sebridge::status::StatusBoard::default(),
         observer: Some(tx),
         cluster: sebridge::cluster::Cluster::single(),
+        tenant_links: Default::default(),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));
@@ -276,23 +277,28 @@ async fn sigkill_between_journal_commit_and_ack_redelivers_without_duplicates() 
     sim.shutdown().await;
 }
 
+/// A stream the API still lists but whose stored password is wrong: failed, retried, and
+/// not taken for a deleted stream (the API is asked, at most once per `max_backoff`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_login_marks_the_stream_failed_with_a_clear_error() {
     let sim = sim(1, AmqpConfig::local(amqp_url())).await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&sim, dir.path(), STREAM_SOURCE);
-    let s = create_stream(&config, "tenant-1", "siem").await;
-    // Store a second stream record whose password is wrong.
+    create_stream(&config, "tenant-1", "siem").await;
+    let w = create_stream(&config, "tenant-1", "wrong").await;
+    let started = Instant::now();
+    // Store the second stream again with a wrong password.
     let store = sebridge::store::Store::open_sqlite(&config_store_path(&config))
         .await
         .unwrap();
-    let mut creds = s.credentials.clone();
+    assert!(store.remove_stream("tenant-1", w.stream_id).await.unwrap());
+    let mut creds = w.credentials.clone();
     creds.password = secure_endpoint::SecretString::from("0".repeat(40));
     sebridge::sources::stream::credentials::save(
         &config,
         &store,
         "tenant-1",
-        1,
+        w.stream_id,
         "wrong",
         &creds,
         &[],
@@ -318,6 +324,13 @@ async fn a_refused_login_marks_the_stream_failed_with_a_clear_error() {
     let err = failed.last_error.unwrap_or_default();
     assert!(err.contains("refused the login"), "{err}");
     assert!(
+        err.contains(&format!(
+            "(Secure Endpoint still lists event stream wrong (id {}))",
+            w.stream_id
+        )),
+        "{err}"
+    );
+    assert!(
         !err.contains(&"0".repeat(40)),
         "the password leaked into the error"
     );
@@ -327,6 +340,14 @@ async fn a_refused_login_marks_the_stream_failed_with_a_clear_error() {
         .tenants
         .iter()
         .any(|t| t.source.ends_with(":siem") && t.state != TenantState::Failed));
+    // Retried at `max_backoff` (2s), one question each at most: two creations, then a few.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let asked = sim.stats().tenant("tenant-1").unwrap().by_path["event_streams"] - 2;
+    let bound = started.elapsed().as_secs() / 2 + 2;
+    assert!(
+        (1..=bound).contains(&asked),
+        "{asked} questions, at most {bound}"
+    );
     topology.stop().await;
     sim.shutdown().await;
 }

@@ -71,16 +71,23 @@ pub fn config_with_store(sim: &SimHandle, dir: &Path, store: &str, sources: &str
 pub const STREAM_SOURCE: &str =
     "[sources.push]\ntype = \"stream\"\nbatch_wait = \"10ms\"\nmax_backoff = \"2s\"\nconnect_timeout = \"5s\"\nheartbeat = \"5s\"\n";
 
-/// Creates a stream for `tenant` through the API and stores its credentials (what
-/// `sebridge streams create` does).
-pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> ResolvedStream {
+/// The Secure Endpoint API client of `tenant` (as `sebridge` builds it).
+pub async fn tenant_api(config: &Config, tenant: &str) -> secure_endpoint::Client {
     let store = sebridge::topology::open_store(config).await.unwrap();
     let tenants = sebridge::tenants::resolve_all(config, &store)
         .await
         .unwrap();
+    store.close().await;
     let t = tenants.iter().find(|t| t.name == tenant).expect("tenant");
     let http = secure_endpoint::default_http_client(Duration::from_secs(30)).unwrap();
-    let client = sebridge::tenants::api_client(t, &http).unwrap();
+    sebridge::tenants::api_client(t, &http).unwrap()
+}
+
+/// Creates a stream for `tenant` through the API and stores its credentials (what
+/// `sebridge streams create` does).
+pub async fn create_stream(config: &Config, tenant: &str, name: &str) -> ResolvedStream {
+    let client = tenant_api(config, tenant).await;
+    let store = sebridge::topology::open_store(config).await.unwrap();
     let created = client
         .create_event_stream(&secure_endpoint::NewEventStream {
             name: name.into(),
@@ -231,6 +238,27 @@ pub fn assert_exactly_once(sim: &SimHandle, path: &Path, tenants: &[&str]) {
             expected.len(),
             got.values().sum::<usize>()
         );
+    }
+}
+
+/// The first status entry for which `f` holds, once one does (within `limit`).
+pub async fn wait_state(
+    topology: &sebridge::topology::Topology,
+    what: &str,
+    limit: Duration,
+    f: impl Fn(&sebridge::status::TenantStatus) -> bool,
+) -> sebridge::status::TenantStatus {
+    let start = Instant::now();
+    loop {
+        let snap = topology.status.snapshot(0);
+        if let Some(t) = snap.tenants.iter().find(|t| f(t)) {
+            return t.clone();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}: {snap:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -1,6 +1,8 @@
 //! The client against the simulator over real HTTP on loopback.
 
-use secure_endpoint::{Client, ComputersQuery, Credentials, Error, EventsQuery, IsolationStatus};
+use secure_endpoint::{
+    Client, ComputersQuery, Credentials, Error, EventsQuery, IsolationStatus, NewEventStream,
+};
 use simulator::{Faults, SimConfig, SimHandle};
 use std::time::Duration;
 
@@ -227,8 +229,21 @@ async fn computers_groups_move_and_isolation() {
     ));
 }
 
-#[tokio::test]
-async fn an_unknown_event_stream_is_not_found_though_answered_400() {
+/// A client of `sim`'s tenant-1 with `api_key` (default: the right one) and `prefix`
+/// appended to the base URL.
+fn tenant_1_client(sim: &SimHandle, prefix: &str, api_key: Option<&str>) -> Client {
+    let t = sim.tenant("tenant-1").unwrap();
+    let key = api_key.map_or(t.api_key, str::to_string);
+    let base = format!("{}{prefix}", sim.base_url().trim_end_matches('/'));
+    Client::builder_with_base_url(&base, Credentials::new(t.client_id, key))
+        .unwrap()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// A simulator with Event Streams on the local RabbitMQ, and a client of its tenant-1.
+async fn streams_setup() -> (SimHandle, Client) {
     let url = std::env::var("SEBRIDGE_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     let sim = simulator::start(SimConfig {
@@ -242,12 +257,13 @@ async fn an_unknown_event_stream_is_not_found_though_answered_400() {
     })
     .await
     .expect("the simulator's Event Streams need RabbitMQ (scripts/test readies it)");
-    let t = sim.tenant("tenant-1").unwrap();
-    let client =
-        Client::builder_with_base_url(&sim.base_url(), Credentials::new(t.client_id, t.api_key))
-            .unwrap()
-            .build()
-            .unwrap();
+    let client = tenant_1_client(&sim, "", None);
+    (sim, client)
+}
+
+#[tokio::test]
+async fn an_unknown_event_stream_is_not_found_though_answered_400() {
+    let (sim, client) = streams_setup().await;
     // The API answers an unknown stream id with a 400 "Event stream not found".
     let err = client.event_stream(987_654).await.unwrap_err();
     assert!(
@@ -259,6 +275,53 @@ async fn an_unknown_event_stream_is_not_found_though_answered_400() {
         matches!(err, Error::NotFound { status: 400, .. }),
         "{err:?}"
     );
+    sim.shutdown().await;
+}
+
+/// `find_event_stream` says "gone" only when the API does (not found by id, and not listed);
+/// whatever cannot tell (401, 5xx, a 404 for every path) is an error to retry, not "gone".
+#[tokio::test]
+async fn find_event_stream_says_gone_only_when_the_api_does() {
+    let (sim, client) = streams_setup().await;
+    let created = client
+        .create_event_stream(&NewEventStream {
+            name: "siem".into(),
+            ..NewEventStream::default()
+        })
+        .await
+        .unwrap()
+        .data;
+    let found = client.find_event_stream(created.id).await.unwrap();
+    assert_eq!(found.map(|s| s.name), Some("siem".to_string()));
+    // Cannot tell: the answer is an error, never `None`.
+    let wrong_key = tenant_1_client(&sim, "", Some("not-the-key"));
+    let err = wrong_key.find_event_stream(created.id).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let wrong_path = tenant_1_client(&sim, "/not-the-api", None);
+    let err = wrong_path.find_event_stream(created.id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { status: 404, .. }),
+        "{err:?}"
+    );
+    sim.set_faults(
+        Some("tenant-1"),
+        Faults {
+            error_rate: 1.0,
+            ..Faults::NONE
+        },
+    )
+    .unwrap();
+    let err = client.find_event_stream(created.id).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    sim.clear_faults();
+    // Deleted: the API answers 400 "Event stream not found" and no longer lists it.
+    client.delete_event_stream(created.id).await.unwrap();
+    assert!(client
+        .find_event_stream(created.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(client.find_event_stream(987_654).await.unwrap().is_none());
     sim.shutdown().await;
 }
 

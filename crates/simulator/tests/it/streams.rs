@@ -220,6 +220,11 @@ async fn stream_lifecycle_has_the_real_shapes_and_limits() {
         )
         .await;
     assert!(gone.is_err(), "queue of a deleted stream still exists");
+    // Stream calls are counted apart (tests bound how often a consumer asks about its stream).
+    let stats = sim.stats();
+    let by_path = &stats.tenant(&t.name).unwrap().by_path;
+    assert_eq!(by_path["event_streams"], 12, "{by_path:?}");
+    assert_eq!(by_path["other"], 0, "{by_path:?}");
     sim.shutdown().await;
 }
 

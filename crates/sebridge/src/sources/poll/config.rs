@@ -89,6 +89,18 @@ de::defaults! {
 pub(crate) const NO_TENANT: &str =
     "so the source would poll nothing; remove the key to use every tenant";
 
+/// Whether a source's `tenants` selection includes `tenant` (no selection: every tenant).
+pub fn selects(selection: Option<&Vec<String>>, tenant: &str) -> bool {
+    selection.is_none_or(|sel| sel.iter().any(|t| t == tenant))
+}
+
+impl PollSourceConfig {
+    /// Whether this source reads `tenant` (an enabled one).
+    pub fn reads(&self, tenant: &str) -> bool {
+        selects(self.tenants.as_ref(), tenant)
+    }
+}
+
 /// Tenant names, each once (checked against the declared ones afterwards).
 pub(crate) fn tenants<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     de::names(d, "{what} lists tenant `{name}` twice", None).map(Some)

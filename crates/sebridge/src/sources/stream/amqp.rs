@@ -56,6 +56,16 @@ impl AmqpError {
         )
     }
 
+    /// What a deleted stream looks like at connection time (its user and queue are removed
+    /// with it), in a few words; `None` for failures a deletion does not cause.
+    pub fn deletion_hint(&self) -> Option<&'static str> {
+        match self {
+            AmqpError::Auth { .. } => Some("the broker refuses its login"),
+            AmqpError::QueueMissing { .. } => Some("its queue is missing"),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             AmqpError::Config(_) => "config",

@@ -64,6 +64,13 @@ pub struct StreamSourceConfig {
     pub insecure: bool,
 }
 
+impl StreamSourceConfig {
+    /// Whether this source reads `tenant`'s streams (an enabled one).
+    pub fn reads(&self, tenant: &str) -> bool {
+        poll::selects(self.tenants.as_ref(), tenant)
+    }
+}
+
 de::defaults! {
     prefetch: u16 = STREAM_PREFETCH;
     batch_size: usize = STREAM_BATCH_SIZE;

@@ -3,6 +3,7 @@
 
 use super::amqp::{self, AmqpError, ConnectOptions, Target, TlsPolicy};
 use super::credentials::ResolvedStream;
+use super::gone::{lost_by, Checked, TenantLink, Throttle};
 use crate::config::StreamSourceConfig;
 use crate::status::{StatusBoard, TenantState};
 use crate::store::{Store, StoreError};
@@ -56,7 +57,27 @@ enum SessionEnd {
     Lost {
         reason: String,
         had_deliveries: bool,
+        /// Set when the broker did what it does to a deleted stream's consumer.
+        deletion_hint: Option<&'static str>,
     },
+}
+
+/// Why the consumer is about to reconnect.
+enum Failure {
+    Lost {
+        reason: String,
+        deletion_hint: Option<&'static str>,
+    },
+    Refused(AmqpError),
+}
+
+impl Failure {
+    fn deletion_hint(&self) -> Option<&'static str> {
+        match self {
+            Failure::Lost { deletion_hint, .. } => *deletion_hint,
+            Failure::Refused(e) => e.deletion_hint(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -69,16 +90,19 @@ pub(super) struct StreamConsumer {
     pub(super) store: Store,
     pub(super) status: StatusBoard,
     pub(super) observer: Option<tokio::sync::mpsc::Sender<Observed>>,
+    /// The tenant's API, asked whether the stream still exists when it fails the way a
+    /// deleted stream does; `None`: never asked, such failures are retried forever.
+    pub(super) link: Option<TenantLink>,
 }
 
 impl StreamConsumer {
-    async fn observe(&self, o: Observed) {
+    pub(super) async fn observe(&self, o: Observed) {
         if let Some(tx) = &self.observer {
             let _ = tx.send(o).await;
         }
     }
 
-    fn tenant(&self) -> &str {
+    pub(super) fn tenant(&self) -> &str {
         &self.stream.tenant
     }
 
@@ -93,7 +117,7 @@ impl StreamConsumer {
         });
     }
 
-    fn set_connected(&self, connected: bool, detail: String) {
+    pub(super) fn set_connected(&self, connected: bool, detail: String) {
         metrics::gauge!("sebridge_stream_connected", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
             .set(if connected { 1.0 } else { 0.0 });
         self.status
@@ -111,19 +135,45 @@ impl StreamConsumer {
         info!(tenant = %self.tenant(), stream = %self.stream.name, endpoint = %target.endpoint(),
             queue = %self.stream.credentials.queue_name, "stream consumer starting");
         let mut failures: u32 = 0;
+        let mut asked = Throttle::default();
         while !shutdown.is_cancelled() {
             let started = Instant::now();
-            let delay = match self.session(&target, &tls, &shutdown).await {
+            let failure = match self.session(&target, &tls, &shutdown).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::Lost {
                     reason,
                     had_deliveries,
+                    deletion_hint,
                 }) => {
                     if had_deliveries || started.elapsed() >= STABLE_AFTER {
                         failures = 0;
                     }
-                    failures = failures.saturating_add(1);
-                    let delay = backoff(failures, self.config.max_backoff);
+                    Failure::Lost {
+                        reason,
+                        deletion_hint,
+                    }
+                }
+                Err(e) => Failure::Refused(e),
+            };
+            failures = failures.saturating_add(1);
+            let needs_human = matches!(&failure, Failure::Refused(e) if e.needs_human());
+            let delay = if needs_human {
+                self.config.max_backoff
+            } else {
+                backoff(failures, self.config.max_backoff)
+            };
+            let checked = tokio::select! {
+                c = self.check_deleted(failure.deletion_hint(), delay, &mut asked) => c,
+                _ = shutdown.cancelled() => break,
+            };
+            let note = match checked {
+                Checked::Deleted => return,
+                Checked::NotAsked => String::new(),
+                Checked::Note(n) => n,
+            };
+            match failure {
+                Failure::Lost { reason, .. } => {
+                    let reason = format!("{reason}{note}");
                     warn!(tenant = %self.tenant(), stream = %self.stream.name, reason = %reason,
                         retry_in = ?delay, "event stream connection lost; reconnecting");
                     self.observe(Observed::Disconnected {
@@ -135,30 +185,23 @@ impl StreamConsumer {
                         s.errors += 1;
                         s.last_error = Some(reason);
                     });
-                    delay
                 }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    let delay = if e.needs_human() {
-                        self.config.max_backoff
-                    } else {
-                        backoff(failures, self.config.max_backoff)
-                    };
+                Failure::Refused(e) => {
                     metrics::counter!("sebridge_stream_connect_errors_total", "tenant" => self.tenant().to_string(), "kind" => e.kind())
                         .increment(1);
-                    if e.needs_human() {
-                        error!(tenant = %self.tenant(), stream = %self.stream.name, error = %e,
+                    let msg = format!("{e}{note}");
+                    if needs_human {
+                        error!(tenant = %self.tenant(), stream = %self.stream.name, error = %msg,
                             retry_in = ?delay, "event stream refused; needs attention");
                     } else {
-                        warn!(tenant = %self.tenant(), stream = %self.stream.name, error = %e,
+                        warn!(tenant = %self.tenant(), stream = %self.stream.name, error = %msg,
                             retry_in = ?delay, "cannot open the event stream; retrying");
                     }
                     self.observe(Observed::Disconnected {
-                        reason: format!("{e}; retrying in {delay:?}"),
+                        reason: format!("{msg}; retrying in {delay:?}"),
                     })
                     .await;
-                    let msg = e.to_string();
-                    let state = if e.needs_human() {
+                    let state = if needs_human {
                         TenantState::Failed
                     } else {
                         TenantState::Backoff
@@ -168,9 +211,8 @@ impl StreamConsumer {
                         s.errors += 1;
                         s.last_error = Some(msg);
                     });
-                    delay
                 }
-            };
+            }
             self.set_connected(false, format!("disconnected; retrying in {delay:?}"));
             metrics::counter!("sebridge_stream_reconnects_total", "tenant" => self.tenant().to_string(), "stream" => self.stream.name.clone())
                 .increment(1);
@@ -286,8 +328,8 @@ impl StreamConsumer {
                     batch.push(d);
                     None
                 }
-                Some(Err(e)) => Some(format!("consumer error: {e}")),
-                None => Some("the broker closed the channel".to_string()),
+                Some(Err(e)) => Some(lost_by(Some(&e))),
+                None => Some(lost_by(None)),
             };
             if lost.is_none() {
                 had_deliveries = true;
@@ -311,11 +353,11 @@ impl StreamConsumer {
                     match next {
                         Some(Ok(d)) => batch.push(d),
                         Some(Err(e)) => {
-                            lost = Some(format!("consumer error: {e}"));
+                            lost = Some(lost_by(Some(&e)));
                             break;
                         }
                         None => {
-                            lost = Some("the broker closed the channel".into());
+                            lost = Some(lost_by(None));
                             break;
                         }
                     }
@@ -328,13 +370,15 @@ impl StreamConsumer {
                     return SessionEnd::Lost {
                         reason,
                         had_deliveries,
+                        deletion_hint: None,
                     };
                 }
             }
-            if let Some(reason) = lost {
+            if let Some((reason, deletion_hint)) = lost {
                 return SessionEnd::Lost {
                     reason,
                     had_deliveries,
+                    deletion_hint,
                 };
             }
         }

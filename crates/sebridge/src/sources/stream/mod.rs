@@ -16,15 +16,20 @@
 //! Connections use heartbeats and are reopened forever, with exponential backoff and
 //! jitter. Problems time will not fix (refused login, missing queue, TLS verification,
 //! plain AMQP to a remote host) mark the stream `failed` and are retried at the slowest pace.
-//! Every state change is in the status board, the metrics and the logs.
+//! The one exception is a stream deleted in Secure Endpoint: when the broker fails the way it
+//! does for a deleted stream and the tenant's API confirms the stream is gone, the consumer
+//! says so once and stops (see `gone`). Every state change is in the status board, the
+//! metrics and the logs.
 
 pub mod amqp;
 pub mod config;
 mod consumer;
 pub mod credentials;
+mod gone;
 mod store;
 
 pub use consumer::{Observed, FAILPOINT_ENV};
+pub use gone::TenantLink;
 pub use store::StoredStream;
 
 use self::amqp::TlsPolicy;
@@ -33,6 +38,8 @@ use self::credentials::ResolvedStream;
 use crate::config::StreamSourceConfig;
 use crate::status::{StatusBoard, TenantState};
 use crate::store::Store;
+use std::collections::BTreeMap;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -48,7 +55,13 @@ pub struct StreamSource {
     pub observer: Option<tokio::sync::mpsc::Sender<Observed>>,
     /// Consumes a tenant's streams only while this replica holds the tenant's lease.
     pub cluster: crate::cluster::Cluster,
+    /// Per tenant: its API (asked whether a failing stream was deleted) and the poll sources
+    /// that read it too. A tenant without one is never asked: its failures are retried.
+    pub tenant_links: BTreeMap<String, TenantLink>,
 }
+
+/// Timeout of the API question "does this stream still exist?" (the reconnection waits for it).
+const API_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The status-board label of one stream of a source.
 pub fn status_label(source: &str, stream: &str) -> String {
@@ -70,6 +83,7 @@ impl StreamSource {
         for stream in self.streams {
             let label = status_label(&self.name, &stream.name);
             self.status.register_tenant(&stream.tenant, &label);
+            let link = self.tenant_links.get(&stream.tenant).cloned();
             let consumer = StreamConsumer {
                 source: self.name.clone(),
                 label,
@@ -79,6 +93,7 @@ impl StreamSource {
                 store: self.store.clone(),
                 status: self.status.clone(),
                 observer: self.observer.clone(),
+                link,
             };
             match &tls {
                 Ok(tls) => {
@@ -127,7 +142,7 @@ impl StreamSource {
         let all = credentials::resolve(config, store, None).await?;
         let selected: Vec<&str> = tenants
             .iter()
-            .filter(|t| cfg.tenants.as_ref().is_none_or(|sel| sel.contains(&t.name)))
+            .filter(|t| cfg.reads(&t.name))
             .map(|t| t.name.as_str())
             .collect();
         let streams: Vec<ResolvedStream> = all
@@ -160,6 +175,7 @@ impl StreamSource {
                 info!(source = %name, "{msg}; skipped");
             }
         }
+        let tenant_links = tenant_links(name, tenants, &streams, config);
         Ok(StreamSource {
             name: name.to_string(),
             config: cfg.clone(),
@@ -168,6 +184,51 @@ impl StreamSource {
             status: status.clone(),
             observer: None,
             cluster: crate::cluster::Cluster::single(),
+            tenant_links,
         })
     }
+}
+
+/// The API client and covering poll sources of every tenant with a stream here. A client
+/// that cannot be built only costs the deletion check (said once); the stream still runs.
+fn tenant_links(
+    source: &str,
+    tenants: &[crate::tenants::ResolvedTenant],
+    streams: &[ResolvedStream],
+    config: &crate::config::Config,
+) -> BTreeMap<String, TenantLink> {
+    let mut out = BTreeMap::new();
+    if streams.is_empty() {
+        return out;
+    }
+    let http = match secure_endpoint::default_http_client(API_TIMEOUT) {
+        Ok(h) => h,
+        Err(e) => {
+            warn!(source = %source, error = %e, "no HTTP client: a deleted event stream will not be recognised as such");
+            return out;
+        }
+    };
+    for t in tenants {
+        if !streams.iter().any(|s| s.tenant == t.name) {
+            continue;
+        }
+        let api = match crate::tenants::api_client(t, &http) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(source = %source, tenant = %t.name, error = %e,
+                    "cannot build the API client: a deleted event stream will not be recognised as such");
+                continue;
+            }
+        };
+        let poll_sources = config
+            .sources
+            .iter()
+            .filter_map(|(n, s)| match s {
+                crate::config::SourceConfig::Poll(p) if p.reads(&t.name) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        out.insert(t.name.clone(), TenantLink { api, poll_sources });
+    }
+    out
 }
