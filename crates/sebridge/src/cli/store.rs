@@ -1,6 +1,6 @@
 //! `sebridge store migrate`: copy a single-node SQLite store into PostgreSQL.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Subcommand;
 use sebridge::store::{migrate, redact_url, Store};
 use sebridge::topology::lock_sqlite;
@@ -20,10 +20,10 @@ pub enum Action {
     /// finish an interrupted copy). Stop `sebridge run` first.
     Migrate {
         /// The SQLite store: `sqlite:PATH`.
-        #[arg(long, value_name = "sqlite:PATH")]
-        from: String,
+        #[arg(long, value_name = "sqlite:PATH", value_parser = sqlite_path)]
+        from: PathBuf,
         /// The PostgreSQL store: `postgres://user:password@host:5432/db`.
-        #[arg(long, value_name = "postgres://...")]
+        #[arg(long, value_name = "postgres://...", value_parser = postgres_url)]
         to: String,
         /// Schema of the PostgreSQL store (as `[store] schema`; created if missing).
         #[arg(long)]
@@ -31,16 +31,39 @@ pub enum Action {
     },
 }
 
-pub async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
-    let Action::Migrate { from, to, schema } = args.action;
-    let Some(path) = from.strip_prefix("sqlite:").map(PathBuf::from) else {
-        bail!("--from must be sqlite:PATH (e.g. sqlite:/var/lib/sebridge/sebridge.db), found {from:?}");
-    };
-    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
-        bail!("--to must be a postgres:// URL, found {}", redact_url(&to));
+/// `sqlite:PATH` (a usage error, exit 2, otherwise).
+fn sqlite_path(s: &str) -> Result<PathBuf, String> {
+    s.strip_prefix("sqlite:")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            format!("expected sqlite:PATH (e.g. sqlite:/var/lib/sebridge/sebridge.db), found {s:?}")
+        })
+}
+
+/// A postgres:// URL (never echoed: it may hold a password).
+fn postgres_url(s: &str) -> Result<String, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "expected a postgres:// URL, found {}",
+            redact_url(s)
+        ))
     }
+}
+
+pub async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
+    let Action::Migrate {
+        from: path,
+        to,
+        schema,
+    } = args.action;
     if !path.is_file() {
-        bail!("no SQLite store at {}", path.display());
+        return Err(super::setup::usage(format!(
+            "no SQLite store at {}",
+            path.display()
+        )));
     }
     // Nothing may write to the source while it is copied.
     let _lock = lock_sqlite(&path)?;

@@ -162,6 +162,37 @@ async fn incidents_list_show_close_and_audit_commands() {
     .await;
     topology.stop().await;
 
+    // The incident engine is a journal consumer like the sinks: shown as such, and its
+    // position cannot be forgotten while [incidents] is configured.
+    let out = sebridge()
+        .args(["sinks", "status", "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    let status = text(&out);
+    assert!(out.status.success(), "{status}");
+    let engine = status
+        .lines()
+        .find(|l| l.starts_with("incidents "))
+        .unwrap_or_else(|| panic!("no incident engine line: {status}"));
+    assert!(engine.contains("incident engine"), "{status}");
+    assert!(!status.contains("(not configured)"), "{status}");
+    assert!(
+        status.contains("journal: ") && status.contains(" events (newest sequence number"),
+        "{status}"
+    );
+    let out = sebridge()
+        .args(["sinks", "forget", "incidents", "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("incident engine's position is in use"),
+        "{}",
+        text(&out)
+    );
+
     let out = sebridge()
         .args(["incidents", "list", "-c"])
         .arg(&path)
@@ -253,6 +284,58 @@ async fn incidents_list_show_close_and_audit_commands() {
     ] {
         assert!(audit.contains(step), "audit lacks {step}:\n{audit}");
     }
+    // The ServiceNow number and the XDR id name the incident as well as sebridge's id.
+    let xdr = v["incident"]["xdr_id"]
+        .as_str()
+        .expect("xdr id")
+        .to_string();
+    let short = xdr.rsplit('/').next().unwrap_or(&xdr).to_string();
+    for reference in [number.as_str(), &number.to_lowercase(), &xdr, &short] {
+        let out = sebridge()
+            .args(["incidents", "show", reference, "-c"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{reference}: {}", text(&out));
+        assert!(
+            text(&out).contains("incident #1 ("),
+            "{reference}: {}",
+            text(&out)
+        );
+    }
+    let out = sebridge()
+        .args(["audit", "--incident", &number, "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    // Times have one width, so the columns line up.
+    let widths: std::collections::BTreeSet<usize> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.find("  #").expect("a time, then the incident"))
+        .collect();
+    assert_eq!(widths.len(), 1, "{}", text(&out));
+    let out = sebridge()
+        .args(["incidents", "close", &number, "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(
+        text(&out).contains("incident #1 is already closing or closed"),
+        "{}",
+        text(&out)
+    );
+    let out = sebridge()
+        .args(["incidents", "list", "--status", "bogus", "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("possible values: open, closing, closed"),
+        "{}",
+        text(&out)
+    );
     let out = sebridge()
         .args(["incidents", "show", "99", "-c"])
         .arg(&path)

@@ -85,12 +85,16 @@ fn load(path: &Path) -> Config {
 }
 
 fn tenants_test(cfg: &Path) -> Output {
+    cli(cfg, &["tenants", "test"])
+}
+
+fn cli(cfg: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sebridge"))
         .env_remove("SEBRIDGE_MASTER_KEY")
         .env("SEBRIDGE_LOG", "warn")
         .arg("-c")
         .arg(cfg)
-        .args(["tenants", "test"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
@@ -369,5 +373,24 @@ async fn an_incident_on_a_read_only_tenant_records_the_refused_containment() {
     assert!(!host.isolated);
     assert_eq!(host.group_guid, computer.group_guid);
     topology.stop().await;
+    // The commands say it failed, and why; never "-" (no containment).
+    let list = cli(&cfg, &["incidents", "list"]);
+    let listed = text(&list);
+    assert!(list.status.success(), "{listed}");
+    assert!(
+        listed.contains("ISOLATION FAILED, TRIAGE MOVE FAILED"),
+        "{listed}"
+    );
+    let id = inc.id.to_string();
+    let show = cli(&cfg, &["incidents", "show", &id]);
+    let shown = text(&show);
+    assert!(show.status.success(), "{shown}");
+    assert!(
+        shown.contains("containment:  ISOLATION FAILED, TRIAGE MOVE FAILED")
+            && shown.contains("isolation FAILED: ")
+            && shown.contains("triage move FAILED: ")
+            && shown.contains("403"),
+        "{shown}"
+    );
     sim.shutdown().await;
 }

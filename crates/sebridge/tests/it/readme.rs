@@ -371,3 +371,71 @@ fn unknown_tenants_get_one_clear_error_everywhere() {
     assert!(text(&out).contains("already defined in"), "{}", text(&out));
     assert!(!text(&out).contains("tenants remove"), "{}", text(&out));
 }
+
+#[test]
+fn tenants_add_reads_the_key_from_a_terminal_without_echo_after_checking_the_rest() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = tenantless(dir.path());
+    // A bad name is told before any key is asked for (stdin is never read).
+    let out = Command::new(env!("CARGO_BIN_EXE_sebridge"))
+        .args([
+            "tenants",
+            "add",
+            "--name",
+            "Not Valid",
+            "--region",
+            "eu",
+            "--client-id",
+            "x",
+            "-c",
+        ])
+        .arg(&cfg)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("name \"Not Valid\""), "{}", text(&out));
+    assert!(
+        !text(&out).contains("API key"),
+        "asked for the key first: {}",
+        text(&out)
+    );
+
+    // On a terminal (script(1) gives it one), what is typed is not shown.
+    let command = format!(
+        "{} tenants add --name acme --region eu --client-id id-1 -c {}",
+        env!("CARGO_BIN_EXE_sebridge"),
+        cfg.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("SEBRIDGE_MASTER_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("not shown as you type") {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"typed-secret-0123456789\n")
+        .expect("type the key");
+    stdin.flush().expect("flush");
+    stdout.read_to_end(&mut seen).expect("read the rest");
+    let status = child.wait().expect("ends");
+    let shown = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("tenant acme added"), "{shown}");
+    assert!(
+        !shown.contains("typed-secret"),
+        "the key was echoed: {shown}"
+    );
+}

@@ -144,6 +144,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             break;
         }
     }
+    let ran = started.elapsed();
     println!("\nstopping: sources finish their page, sinks commit their positions ...");
     let status = topology.status.clone();
     let report = topology.stop().await;
@@ -168,7 +169,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let kept = args.dir.is_some().then_some(config_path.as_path());
     let wrap = incidents::WrapUp {
-        elapsed: started.elapsed(),
+        elapsed: ran,
         close_after: args.close_after,
         kept_config: kept,
     };

@@ -98,10 +98,12 @@ impl PgStore {
             source,
         };
         let mut options = PgConnectOptions::from_str(url).map_err(open_err)?;
+        // One connection first, on its own: a server that refuses it says so at once, with
+        // its reason, instead of the pool's timeout 30 s later.
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .map_err(open_err)?;
         if let Some(schema) = schema {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-                .await
-                .map_err(open_err)?;
             let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
             let created = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE SCHEMA IF NOT EXISTS {quoted}"
@@ -117,9 +119,9 @@ impl PgStore {
                     other.map_err(open_err)?;
                 }
             }
-            sqlx::Connection::close(conn).await.map_err(open_err)?;
             options = options.options([("search_path", schema)]);
         }
+        sqlx::Connection::close(conn).await.map_err(open_err)?;
         let ms = idle_tx_timeout.as_millis().max(1000).to_string();
         options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
         // The store's queries are short; JIT compiling one (the append's CTE crosses the
