@@ -14,7 +14,7 @@ use super::termination_signal;
 use anyhow::Context;
 use sebridge::config::{defaults, SourceConfig, StreamSourceConfig};
 use sebridge::sources::stream::amqp::TlsPolicy;
-use sebridge::sources::stream::{Observed, StreamSource};
+use sebridge::sources::stream::{Observed, StreamSource, TenantLink};
 use sebridge::status::StatusBoard;
 use sebridge::topology::StoreNeed;
 use secure_endpoint::Event;
@@ -131,15 +131,28 @@ async fn tail(s: &super::setup::Setup, args: TailArgs) -> anyhow::Result<ExitCod
         insecure: settings.insecure,
     })?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    // With the tenant's API at hand, a stream deleted in Secure Endpoint is told once and
+    // ends the tail, instead of reconnecting with revoked credentials forever.
+    let mut tenant_links = std::collections::BTreeMap::new();
+    if let Ok(api) = s.client(&args.tenant).await {
+        tenant_links.insert(
+            args.tenant.clone(),
+            TenantLink {
+                api,
+                poll_sources: Vec::new(),
+            },
+        );
+    }
+    let status = StatusBoard::default();
     let source = StreamSource {
         name: "tail".into(),
         config: settings,
         streams: vec![stream.clone()],
         store: store.clone(),
-        status: StatusBoard::default(),
+        status: status.clone(),
         observer: Some(tx),
         cluster: sebridge::cluster::Cluster::single(),
-        tenant_links: Default::default(),
+        tenant_links,
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(source.run(shutdown.clone()));
@@ -169,6 +182,19 @@ async fn tail(s: &super::setup::Setup, args: TailArgs) -> anyhow::Result<ExitCod
     }
     let _ = task.await;
     eprintln!("stopped after {printed} event(s)");
+    // The consumer ends by itself only when its stream cannot be used any more (deleted).
+    if let Some(t) = status
+        .snapshot(0)
+        .tenants
+        .into_iter()
+        .find(|t| t.state == sebridge::status::TenantState::Failed)
+    {
+        anyhow::bail!(
+            "{}",
+            t.last_error
+                .unwrap_or_else(|| "the event stream cannot be used".into())
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -127,3 +127,39 @@ fn a_cause_is_said_once() {
     assert_eq!(all.matches("Connection refused").count(), 1, "{all}");
     assert!(all.contains("127.0.0.1:1"), "says where: {all}");
 }
+
+#[test]
+fn a_read_only_command_on_a_mistyped_postgres_schema_creates_nothing() {
+    let Ok(url) = std::env::var("SEBRIDGE_TEST_POSTGRES_URL") else {
+        eprintln!("SEBRIDGE_TEST_POSTGRES_URL unset: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = format!("sebridge_typo_{}", std::process::id());
+    let cfg = config(
+        dir.path(),
+        &format!("[store]\nkind = \"postgres\"\nurl = \"{url}\"\nschema = \"{schema}\"\n"),
+    );
+    for args in [&["sinks", "status"][..], &["incidents", "list"], &["audit"]] {
+        let out = sebridge(args, &cfg);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains("no sebridge store in") && text(&out).contains(&schema),
+            "{}",
+            text(&out)
+        );
+    }
+    let exists = Command::new("psql")
+        .args([url.as_str(), "-tAc"])
+        .arg(format!(
+            "SELECT 1 FROM pg_namespace WHERE nspname = '{schema}'"
+        ))
+        .output();
+    if let Ok(o) = exists {
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "",
+            "the schema was created"
+        );
+    }
+}

@@ -319,3 +319,64 @@ fn close_connections_of(user: &str) -> usize {
     }
     pids.len()
 }
+
+/// `sebridge tail` on a stream deleted under it ends with the verdict (exit 1), instead of
+/// reconnecting with revoked credentials until Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_ends_with_the_verdict_when_its_stream_is_deleted() {
+    let sim = sim(1, AmqpConfig::local(amqp_url())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, dir.path(), STREAM_SOURCE);
+    let s1 = create_stream(&config, "tenant-1", "siem").await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sebridge"))
+        .env_remove("SEBRIDGE_MASTER_KEY")
+        .env("SEBRIDGE_LOG", "off")
+        .args(["tail", "--tenant", "tenant-1", "-c"])
+        .arg(&config.path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tail starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("connected to") {
+                let _ = tx.send(None);
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        let _ = tx.send(Some(all));
+    });
+    assert_eq!(rx.recv_timeout(LIMIT).expect("tail connects"), None);
+    tenant_api(&config, "tenant-1")
+        .await
+        .delete_event_stream(s1.stream_id)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("tail kept going after its stream was deleted");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let all = loop {
+        if let Some(all) = rx.recv_timeout(LIMIT).expect("stderr ends") {
+            break all;
+        }
+    };
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert_eq!(
+        all.matches(DELETED).count(),
+        2,
+        "the disconnect line and the final error: {all}"
+    );
+    sim.shutdown().await;
+}
