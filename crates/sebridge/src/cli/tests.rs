@@ -214,6 +214,13 @@ fn sample(word: &str, flag: Option<&str>) -> String {
     if word == "postgres://..." {
         return "postgres://h/db".into();
     }
+    // A shell variable the user's shell expands.
+    if let Some(var) = word.trim_matches('"').strip_prefix('$') {
+        return match var {
+            v if v.ends_with("DATABASE_URL") => "postgres://h/db".into(),
+            v => panic!("no sample value for the README's shell variable ${v}: add one"),
+        };
+    }
     if !is_placeholder {
         return word.to_string();
     }

@@ -29,6 +29,11 @@ async fn incidents_json(State(service): State<IncidentService>) -> Response {
     let store = &service.ctx.store;
     match (store.summary().await, store.list(None, None, 25).await) {
         (Ok(summary), Ok(list)) => {
+            // What failed or was held back shows as such, not as no containment.
+            let contained = match store.containment(&list).await {
+                Ok(c) => c,
+                Err(e) => return unavailable(e),
+            };
             let items: Vec<serde_json::Value> = list
                 .iter()
                 .map(|i| {
@@ -41,6 +46,7 @@ async fn incidents_json(State(service): State<IncidentService>) -> Response {
                         "isolation_pending": i.isolation_pending().map(|(state, since)| {
                             serde_json::json!({ "state": state, "since": since })
                         }),
+                        "containment": contained.get(&i.id),
                     })
                 })
                 .collect();

@@ -154,11 +154,15 @@ async function refresh() {
 }
 
 function containmentText(i) {
-  const parts = [];
-  if (i.isolation_pending) parts.push(`<span class="pending">${esc(i.isolation_pending.state)} since ${esc(when(i.isolation_pending.since / 1000))}</span>`);
-  else if (i.isolated) parts.push("isolated");
-  if (i.moved) parts.push("in triage");
-  return parts.join(", ");
+  if (i.isolation_pending) {
+    const moved = i.moved ? ", in triage" : "";
+    return `<span class="pending">${esc(i.isolation_pending.state)} since ${esc(when(i.isolation_pending.since / 1000))}</span>${moved}`;
+  }
+  // The server's words: done, failed, queued or held back (its reason is in the audit trail).
+  const c = i.containment ? i.containment.short : "-";
+  if (c === "-") return "";
+  const failed = /FAILED/.test(c), waiting = /queued|retrying|held back/.test(c);
+  return failed ? `<span class="failed">${esc(c)}</span>` : waiting ? `<span class="pending">${esc(c)}</span>` : esc(c);
 }
 
 async function refreshIncidents() {
